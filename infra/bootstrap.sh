@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the local tools (pinned in infra/requirements.txt) into ./.venv, once: a second
+# run with the same requirements installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v cargo >/dev/null || { echo "The Rust toolchain (cargo) is required: https://rustup.rs" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "Python 3 is required" >&2; exit 1; }
+want=$(sha256sum infra/requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
+  echo "installing local tools into .venv (moto, cargo-lambda, stripe-python, cfn-lint, pytest)..."
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+  echo "$want" > .venv/.requirements.sha
+fi

@@ -1,0 +1,65 @@
+"""Seeds the demo tenant's Stripe account in the emulator, through Stripe's official
+Python library, with customers in every state a visitor can be in."""
+from __future__ import annotations
+
+import requests
+import stripe
+
+DAY = 86_400
+
+
+def control(base: str, path: str, body: dict | None = None) -> dict:
+    r = requests.post(f"{base}/_emulator/{path}", json=body or {}, timeout=10)
+    r.raise_for_status()
+    return r.json() if r.content else {}
+
+
+def seed(base: str, key: str) -> dict[str, dict]:
+    """Returns {state: {"customer": id, "user": user id, "email": email}}."""
+    sc = stripe.StripeClient(key, base_addresses={"api": base}, max_network_retries=0)
+    v1 = sc.v1
+    prices = {}
+    for name, amount in (("Starter", 1900), ("Growth", 4900), ("Scale", 9900)):
+        product = v1.products.create(params={"name": name})
+        prices[name] = v1.prices.create(params={
+            "product": product.id, "unit_amount": amount, "currency": "usd",
+            "recurring": {"interval": "month"}, "nickname": f"{name} monthly",
+        })
+
+    def customer(state: str, name: str, card: str | None = "pm_card_visa") -> dict:
+        email = f"{state.replace('_', '.')}@demo.example.com"
+        c = v1.customers.create(params={"email": email, "name": name, "phone": "+15555550100"})
+        if card:
+            pm = v1.payment_methods.attach(card, params={"customer": c.id})
+            v1.customers.update(c.id, params={"invoice_settings": {"default_payment_method": pm.id}})
+        return {"customer": c.id, "user": f"user_{state}", "email": email}
+
+    out = {}
+    out["active"] = customer("active", "Ada Active")
+    v1.subscriptions.create(params={"customer": out["active"]["customer"], "items": [{"price": prices["Growth"].id}]})
+
+    # Past due: a renewal that a failing card cannot pay, as in Stripe.
+    out["past_due"] = customer("past_due", "Pat Pastdue")
+    sub = v1.subscriptions.create(params={"customer": out["past_due"]["customer"], "items": [{"price": prices["Starter"].id}]})
+    failing = v1.payment_methods.attach("pm_card_chargeCustomerFail", params={"customer": out["past_due"]["customer"]})
+    v1.customers.update(out["past_due"]["customer"], params={"invoice_settings": {"default_payment_method": failing.id}})
+    v1.subscriptions.update(sub.id, params={"default_payment_method": failing.id})
+    control(base, "clock/advance", {"seconds": 32 * DAY})
+
+    out["trialing"] = customer("trialing", "Tara Trial")
+    v1.subscriptions.create(params={
+        "customer": out["trialing"]["customer"], "items": [{"price": prices["Scale"].id}], "trial_period_days": 14,
+    })
+
+    out["canceling"] = customer("canceling", "Carl Canceling")
+    sub = v1.subscriptions.create(params={"customer": out["canceling"]["customer"], "items": [{"price": prices["Growth"].id}]})
+    v1.subscriptions.update(sub.id, params={"cancel_at_period_end": True})
+
+    out["nothing"] = customer("nothing", "Nell Nothing", card=None)
+
+    # Two customers whose emails differ only in case: resolution must refuse to pick.
+    dup_a = v1.customers.create(params={"email": "sam.shared@demo.example.com", "name": "Sam One"})
+    v1.customers.create(params={"email": "Sam.Shared@Demo.Example.com", "name": "Sam Two"})
+    out["ambiguous"] = {"customer": dup_a.id, "user": "user_ambiguous", "email": "sam.shared@demo.example.com"}
+    out["prices"] = {k: p.id for k, p in prices.items()}
+    return out

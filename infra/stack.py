@@ -1,0 +1,215 @@
+"""The whole system, locally: moto (DynamoDB, KMS, Secrets Manager), the Stripe emulator,
+`cargo lambda watch` serving the Lambda runtime API and the contract's HTTP routes, and
+every function binary from template.yaml attached to it. Provisions from template.yaml,
+seeds the demo tenant, warms every function, then says "ready".
+
+    python infra/stack.py dev            # until Ctrl-C
+    python infra/stack.py run -- CMD...  # up, run CMD with .local/demo.env in its env, down
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jwt
+import requests
+
+import provision
+import seed_demo
+import tenants
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+VENV_BIN = ROOT / ".venv" / "bin"
+TENANT = "demo"
+
+
+class Stack:
+    def __init__(self, ports: dict[str, int], profile: str, fn_env: dict[str, str]):
+        self.ports = ports
+        self.profile = profile
+        self.fn_env = fn_env
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.logs = LOCAL / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.aws_env = {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports['moto']}",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        os.environ.update(self.aws_env)
+        self.stripe_base = f"http://127.0.0.1:{ports['stripe']}"
+        self.api_url = f"http://127.0.0.1:{ports['api']}"
+
+    def spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
+        log = open(self.logs / f"{name}.log", "w")
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})}, start_new_session=True,
+        )
+        self.procs.append((name, proc))
+
+    def wait_port(self, name: str, port: int, timeout: float = 60) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for pname, proc in self.procs:
+                if proc.poll() is not None:
+                    raise SystemExit(f"{pname} exited early; see .local/logs/{pname}.log")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise SystemExit(f"{name} did not open port {port}; see .local/logs/{name}.log")
+
+    def up(self) -> dict[str, str]:
+        target = ROOT / "target" / self.profile
+        self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports["moto"])])
+        self.spawn("stripe-emulator", [str(target / "stripe-emulator")],
+                   {"STRIPE_EMULATOR_ADDR": f"127.0.0.1:{self.ports['stripe']}"})
+        self.spawn("cargo-lambda-watch", [
+            str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--only-lambda-apis", "--ignore-changes",
+            "-A", "127.0.0.1", "-P", str(self.ports["api"]),
+        ], {"PATH": f"{VENV_BIN}:{os.environ['PATH']}"})
+        self.wait_port("moto", self.ports["moto"])
+        self.wait_port("stripe-emulator", self.ports["stripe"])
+        self.wait_port("cargo-lambda-watch", self.ports["api"])
+
+        layout = provision.provision("stripe-bot-local", {"StripeApiBase": self.stripe_base})
+        stripe_key = "sk_test_demo" + tenants.new_secret().replace("-", "").replace("_", "")[:24]
+        demo = seed_demo.seed(self.stripe_base, stripe_key)
+        stored = tenants.create_tenant(layout, TENANT, stripe_key, {"return_url": "https://demo.example.com/account"})
+        for state, c in demo.items():
+            if state in ("ambiguous", "prices", "nothing"):
+                continue
+            tenants.map_contact(layout, TENANT, c["user"], c["customer"])
+
+        for fn in layout["functions"]:
+            name = fn["binary"]
+            self.spawn(name, [str(target / name)], {
+                **fn["env"], **self.fn_env,
+                "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self.ports['api']}/.rt/{name}",
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            })
+
+        env = {
+            "API_URL": self.api_url,
+            "TENANT": TENANT,
+            "IDENTITY_SECRET": stored["identity_secrets"][0],
+            "AGENT_SECRET": stored["agent_secrets"][0],
+            "WEBHOOK_SECRET": stored["webhook_secrets"][0],
+            "STRIPE_API_BASE": self.stripe_base,
+            "STRIPE_API_KEY": stripe_key,
+            **self.aws_env,
+            "STACK_LOG_DIR": str(self.logs),
+            "AUDIT_TABLE": layout["tables"]["AuditTable"],
+            "CONTACTS_TABLE": layout["tables"]["ContactsTable"],
+            "TENANTS_TABLE": layout["tables"]["TenantsTable"],
+        }
+        for state, c in demo.items():
+            if state == "prices":
+                for plan, pid in c.items():
+                    env[f"DEMO_PRICE_{plan.upper()}"] = pid
+                continue
+            env[f"DEMO_{state.upper()}_CUSTOMER"] = c["customer"]
+            env[f"DEMO_{state.upper()}_USER"] = c["user"]
+            env[f"DEMO_{state.upper()}_EMAIL"] = c["email"]
+        (LOCAL / "demo.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        self.warm(layout, env)
+        return env
+
+    def warm(self, layout: dict, env: dict[str, str]) -> None:
+        """One call per route, so the first call a person makes is as fast as the next."""
+        token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
+        for fn in layout["functions"]:
+            for method, path in fn["routes"]:
+                url = self.api_url + path.replace("{tenant}", TENANT)
+                deadline = time.time() + 60
+                while True:
+                    try:
+                        r = requests.request(method, url, json={}, timeout=30,
+                                             headers={"Authorization": f"Bearer {token}"})
+                        if r.status_code == 200:
+                            break
+                        detail = r.text[:300]
+                    except requests.RequestException as e:
+                        detail = str(e)
+                    if time.time() > deadline:
+                        raise SystemExit(f"{fn['binary']} is not answering {path}: {detail}")
+                    time.sleep(0.2)
+
+    def down(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for _, proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def mint(secret: str, user: str, ttl: int = 3600, **claims) -> str:
+    now = int(time.time())
+    return jwt.encode({"sub": user, "aud": TENANT, "iat": now, "exp": now + ttl, **claims}, secret, algorithm="HS256")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", choices=["dev", "run"])
+    ap.add_argument("cmd", nargs=argparse.REMAINDER)
+    args = ap.parse_args()
+    profile = os.environ.get("PROFILE", "debug")
+    if args.mode == "dev":
+        ports = {"stripe": 12111, "moto": 5000, "api": 9000}
+        fn_env = {}
+    else:
+        # Apart from a running `make dev`, and with Stripe timeouts short enough that the
+        # fault tests finish quickly.
+        ports = {"stripe": 12112, "moto": 5001, "api": 9001}
+        fn_env = {"STRIPE_TIMEOUT_MS": "1000", "STRIPE_DEADLINE_MS": "3000"}
+    stack = Stack(ports, profile, fn_env)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        env = stack.up()
+        if args.mode == "run":
+            cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+            return subprocess.call(cmd, cwd=ROOT, env={**os.environ, **env})
+        token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"], ttl=24 * 3600)
+        print(f"""
+Demo tenant "{TENANT}" is seeded; its settings and customers are in .local/demo.env.
+Ask for the active demo visitor's subscription (token valid 24 h):
+
+curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/get_subscription_status \\
+  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{}}'
+
+Mint another token:  .venv/bin/python infra/mint_token.py USER_ID [--email E] [--customer cus_...]
+Logs: .local/logs/   Stop: Ctrl-C
+""")
+        print("ready", flush=True)
+        while True:
+            for name, proc in stack.procs:
+                if proc.poll() is not None:
+                    print(f"{name} stopped; see .local/logs/{name}.log", file=sys.stderr)
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

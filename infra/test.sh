@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make test`: every test. Lints, unit and in-process integration tests, then the running
+# binaries against a local stack this script starts and stops, the stripe-python fidelity
+# test, and cfn-lint on template.yaml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash infra/bootstrap.sh
+step() { printf '\n== %s\n' "$*"; }
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "cargo build (the binaries the local stack runs)"
+cargo build --workspace --bins --quiet
+step "cargo test (unit and in-process integration)"
+cargo test --workspace --quiet
+step "cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+step "end to end: functions on the local stack, stripe-python fidelity"
+.venv/bin/python infra/stack.py run -- .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider

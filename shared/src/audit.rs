@@ -1,0 +1,141 @@
+//! One audit record per call: to DynamoDB and, identically, as one JSON log line.
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::tenant::StoreError;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuditRecord {
+    /// `{tenant}#{customer}` (or `{tenant}#-`): the bot's actions for one customer sit
+    /// together, newest last, for agent insight.
+    pub pk: String,
+    /// `{time}#{request_id}`: unique and time-ordered.
+    pub sk: String,
+    pub tenant: String,
+    pub actor: String,
+    pub customer: Option<String>,
+    pub tool: String,
+    pub args: Value,
+    /// `allowed` when the call reached the tool, `refused` when identity, tenant or policy
+    /// stopped it first.
+    pub decision: String,
+    /// `ok` or the error code.
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub http_status: u16,
+    pub stripe_request_ids: Vec<String>,
+    pub stripe_requests: u32,
+    pub latency_ms: u64,
+    pub time: String,
+    pub request_id: String,
+    /// DynamoDB TTL (unix seconds).
+    pub expires_at: i64,
+}
+
+#[async_trait]
+pub trait AuditSink: Send + Sync {
+    async fn write(&self, record: &AuditRecord) -> Result<(), StoreError>;
+}
+
+/// Emits the record as one JSON log line (target `audit`) for CloudWatch Logs Insights.
+pub fn log(record: &AuditRecord) {
+    tracing::info!(
+        target: "audit",
+        tenant = %record.tenant,
+        actor = %record.actor,
+        customer = record.customer.as_deref().unwrap_or("-"),
+        tool = %record.tool,
+        args = %record.args,
+        decision = %record.decision,
+        outcome = %record.outcome,
+        reason = record.reason.as_deref().unwrap_or("-"),
+        http_status = record.http_status,
+        stripe_request_ids = %record.stripe_request_ids.join(","),
+        stripe_requests = record.stripe_requests,
+        latency_ms = record.latency_ms,
+        request_id = %record.request_id,
+        "audit"
+    );
+}
+
+/// Argument names whose values never reach a record, whatever the tool.
+const SECRET_NAMES: &[&str] = &[
+    "token", "confirm", "secret", "password", "key", "card", "cvc", "number", "iban",
+];
+
+/// A copy of the arguments fit for an audit record: secret-looking fields replaced,
+/// emails masked, long strings cut.
+pub fn redact(args: &Value) -> Value {
+    match args {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let lower = k.to_ascii_lowercase();
+                    let value = if SECRET_NAMES.iter().any(|s| lower.contains(s)) {
+                        Value::String("[redacted]".into())
+                    } else if lower.contains("email") {
+                        v.as_str()
+                            .map(mask_email)
+                            .map(Value::String)
+                            .unwrap_or(Value::Null)
+                    } else {
+                        redact(v)
+                    };
+                    (k.clone(), value)
+                })
+                .collect::<Map<_, _>>(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::String(s) if s.len() > 200 => {
+            Value::String(format!("{}…", s.chars().take(200).collect::<String>()))
+        }
+        other => other.clone(),
+    }
+}
+
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first = local.chars().next().map(String::from).unwrap_or_default();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
+/// An in-memory sink for tests.
+#[derive(Default)]
+pub struct MemoryAudit {
+    pub records: std::sync::Mutex<Vec<AuditRecord>>,
+}
+
+#[async_trait]
+impl AuditSink for MemoryAudit {
+    async fn write(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        self.records
+            .lock()
+            .map_err(|_| StoreError::Unavailable("poisoned".into()))?
+            .push(record.clone());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redacts_secrets_and_masks_emails() {
+        let out = redact(&json!({
+            "confirm": "tok_abc", "email": "jane@example.com", "limit": 3,
+            "address": {"line1": "1 Main St"}, "api_key": "sk_live_x"
+        }));
+        assert_eq!(
+            out,
+            json!({"confirm": "[redacted]", "email": "j***@example.com", "limit": 3,
+                   "address": {"line1": "1 Main St"}, "api_key": "[redacted]"})
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! Deployment settings, read once per cold start from the environment template.yaml sets.
+use std::time::Duration;
+
+/// The Stripe API version every request pins; responses are modelled for it alone.
+pub const STRIPE_VERSION: &str = "2026-10-28.endive";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tenants_table: String,
+    pub contacts_table: String,
+    pub audit_table: String,
+    pub secrets_prefix: String,
+    pub stripe: StripeSettings,
+    /// How long a warm Lambda trusts its copy of a tenant's config and secrets.
+    pub tenant_cache_ttl: Duration,
+    /// Audit records expire (DynamoDB TTL) after this many days.
+    pub audit_retention_days: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub api_base: String,
+    pub connect_timeout: Duration,
+    /// Bound on one attempt.
+    pub request_timeout: Duration,
+    /// Bound on all attempts of one logical request, retries and backoff included.
+    pub deadline: Duration,
+    pub max_retries: u32,
+}
+
+impl Default for StripeSettings {
+    fn default() -> Self {
+        Self {
+            api_base: "https://api.stripe.com".into(),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(9),
+            max_retries: 2,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, String> {
+        let defaults = StripeSettings::default();
+        Ok(Self {
+            tenants_table: required("TENANTS_TABLE")?,
+            contacts_table: required("CONTACTS_TABLE")?,
+            audit_table: required("AUDIT_TABLE")?,
+            secrets_prefix: required("SECRETS_PREFIX")?,
+            stripe: StripeSettings {
+                api_base: std::env::var("STRIPE_API_BASE")
+                    .unwrap_or(defaults.api_base)
+                    .trim_end_matches('/')
+                    .to_string(),
+                connect_timeout: millis("STRIPE_CONNECT_TIMEOUT_MS", defaults.connect_timeout)?,
+                request_timeout: millis("STRIPE_TIMEOUT_MS", defaults.request_timeout)?,
+                deadline: millis("STRIPE_DEADLINE_MS", defaults.deadline)?,
+                max_retries: number("STRIPE_MAX_RETRIES", defaults.max_retries as u64)? as u32,
+            },
+            tenant_cache_ttl: Duration::from_secs(number("TENANT_CACHE_TTL_SECS", 300)?),
+            audit_retention_days: number("AUDIT_RETENTION_DAYS", 400)? as u32,
+        })
+    }
+}
+
+fn required(name: &str) -> Result<String, String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("environment variable {name} is not set"))
+}
+
+fn number(name: &str, default: u64) -> Result<u64, String> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map_err(|_| format!("environment variable {name} must be a whole number")),
+        _ => Ok(default),
+    }
+}
+
+fn millis(name: &str, default: Duration) -> Result<Duration, String> {
+    number(name, default.as_millis() as u64).map(Duration::from_millis)
+}

@@ -1,0 +1,182 @@
+//! Who is asking: the visitor's JWT (HS256 only, `aud` = tenant) or, where the tenant
+//! turned it on, the legacy `X-User-Id` + `X-User-Hash` pair.
+use hmac::{Hmac, Mac};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use lambda_http::http::HeaderMap;
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::error::ApiError;
+use crate::secret::Secret;
+use crate::tenant::TenantConfig;
+
+/// Allowed clock difference for `iat` between the merchant's signer and us.
+pub const IAT_SKEW_SECS: i64 = 60;
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+const MAX_USER_ID_BYTES: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visitor {
+    pub user_id: String,
+    pub email: Option<String>,
+    pub stripe_customer_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Claims {
+    pub sub: Option<String>,
+    pub exp: Option<i64>,
+    pub iat: Option<i64>,
+    pub email: Option<String>,
+    pub stripe_customer_id: Option<String>,
+    pub role: Option<String>,
+}
+
+pub fn verify_visitor(
+    headers: &HeaderMap,
+    config: &TenantConfig,
+    secrets: &[Secret],
+    now: i64,
+) -> Result<Visitor, ApiError> {
+    if let Some(auth) = headers.get("authorization") {
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::identity_invalid("malformed_authorization"))?;
+        let claims = verify_jwt(
+            token,
+            &config.tenant,
+            secrets,
+            config.max_token_lifetime_secs,
+            now,
+        )?;
+        return visitor_from(claims);
+    }
+    match (header(headers, "x-user-id"), header(headers, "x-user-hash")) {
+        (None, None) => Err(ApiError::identity_required()),
+        (Some(user_id), Some(hash)) => {
+            if !config.legacy_user_hash {
+                return Err(ApiError::identity_invalid("user_hash_disabled"));
+            }
+            verify_user_hash(user_id, hash, secrets)?;
+            Ok(Visitor {
+                user_id: user_id.to_string(),
+                email: None,
+                stripe_customer_id: None,
+            })
+        }
+        _ => Err(ApiError::identity_invalid("incomplete_user_hash")),
+    }
+}
+
+/// Checks an HS256 token against every active secret (rotation) and the contract's rules.
+pub fn verify_jwt(
+    token: &str,
+    audience: &str,
+    secrets: &[Secret],
+    max_lifetime_secs: u64,
+    now: i64,
+) -> Result<Claims, ApiError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(ApiError::identity_invalid("token_too_large"));
+    }
+    // Only HS256: `none` and every other algorithm fail here, before any key is tried.
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|_| ApiError::identity_invalid("malformed_token"))?;
+    if header.alg != Algorithm::HS256 {
+        return Err(ApiError::identity_invalid("algorithm_not_allowed"));
+    }
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+    validation.leeway = 0;
+    let mut outcome = Err(ApiError::identity_invalid("bad_signature"));
+    for secret in secrets {
+        let key = DecodingKey::from_secret(secret.expose().as_bytes());
+        match jsonwebtoken::decode::<Claims>(token, &key, &validation) {
+            Ok(data) => {
+                outcome = Ok(data.claims);
+                break;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => continue,
+            Err(e) => {
+                outcome = Err(match e.kind() {
+                    ErrorKind::ExpiredSignature => ApiError::identity_expired(),
+                    ErrorKind::InvalidAudience => ApiError::identity_invalid("wrong_audience"),
+                    ErrorKind::MissingRequiredClaim(_) => {
+                        ApiError::identity_invalid("missing_claim")
+                    }
+                    ErrorKind::ImmatureSignature => ApiError::identity_invalid("not_yet_valid"),
+                    _ => ApiError::identity_invalid("malformed_token"),
+                });
+                break;
+            }
+        }
+    }
+    let claims = outcome?;
+    let (Some(iat), Some(exp)) = (claims.iat, claims.exp) else {
+        return Err(ApiError::identity_invalid("missing_claim"));
+    };
+    if iat > now + IAT_SKEW_SECS {
+        return Err(ApiError::identity_invalid("issued_in_future"));
+    }
+    if exp <= now {
+        return Err(ApiError::identity_expired());
+    }
+    if exp - iat > max_lifetime_secs as i64 {
+        return Err(ApiError::identity_invalid("lifetime_too_long"));
+    }
+    if claims.sub.as_deref().is_none_or(str::is_empty) {
+        return Err(ApiError::identity_invalid("missing_claim"));
+    }
+    Ok(claims)
+}
+
+fn visitor_from(claims: Claims) -> Result<Visitor, ApiError> {
+    if let Some(id) = &claims.stripe_customer_id
+        && (!id.starts_with("cus_") || id.len() > 255)
+    {
+        return Err(ApiError::identity_invalid("bad_customer_claim"));
+    }
+    Ok(Visitor {
+        user_id: claims.sub.unwrap_or_default(),
+        email: claims.email.filter(|e| !e.is_empty()),
+        stripe_customer_id: claims.stripe_customer_id,
+    })
+}
+
+fn verify_user_hash(user_id: &str, hash: &str, secrets: &[Secret]) -> Result<(), ApiError> {
+    if user_id.is_empty() || user_id.len() > MAX_USER_ID_BYTES {
+        return Err(ApiError::identity_invalid("bad_user_id"));
+    }
+    let lower_hex =
+        hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let expected = hex::decode(hash)
+        .ok()
+        .filter(|_| lower_hex)
+        .ok_or_else(|| ApiError::identity_invalid("bad_user_hash"))?;
+    let matches = secrets.iter().any(|secret| {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
+            return false;
+        };
+        mac.update(user_id.as_bytes());
+        // Constant-time comparison.
+        mac.verify_slice(&expected).is_ok()
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::identity_invalid("bad_user_hash"))
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}

@@ -1,0 +1,28 @@
+//! The pipeline every billing tool runs on.
+//!
+//! A tool is a small declaration (see [`tool::Tool`]): its argument type, the Stripe
+//! request(s) it makes and how it shapes the answer. Everything around it (identity,
+//! tenant config and secrets, customer resolution, audit, the response envelope) lives
+//! here once, in [`pipeline`].
+
+pub mod audit;
+pub mod aws;
+pub mod catalog;
+pub mod config;
+pub mod customer;
+pub mod error;
+pub mod identity;
+pub mod money;
+pub mod pipeline;
+pub mod response;
+pub mod secret;
+pub mod stripe;
+pub mod telemetry;
+pub mod tenant;
+pub mod timefmt;
+pub mod tool;
+pub mod tools;
+
+pub use error::ApiError;
+pub use pipeline::{App, serve_tool};
+pub use tool::{Answer, Call, Tool};

@@ -1,0 +1,10 @@
+//! Stripe over reqwest: one client per cold start, pinned version, bracketed forms,
+//! `expand[]`, bounded retries where a retry is safe, and Stripe's error body kept.
+mod client;
+mod error;
+mod params;
+pub mod types;
+
+pub use client::{StripeClient, StripeSession};
+pub use error::StripeError;
+pub use params::Params;

@@ -1,0 +1,54 @@
+//! Request parameters as data, encoded the way Stripe reads them
+//! (`items[0][price]=x`, `expand[]=a`).
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn set(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.0.push((key.into(), value.to_string()));
+        self
+    }
+
+    pub fn set_opt(self, key: &str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(v) => self.set(key, v),
+            None => self,
+        }
+    }
+
+    pub fn expand(self, path: &str) -> Self {
+        self.set("expand[]", path)
+    }
+
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    pub fn encode(&self) -> String {
+        // Brackets are percent-encoded; Stripe decodes them like literal ones.
+        serde_urlencoded::to_string(&self.0).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_nested_and_repeated_keys() {
+        let p = Params::new()
+            .set("items[0][price]", "price_1")
+            .expand("data.latest_invoice")
+            .expand("data.discounts")
+            .set("email", "a+b@example.com");
+        assert_eq!(
+            p.encode(),
+            "items%5B0%5D%5Bprice%5D=price_1&expand%5B%5D=data.latest_invoice&expand%5B%5D=data.discounts&email=a%2Bb%40example.com"
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! Typed views of Stripe objects: only the fields our tools read, for the pinned version.
+use serde::Deserialize;
+
+/// A field that holds an id unless the request asked for it with `expand[]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Expandable<T> {
+    Id(String),
+    Object(Box<T>),
+}
+
+impl<T: HasId> Expandable<T> {
+    pub fn id(&self) -> &str {
+        match self {
+            Expandable::Id(id) => id,
+            Expandable::Object(o) => o.id(),
+        }
+    }
+
+    pub fn object(&self) -> Option<&T> {
+        match self {
+            Expandable::Id(_) => None,
+            Expandable::Object(o) => Some(o),
+        }
+    }
+}
+
+pub trait HasId {
+    fn id(&self) -> &str;
+}
+
+macro_rules! has_id {
+    ($($t:ty),*) => { $(impl HasId for $t { fn id(&self) -> &str { &self.id } })* };
+}
+has_id!(
+    Customer,
+    Product,
+    Price,
+    Invoice,
+    Subscription,
+    Discount,
+    Coupon,
+    PaymentMethod
+);
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    #[serde(default)]
+    pub deleted: bool,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Product {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Recurring {
+    pub interval: String,
+    #[serde(default = "one")]
+    pub interval_count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Price {
+    pub id: String,
+    pub product: Expandable<Product>,
+    pub unit_amount: Option<i64>,
+    pub currency: String,
+    pub recurring: Option<Recurring>,
+    pub nickname: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionItem {
+    pub id: String,
+    pub price: Price,
+    pub quantity: Option<u64>,
+    pub current_period_start: Option<i64>,
+    pub current_period_end: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PauseCollection {
+    pub behavior: String,
+    pub resumes_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Coupon {
+    pub id: String,
+    pub name: Option<String>,
+    pub percent_off: Option<f64>,
+    pub amount_off: Option<i64>,
+    pub currency: Option<String>,
+    pub duration: Option<String>,
+    pub duration_in_months: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiscountSource {
+    pub coupon: Option<Expandable<Coupon>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Discount {
+    pub id: String,
+    pub source: Option<DiscountSource>,
+    pub end: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub customer: String,
+    pub status: String,
+    pub currency: String,
+    pub items: List<SubscriptionItem>,
+    pub latest_invoice: Option<Expandable<Invoice>>,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    pub cancel_at: Option<i64>,
+    pub canceled_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub trial_end: Option<i64>,
+    pub pause_collection: Option<PauseCollection>,
+    #[serde(default)]
+    pub discounts: Vec<Expandable<Discount>>,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    pub number: Option<String>,
+    pub status: Option<String>,
+    pub currency: String,
+    #[serde(default)]
+    pub amount_due: i64,
+    #[serde(default)]
+    pub amount_paid: i64,
+    #[serde(default)]
+    pub amount_remaining: i64,
+    pub hosted_invoice_url: Option<String>,
+    pub invoice_pdf: Option<String>,
+    pub created: i64,
+    pub due_date: Option<i64>,
+    pub next_payment_attempt: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Card {
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u32,
+    pub exp_year: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentMethod {
+    pub id: String,
+    pub card: Option<Card>,
+}

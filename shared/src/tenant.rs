@@ -1,0 +1,222 @@
+//! Tenants: non-secret config (DynamoDB) and secrets (Secrets Manager + KMS), behind ports
+//! so tests can swap them, and cached per warm Lambda for a bounded time.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// `{tenant}` is `[a-z0-9-]{3,40}`.
+pub fn valid_tenant_id(id: &str) -> bool {
+    (3..=40).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantConfig {
+    pub tenant: String,
+    /// Tools the merchant turned off; every other tool is on.
+    #[serde(default)]
+    pub disabled_tools: Vec<String>,
+    /// Accept `X-User-Id` + `X-User-Hash` instead of a JWT (Chatbase/Intercom style).
+    #[serde(default)]
+    pub legacy_user_hash: bool,
+    #[serde(default = "default_lifetime")]
+    pub max_token_lifetime_secs: u64,
+    /// Resolve customers by email with Stripe's Search API as well as the exact-match list
+    /// (Search is case-insensitive but not available to merchants in India).
+    #[serde(default = "yes")]
+    pub customer_search: bool,
+    #[serde(default)]
+    pub return_url: Option<String>,
+}
+
+fn default_lifetime() -> u64 {
+    24 * 3600
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl TenantConfig {
+    pub fn new(tenant: &str) -> Self {
+        Self {
+            tenant: tenant.to_string(),
+            disabled_tools: Vec::new(),
+            legacy_user_hash: false,
+            max_token_lifetime_secs: default_lifetime(),
+            customer_search: true,
+            return_url: None,
+        }
+    }
+
+    pub fn tool_enabled(&self, tool: &str) -> bool {
+        !self.disabled_tools.iter().any(|t| t == tool)
+    }
+}
+
+/// Decrypted secrets of one tenant. Several identity, agent and webhook secrets may be
+/// active at once so they can be rotated without downtime.
+#[derive(Debug, Clone)]
+pub struct TenantSecrets {
+    pub stripe_key: Secret,
+    pub identity_secrets: Vec<Secret>,
+    pub agent_secrets: Vec<Secret>,
+    pub webhook_secrets: Vec<Secret>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is malformed: {0}")]
+    Malformed(String),
+}
+
+impl StoreError {
+    pub fn to_api_error(&self) -> crate::ApiError {
+        tracing::error!(error = %self, "tenant storage failed");
+        crate::ApiError::billing_unavailable(503, "storage_unavailable")
+    }
+}
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    async fn config(&self, tenant: &str) -> Result<Option<TenantConfig>, StoreError>;
+    /// The merchant's own mapping of its user id to a Stripe customer id.
+    async fn contact(&self, tenant: &str, user_id: &str) -> Result<Option<String>, StoreError>;
+}
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn secrets(&self, tenant: &str) -> Result<Option<TenantSecrets>, StoreError>;
+}
+
+/// A bounded-time cache in front of the ports: a warm Lambda asks DynamoDB, Secrets
+/// Manager and KMS at most once per tenant per `ttl`. Unknown tenants are cached too, so
+/// a flood of calls for a bad tenant id does not reach AWS.
+pub struct TenantDirectory {
+    store: Arc<dyn TenantStore>,
+    secrets: Arc<dyn SecretStore>,
+    ttl: Duration,
+    configs: Cache<TenantConfig>,
+    keys: Cache<TenantSecrets>,
+}
+
+impl TenantDirectory {
+    pub fn new(store: Arc<dyn TenantStore>, secrets: Arc<dyn SecretStore>, ttl: Duration) -> Self {
+        Self {
+            store,
+            secrets,
+            ttl,
+            configs: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &dyn TenantStore {
+        self.store.as_ref()
+    }
+
+    pub async fn config(&self, tenant: &str) -> Result<Option<Arc<TenantConfig>>, StoreError> {
+        if let Some(hit) = cached(&self.configs, tenant, self.ttl) {
+            return Ok(hit);
+        }
+        let fresh = self.store.config(tenant).await?.map(Arc::new);
+        remember(&self.configs, tenant, fresh.clone());
+        Ok(fresh)
+    }
+
+    pub async fn secrets(&self, tenant: &str) -> Result<Option<Arc<TenantSecrets>>, StoreError> {
+        if let Some(hit) = cached(&self.keys, tenant, self.ttl) {
+            return Ok(hit);
+        }
+        let fresh = self.secrets.secrets(tenant).await?.map(Arc::new);
+        remember(&self.keys, tenant, fresh.clone());
+        Ok(fresh)
+    }
+}
+
+type Cache<T> = Mutex<HashMap<String, (Instant, Option<Arc<T>>)>>;
+
+fn cached<T>(cache: &Cache<T>, tenant: &str, ttl: Duration) -> Option<Option<Arc<T>>> {
+    let map = cache.lock().ok()?;
+    let (at, value) = map.get(tenant)?;
+    (at.elapsed() < ttl).then(|| value.clone())
+}
+
+fn remember<T>(cache: &Cache<T>, tenant: &str, value: Option<Arc<T>>) {
+    if let Ok(mut map) = cache.lock() {
+        map.insert(tenant.to_string(), (Instant::now(), value));
+    }
+}
+
+/// In-memory adapters for tests and benchmarks of the pipeline without AWS.
+pub mod memory {
+    use super::*;
+
+    #[derive(Default)]
+    pub struct MemoryTenants {
+        pub configs: Mutex<HashMap<String, TenantConfig>>,
+        pub contacts: Mutex<HashMap<(String, String), String>>,
+        pub secrets: Mutex<HashMap<String, TenantSecrets>>,
+        pub reads: Mutex<u32>,
+    }
+
+    #[async_trait]
+    impl TenantStore for MemoryTenants {
+        async fn config(&self, tenant: &str) -> Result<Option<TenantConfig>, StoreError> {
+            *self.reads.lock().unwrap() += 1;
+            Ok(self.configs.lock().unwrap().get(tenant).cloned())
+        }
+        async fn contact(&self, tenant: &str, user: &str) -> Result<Option<String>, StoreError> {
+            let key = (tenant.to_string(), user.to_string());
+            Ok(self.contacts.lock().unwrap().get(&key).cloned())
+        }
+    }
+
+    #[async_trait]
+    impl SecretStore for MemoryTenants {
+        async fn secrets(&self, tenant: &str) -> Result<Option<TenantSecrets>, StoreError> {
+            Ok(self.secrets.lock().unwrap().get(tenant).cloned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory::MemoryTenants;
+    use super::*;
+
+    #[test]
+    fn tenant_ids_follow_the_contract() {
+        assert!(valid_tenant_id("demo"));
+        assert!(valid_tenant_id("acme-2"));
+        assert!(!valid_tenant_id("ab"));
+        assert!(!valid_tenant_id("Demo"));
+        assert!(!valid_tenant_id("a_b_c"));
+        assert!(!valid_tenant_id(&"a".repeat(41)));
+    }
+
+    #[tokio::test]
+    async fn config_is_cached_for_the_ttl_only() {
+        let mem = Arc::new(MemoryTenants::default());
+        mem.configs
+            .lock()
+            .unwrap()
+            .insert("demo".into(), TenantConfig::new("demo"));
+        let dir = TenantDirectory::new(mem.clone(), mem.clone(), Duration::from_millis(50));
+        assert!(dir.config("demo").await.unwrap().is_some());
+        assert!(dir.config("demo").await.unwrap().is_some());
+        assert_eq!(*mem.reads.lock().unwrap(), 1);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        dir.config("demo").await.unwrap();
+        assert_eq!(*mem.reads.lock().unwrap(), 2);
+    }
+}

@@ -1,0 +1,21 @@
+"""The local API and template.yaml must route the same paths to the same functions."""
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "infra"))
+
+import template as tpl  # noqa: E402
+
+
+def test_every_template_route_is_served_locally_and_nothing_else():
+    router = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["metadata"]["lambda"]["watch"]["router"]
+    local = {(r["method"], path, r["function"]) for path, routes in router.items() for r in routes}
+    template = {(m, p, fn["binary"]) for fn in tpl.functions(tpl.load()) for m, p in fn["routes"]}
+    assert local == template
+
+
+def test_every_function_crate_is_in_the_template():
+    crates = {p.parent.name for p in (ROOT / "functions").glob("*/Cargo.toml")}
+    assert crates == {fn["binary"] for fn in tpl.functions(tpl.load())}

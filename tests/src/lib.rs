@@ -1,0 +1,289 @@
+//! Test kit: an in-process Stripe emulator, a seeded Stripe account, the pipeline wired to
+//! in-memory tenant and audit adapters, and token minting.
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{EncodingKey, Header};
+use lambda_http::{Body, Request};
+use serde_json::{Value, json};
+use shared::audit::MemoryAudit;
+use shared::config::StripeSettings;
+use shared::secret::Secret;
+use shared::tenant::memory::MemoryTenants;
+use shared::tenant::{TenantConfig, TenantSecrets};
+use shared::{App, Tool};
+
+pub const TENANT: &str = "acme";
+pub const OTHER_TENANT: &str = "globex";
+
+pub fn random(n: usize) -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..n).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+}
+
+/// A Stripe account in the in-process emulator.
+pub struct StripeAccount {
+    pub base: String,
+    pub key: String,
+    http: reqwest::Client,
+}
+
+impl StripeAccount {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_string(),
+            key: format!("sk_test_{}", random(24)),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .form(form)
+            .send()
+            .await
+            .expect("emulator reachable");
+        let status = resp.status();
+        let body: Value = resp.json().await.expect("json");
+        assert!(status.is_success(), "{path} failed: {body}");
+        body
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("emulator reachable")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}/_emulator/{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("emulator reachable");
+        assert!(resp.status().is_success(), "control {path}: {}", resp.status());
+        resp.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Faults only this account sees, so tests can run side by side.
+    pub async fn fault(&self, kind: &str, count: u32) {
+        self.control(
+            "faults",
+            json!({"kind": kind, "count": count, "key": self.key, "hang_ms": 5000}),
+        )
+        .await;
+    }
+
+    pub async fn clear_faults(&self) {
+        let resp = self
+            .http
+            .delete(format!("{}/_emulator/faults", self.base))
+            .send()
+            .await
+            .expect("emulator reachable");
+        assert!(resp.status().is_success());
+    }
+
+    /// Stripe requests this account received.
+    pub async fn request_count(&self) -> u64 {
+        let url = format!("{}/_emulator/requests", self.base);
+        let body: Value = self
+            .http
+            .get(url)
+            .query(&[("key", &self.key)])
+            .send()
+            .await
+            .expect("emulator reachable")
+            .json()
+            .await
+            .expect("json");
+        body["count"].as_u64().expect("count")
+    }
+
+    pub async fn price(&self, product: &str, amount: i64, currency: &str) -> String {
+        let p = self.post("/v1/products", &[("name", product)]).await;
+        let amount = amount.to_string();
+        let price = self
+            .post(
+                "/v1/prices",
+                &[
+                    ("product", p["id"].as_str().unwrap()),
+                    ("unit_amount", &amount),
+                    ("currency", currency),
+                    ("recurring[interval]", "month"),
+                ],
+            )
+            .await;
+        price["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn customer(&self, email: &str, card: Option<&str>) -> String {
+        let c = self.post("/v1/customers", &[("email", email), ("name", "Test Person")]).await;
+        let id = c["id"].as_str().unwrap().to_string();
+        if let Some(card) = card {
+            self.set_card(&id, card).await;
+        }
+        id
+    }
+
+    pub async fn set_card(&self, customer: &str, card: &str) -> String {
+        let pm = self
+            .post(&format!("/v1/payment_methods/{card}/attach"), &[("customer", customer)])
+            .await;
+        let pm_id = pm["id"].as_str().unwrap().to_string();
+        self.post(
+            &format!("/v1/customers/{customer}"),
+            &[("invoice_settings[default_payment_method]", &pm_id)],
+        )
+        .await;
+        pm_id
+    }
+
+    pub async fn subscribe(&self, customer: &str, price: &str, extra: &[(&str, &str)]) -> Value {
+        let mut form = vec![("customer", customer), ("items[0][price]", price)];
+        form.extend_from_slice(extra);
+        self.post("/v1/subscriptions", &form).await
+    }
+}
+
+/// The pipeline with in-memory tenant storage, talking to the emulator.
+pub struct Harness {
+    pub app: App,
+    pub tenants: Arc<MemoryTenants>,
+    pub audit: Arc<MemoryAudit>,
+    pub stripe: StripeAccount,
+    pub other: StripeAccount,
+    pub identity_secrets: Vec<String>,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        let (addr, _task) = stripe_emulator::spawn().await.expect("emulator starts");
+        let base = format!("http://{addr}");
+        let stripe = StripeAccount::new(&base);
+        let other = StripeAccount::new(&base);
+        let tenants = Arc::new(MemoryTenants::default());
+        let identity_secrets = vec![random(32), random(32)];
+        for (tenant, account) in [(TENANT, &stripe), (OTHER_TENANT, &other)] {
+            tenants
+                .configs
+                .lock()
+                .unwrap()
+                .insert(tenant.into(), TenantConfig::new(tenant));
+            tenants.secrets.lock().unwrap().insert(
+                tenant.into(),
+                TenantSecrets {
+                    stripe_key: Secret::new(account.key.clone()),
+                    identity_secrets: identity_secrets
+                        .iter()
+                        .map(|s| Secret::new(format!("{tenant}-{s}")))
+                        .collect(),
+                    agent_secrets: vec![Secret::new(random(32))],
+                    webhook_secrets: vec![Secret::new(format!("whsec_{}", random(24)))],
+                },
+            );
+        }
+        let audit = Arc::new(MemoryAudit::default());
+        let settings = StripeSettings {
+            api_base: base,
+            connect_timeout: Duration::from_millis(500),
+            request_timeout: Duration::from_millis(700),
+            deadline: Duration::from_millis(2500),
+            max_retries: 2,
+        };
+        let app = App::new(
+            settings,
+            tenants.clone(),
+            tenants.clone(),
+            audit.clone(),
+            Duration::from_secs(60),
+        )
+        .expect("app builds");
+        Self { app, tenants, audit, stripe, other, identity_secrets }
+    }
+
+    /// The identity secret of `tenant` in slot `i` (two are active, for rotation).
+    pub fn identity_secret(&self, tenant: &str, i: usize) -> String {
+        format!("{tenant}-{}", self.identity_secrets[i])
+    }
+
+    pub fn token(&self, claims: Value) -> String {
+        mint(&self.identity_secret(TENANT, 0), &claims)
+    }
+
+    pub fn configure(&self, f: impl FnOnce(&mut TenantConfig)) {
+        let mut configs = self.tenants.configs.lock().unwrap();
+        f(configs.get_mut(TENANT).unwrap());
+    }
+
+    pub fn map_contact(&self, user: &str, customer: &str) {
+        self.tenants
+            .contacts
+            .lock()
+            .unwrap()
+            .insert((TENANT.into(), user.into()), customer.into());
+    }
+
+    pub async fn call<T: Tool>(&self, tool: &T, token: Option<&str>, body: &str) -> (u16, Value) {
+        self.call_at(tool, TENANT, token, body).await
+    }
+
+    pub async fn call_at<T: Tool>(
+        &self,
+        tool: &T,
+        tenant: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
+        let mut req = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("/v1/{tenant}/tools/{}", T::NAME))
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req: Request = req.body(Body::Text(body.to_string())).unwrap();
+        let resp = shared::pipeline::handle(&self.app, tool, req).await;
+        let status = resp.status().as_u16();
+        let body = match resp.body() {
+            Body::Text(t) => serde_json::from_str(t).expect("json body"),
+            other => panic!("unexpected body {other:?}"),
+        };
+        (status, body)
+    }
+}
+
+pub fn now() -> i64 {
+    shared::timefmt::now_unix()
+}
+
+/// A visitor token for `aud` = the harness tenant, valid for an hour, plus `claims`.
+pub fn visitor_claims(sub: &str, extra: Value) -> Value {
+    let mut claims = json!({"sub": sub, "aud": TENANT, "iat": now(), "exp": now() + 3600});
+    if let (Some(base), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+        base.extend(extra.clone());
+    }
+    claims
+}
+
+pub fn mint(secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &Header::default(),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("token")
+}

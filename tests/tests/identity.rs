@@ -1,0 +1,173 @@
+//! Visitor identity: every kind of bad token is refused with the right code; good tokens
+//! under each active secret (rotation) pass.
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use integration::{mint, now, random};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use lambda_http::http::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use shared::identity::verify_visitor;
+use shared::secret::Secret;
+use shared::tenant::TenantConfig;
+
+const TENANT: &str = "acme";
+
+struct Case {
+    secrets: Vec<String>,
+    config: TenantConfig,
+}
+
+impl Case {
+    fn new() -> Self {
+        let mut config = TenantConfig::new(TENANT);
+        config.legacy_user_hash = true;
+        Self { secrets: vec![random(32), random(32)], config }
+    }
+
+    fn check(&self, headers: HeaderMap) -> Result<shared::identity::Visitor, (String, Option<String>)> {
+        let secrets: Vec<Secret> = self.secrets.iter().map(Secret::new).collect();
+        verify_visitor(&headers, &self.config, &secrets, now()).map_err(|e| (e.code.to_string(), e.reason))
+    }
+
+    fn bearer(&self, token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+        h
+    }
+
+    fn good_claims(&self) -> Value {
+        json!({"sub": "user_1", "aud": TENANT, "iat": now(), "exp": now() + 600})
+    }
+
+    fn signed(&self, claims: Value) -> String {
+        mint(&self.secrets[0], &claims)
+    }
+
+    fn with(&self, patch: Value) -> String {
+        let mut c = self.good_claims();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        self.signed(c)
+    }
+}
+
+fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+fn hmac_hex(secret: &str, msg: &str) -> String {
+    let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    m.update(msg.as_bytes());
+    hex::encode(m.finalize().into_bytes())
+}
+
+fn legacy(user: &str, hash: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("x-user-id", HeaderValue::from_str(user).unwrap());
+    h.insert("x-user-hash", HeaderValue::from_str(hash).unwrap());
+    h
+}
+
+#[test]
+fn bad_tokens_are_refused_with_the_right_code() {
+    let case = Case::new();
+    let claims = case.good_claims();
+    let payload = b64(claims.to_string().as_bytes());
+    let good = case.signed(claims.clone());
+    let parts: Vec<&str> = good.split('.').collect();
+    let tampered_payload = b64(json!({"sub": "admin", "aud": TENANT, "iat": now(), "exp": now() + 600}).to_string().as_bytes());
+    let alg = |a: Algorithm| {
+        jsonwebtoken::encode(&Header::new(a), &claims, &EncodingKey::from_secret(case.secrets[0].as_bytes())).unwrap()
+    };
+    let mut other_tenant = case.good_claims();
+    other_tenant["aud"] = json!("globex");
+
+    let cases: Vec<(&str, HeaderMap, &str)> = vec![
+        ("alg none, no signature", case.bearer(&format!("{}.{payload}.", b64(br#"{"alg":"none","typ":"JWT"}"#))), "identity_invalid"),
+        ("alg none, with signature", case.bearer(&format!("{}.{payload}.{}", b64(br#"{"alg":"none"}"#), parts[2])), "identity_invalid"),
+        ("alg NONE", case.bearer(&format!("{}.{payload}.", b64(br#"{"alg":"NONE"}"#))), "identity_invalid"),
+        ("HS512", case.bearer(&alg(Algorithm::HS512)), "identity_invalid"),
+        ("HS384", case.bearer(&alg(Algorithm::HS384)), "identity_invalid"),
+        ("header says RS256", case.bearer(&format!("{}.{payload}.{}", b64(br#"{"alg":"RS256","typ":"JWT"}"#), parts[2])), "identity_invalid"),
+        ("bad signature", case.bearer(&mint(&random(32), &claims)), "identity_invalid"),
+        ("another tenant's secret", case.bearer(&mint(&format!("globex-{}", case.secrets[0]), &claims)), "identity_invalid"),
+        ("wrong aud", case.bearer(&case.with(json!({"aud": "globex"}))), "identity_invalid"),
+        ("token for another tenant", case.bearer(&mint(&case.secrets[0], &other_tenant)), "identity_invalid"),
+        ("no aud", case.bearer(&case.with(json!({"aud": null}))), "identity_invalid"),
+        ("expired", case.bearer(&case.with(json!({"iat": now() - 7200, "exp": now() - 10}))), "identity_expired"),
+        ("no exp", case.bearer(&case.with(json!({"exp": null}))), "identity_invalid"),
+        ("lifetime over 24 h", case.bearer(&case.with(json!({"exp": now() + 25 * 3600}))), "identity_invalid"),
+        ("iat 2 minutes ahead", case.bearer(&case.with(json!({"iat": now() + 120, "exp": now() + 900}))), "identity_invalid"),
+        ("no iat", case.bearer(&case.with(json!({"iat": null}))), "identity_invalid"),
+        ("no sub", case.bearer(&case.with(json!({"sub": null}))), "identity_invalid"),
+        ("empty sub", case.bearer(&case.with(json!({"sub": ""}))), "identity_invalid"),
+        ("exp is a string", case.bearer(&case.with(json!({"exp": "tomorrow"}))), "identity_invalid"),
+        ("tampered claim", case.bearer(&format!("{}.{tampered_payload}.{}", parts[0], parts[2])), "identity_invalid"),
+        ("two parts", case.bearer(&format!("{}.{}", parts[0], parts[1])), "identity_invalid"),
+        ("garbage", case.bearer("not.a.jwt"), "identity_invalid"),
+        ("customer claim is not a customer id", case.bearer(&case.with(json!({"stripe_customer_id": "acct_123"}))), "identity_invalid"),
+        ("basic auth", {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", HeaderValue::from_static("Basic dXNlcjpwYXNz"));
+            h
+        }, "identity_invalid"),
+        ("empty bearer", case.bearer(""), "identity_invalid"),
+        ("legacy hash wrong", legacy("user_1", &hmac_hex(&random(16), "user_1")), "identity_invalid"),
+        ("legacy hash of another user", legacy("user_1", &hmac_hex(&case.secrets[0], "user_2")), "identity_invalid"),
+        ("legacy hash uppercase", legacy("user_1", &hmac_hex(&case.secrets[0], "user_1").to_uppercase()), "identity_invalid"),
+        ("legacy id without hash", {
+            let mut h = HeaderMap::new();
+            h.insert("x-user-id", HeaderValue::from_static("user_1"));
+            h
+        }, "identity_invalid"),
+        ("nothing at all", HeaderMap::new(), "identity_required"),
+    ];
+    assert!(cases.len() >= 20);
+    for (name, headers, want) in cases {
+        match case.check(headers) {
+            Ok(v) => panic!("{name}: accepted as {v:?}"),
+            Err((code, _)) => assert_eq!(code, want, "{name}"),
+        }
+    }
+}
+
+#[test]
+fn legacy_hash_is_refused_when_the_tenant_has_it_off() {
+    let mut case = Case::new();
+    case.config.legacy_user_hash = false;
+    let hash = hmac_hex(&case.secrets[0], "user_1");
+    let (code, reason) = case.check(legacy("user_1", &hash)).unwrap_err();
+    assert_eq!(code, "identity_invalid");
+    assert_eq!(reason.as_deref(), Some("user_hash_disabled"));
+}
+
+#[test]
+fn good_tokens_under_each_active_secret_are_accepted() {
+    let case = Case::new();
+    for secret in &case.secrets {
+        let token = mint(secret, &json!({
+            "sub": "user_9", "aud": TENANT, "iat": now(), "exp": now() + 600,
+            "email": "nine@example.com", "stripe_customer_id": "cus_123"
+        }));
+        let v = case.check(case.bearer(&token)).expect("accepted");
+        assert_eq!(v.user_id, "user_9");
+        assert_eq!(v.email.as_deref(), Some("nine@example.com"));
+        assert_eq!(v.stripe_customer_id.as_deref(), Some("cus_123"));
+    }
+    // Within the skew and exactly at the lifetime cap are fine.
+    let t = now();
+    let edge = mint(&case.secrets[1], &json!({"sub": "u", "aud": TENANT, "iat": t + 30, "exp": t + 30 + 24 * 3600}));
+    case.check(case.bearer(&edge)).expect("edge accepted");
+    // Legacy mode under each secret.
+    for secret in &case.secrets {
+        let v = case.check(legacy("user_7", &hmac_hex(secret, "user_7"))).expect("legacy accepted");
+        assert_eq!(v.user_id, "user_7");
+        assert_eq!(v.email, None);
+    }
+}
