@@ -1,4 +1,4 @@
-.PHONY: dev test
+.PHONY: dev test bench
 
 ## Run the whole system locally with demo data (Ctrl-C stops it).
 dev:
@@ -7,3 +7,9 @@ dev:
 ## Run every test (what CI runs).
 test:
 	bash infra/test.sh
+
+## Latency, Stripe round trips, cold start, memory and size of every function (release).
+bench:
+	bash infra/bootstrap.sh
+	cargo build --release --workspace --bins
+	.venv/bin/python infra/bench.py

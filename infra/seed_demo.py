@@ -57,6 +57,20 @@ def seed(base: str, key: str) -> dict[str, dict]:
 
     out["nothing"] = customer("nothing", "Nell Nothing", card=None)
 
+    # Account credit that the next invoice will use.
+    out["credit"] = customer("credit", "Cora Credit")
+    v1.subscriptions.create(params={"customer": out["credit"]["customer"], "items": [{"price": prices["Starter"].id}]})
+    v1.customers.balance_transactions.create(
+        out["credit"]["customer"], params={"amount": -1500, "currency": "usd", "description": "Goodwill credit"})
+
+    # Invoiced for manual payment: an open invoice Stripe can email again.
+    out["manual"] = customer("manual", "Max Manual", card=None)
+    sub = v1.subscriptions.create(params={
+        "customer": out["manual"]["customer"], "items": [{"price": prices["Growth"].id}],
+        "collection_method": "send_invoice", "days_until_due": 30,
+    })
+    out["manual_invoice"] = sub.latest_invoice
+
     # Two customers whose emails differ only in case: resolution must refuse to pick.
     dup_a = v1.customers.create(params={"email": "sam.shared@demo.example.com", "name": "Sam One"})
     v1.customers.create(params={"email": "Sam.Shared@Demo.Example.com", "name": "Sam Two"})

@@ -87,19 +87,22 @@ class Stack:
         demo = seed_demo.seed(self.stripe_base, stripe_key)
         stored = tenants.create_tenant(layout, TENANT, stripe_key, {"return_url": "https://demo.example.com/account"})
         for state, c in demo.items():
-            if state in ("ambiguous", "prices", "nothing"):
+            if state in ("ambiguous", "prices", "nothing", "manual_invoice"):
                 continue
             tenants.map_contact(layout, TENANT, c["user"], c["customer"])
 
+        self.layout = layout
+        self.functions = {}
         for fn in layout["functions"]:
             name = fn["binary"]
-            self.spawn(name, [str(target / name)], {
+            self.functions[name] = ([str(target / name)], {
                 **fn["env"], **self.fn_env,
                 "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self.ports['api']}/.rt/{name}",
                 "AWS_LAMBDA_FUNCTION_NAME": name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             })
+            self.spawn(name, *self.functions[name])
 
         env = {
             "API_URL": self.api_url,
@@ -120,6 +123,9 @@ class Stack:
                 for plan, pid in c.items():
                     env[f"DEMO_PRICE_{plan.upper()}"] = pid
                 continue
+            if state == "manual_invoice":
+                env["DEMO_MANUAL_INVOICE"] = c
+                continue
             env[f"DEMO_{state.upper()}_CUSTOMER"] = c["customer"]
             env[f"DEMO_{state.upper()}_USER"] = c["user"]
             env[f"DEMO_{state.upper()}_EMAIL"] = c["email"]
@@ -129,15 +135,12 @@ class Stack:
 
     def warm(self, layout: dict, env: dict[str, str]) -> None:
         """One call per route, so the first call a person makes is as fast as the next."""
-        token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
         for fn in layout["functions"]:
             for method, path in fn["routes"]:
-                url = self.api_url + path.replace("{tenant}", TENANT)
                 deadline = time.time() + 60
                 while True:
                     try:
-                        r = requests.request(method, url, json={}, timeout=30,
-                                             headers={"Authorization": f"Bearer {token}"})
+                        r = sample_call(env, method, path)
                         if r.status_code == 200:
                             break
                         detail = r.text[:300]
@@ -146,6 +149,18 @@ class Stack:
                     if time.time() > deadline:
                         raise SystemExit(f"{fn['binary']} is not answering {path}: {detail}")
                     time.sleep(0.2)
+
+    def stop(self, name: str) -> None:
+        for pname, proc in self.procs:
+            if pname == name and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=10)
+        self.procs = [(n, p) for n, p in self.procs if n != name]
+
+    def start(self, name: str) -> subprocess.Popen:
+        """A fresh process of one function: a cold start."""
+        self.spawn(name, *self.functions[name])
+        return self.procs[-1][1]
 
     def down(self) -> None:
         for _, proc in reversed(self.procs):
@@ -159,6 +174,23 @@ class Stack:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30) -> requests.Response:
+    """A typical good call of a route, as the demo's active visitor (or an agent)."""
+    url = env["API_URL"] + path.replace("{tenant}", TENANT)
+    if path.endswith("/agent/insight"):
+        token = mint(env["AGENT_SECRET"], "agent_demo", role="agent")
+        return requests.get(url, params={"customer_id": env["DEMO_ACTIVE_CUSTOMER"]}, timeout=timeout,
+                            headers={"Authorization": f"Bearer {token}"})
+    if method == "GET":
+        return requests.get(url, timeout=timeout)
+    token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
+    body = {}
+    if path.endswith("/resend_invoice"):
+        token = mint(env["IDENTITY_SECRET"], env["DEMO_MANUAL_USER"])
+        body = {"invoice_id": env["DEMO_MANUAL_INVOICE"]}
+    return requests.post(url, json=body, timeout=timeout, headers={"Authorization": f"Bearer {token}"})
 
 
 def mint(secret: str, user: str, ttl: int = 3600, **claims) -> str:

@@ -1,11 +1,11 @@
 //! One audit record per call: to DynamoDB and, identically, as one JSON log line.
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::tenant::StoreError;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditRecord {
     /// `{tenant}#{customer}` (or `{tenant}#-`): the bot's actions for one customer sit
     /// together, newest last, for agent insight.
@@ -36,6 +36,13 @@ pub struct AuditRecord {
 #[async_trait]
 pub trait AuditSink: Send + Sync {
     async fn write(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    /// The newest `limit` records about one customer, newest first.
+    async fn recent(
+        &self,
+        tenant: &str,
+        customer: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 /// Emits the record as one JSON log line (target `audit`) for CloudWatch Logs Insights.
@@ -118,6 +125,26 @@ impl AuditSink for MemoryAudit {
             .map_err(|_| StoreError::Unavailable("poisoned".into()))?
             .push(record.clone());
         Ok(())
+    }
+
+    async fn recent(
+        &self,
+        tenant: &str,
+        customer: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let pk = format!("{tenant}#{customer}");
+        let records = self
+            .records
+            .lock()
+            .map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        Ok(records
+            .iter()
+            .rev()
+            .filter(|r| r.pk == pk)
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 

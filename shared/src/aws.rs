@@ -186,4 +186,25 @@ impl AuditSink for DynamoAudit {
             .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
         Ok(())
     }
+
+    async fn recent(
+        &self,
+        tenant: &str,
+        customer: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("{tenant}#{customer}")))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        serde_dynamo::from_items(out.items.unwrap_or_default())
+            .map_err(|e| StoreError::Malformed(e.to_string()))
+    }
 }

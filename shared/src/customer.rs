@@ -18,10 +18,11 @@ pub async fn resolve(
     if let Some(id) = &visitor.stripe_customer_id {
         return Ok(id.clone());
     }
-    if let Some(id) = store
-        .contact(&config.tenant, &visitor.user_id)
-        .await
-        .map_err(|e| e.to_api_error())?
+    if !visitor.user_id.is_empty()
+        && let Some(id) = store
+            .contact(&config.tenant, &visitor.user_id)
+            .await
+            .map_err(|e| e.to_api_error())?
     {
         return Ok(id);
     }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod customer;
 pub mod error;
 pub mod identity;
+pub mod insight;
 pub mod money;
 pub mod pipeline;
 pub mod response;
@@ -21,8 +22,9 @@ pub mod telemetry;
 pub mod tenant;
 pub mod timefmt;
 pub mod tool;
+pub mod tool_list;
 pub mod tools;
 
 pub use error::ApiError;
-pub use pipeline::{App, serve_tool};
+pub use pipeline::{App, serve, serve_tool};
 pub use tool::{Answer, Call, Tool};

@@ -1,6 +1,7 @@
 //! The pipeline every tool call runs through, in order: route → tenant → identity →
 //! tool switch → arguments → customer → tool → audit → envelope.
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,9 @@ use crate::error::ApiError;
 use crate::identity;
 use crate::response;
 use crate::stripe::StripeClient;
-use crate::tenant::{SecretStore, TenantDirectory, TenantStore, valid_tenant_id};
+use crate::tenant::{
+    SecretStore, TenantConfig, TenantDirectory, TenantSecrets, TenantStore, valid_tenant_id,
+};
 use crate::timefmt;
 use crate::tool::{Answer, Call, Tool};
 
@@ -76,75 +79,123 @@ impl App {
     }
 }
 
-/// Runs one tool as a Lambda function until the runtime stops it.
-pub async fn serve_tool<T: Tool>(app: App, tool: T) -> Result<(), lambda_http::Error> {
-    let (app, tool) = (&app, &tool);
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Infallible>(handle(app, tool, req).await)
+/// Runs a handler as a Lambda function until the runtime stops it. The app is built once
+/// per cold start and lives as long as the process, so every invocation borrows it.
+pub async fn serve<H, Fut>(app: App, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static App, Request) -> Fut + Send + Sync,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let app: &'static App = Box::leak(Box::new(app));
+    let handler = &handler;
+    lambda_http::run(service_fn(move |req: Request| {
+        let answer = handler(app, req);
+        async move { Ok::<_, Infallible>(answer.await) }
     }))
     .await
 }
 
+/// Runs one tool as a Lambda function.
+pub async fn serve_tool<T: Tool>(app: App, tool: T) -> Result<(), lambda_http::Error> {
+    let tool: &'static T = Box::leak(Box::new(tool));
+    serve(app, move |app, req| handle(app, tool, req)).await
+}
+
 /// What the audit record needs to know, filled in as the call gets further.
 #[derive(Default)]
-struct Trail {
-    tenant: Option<String>,
-    actor: Option<String>,
-    customer: Option<String>,
-    args: Value,
-    reached_tool: bool,
-    stripe_request_ids: Vec<String>,
-    stripe_requests: u32,
+pub(crate) struct Trail {
+    pub tenant: Option<String>,
+    pub actor: Option<String>,
+    pub customer: Option<String>,
+    pub args: Value,
+    pub reached_tool: bool,
+    pub stripe_request_ids: Vec<String>,
+    pub stripe_requests: u32,
 }
 
 pub async fn handle<T: Tool>(app: &App, tool: &T, req: Request) -> Response<Body> {
     let started = Instant::now();
-    let request_id = req
-        .lambda_context_ref()
-        .map(|c| c.request_id.clone())
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id = request_id(&req);
     let mut trail = Trail::default();
     let result = run(app, tool, &req, &request_id, &mut trail).await;
-    let (status, outcome, reason) = match &result {
-        Ok(_) => (200, "ok".to_string(), None),
-        Err(e) => (e.status, e.code.to_string(), e.reason.clone()),
-    };
-    if let Some(tenant) = trail.tenant.clone() {
-        let time = timefmt::rfc3339_now();
-        let record = AuditRecord {
-            pk: format!("{tenant}#{}", trail.customer.as_deref().unwrap_or("-")),
-            sk: format!("{time}#{request_id}"),
-            tenant,
-            actor: trail.actor.unwrap_or_else(|| "anonymous".into()),
-            customer: trail.customer,
-            tool: T::NAME.to_string(),
-            args: audit::redact(&trail.args),
-            decision: if trail.reached_tool {
-                "allowed"
-            } else {
-                "refused"
-            }
-            .into(),
-            outcome,
-            reason,
-            http_status: status,
-            stripe_request_ids: trail.stripe_request_ids,
-            stripe_requests: trail.stripe_requests,
-            latency_ms: started.elapsed().as_millis() as u64,
-            time,
-            request_id: request_id.clone(),
-            expires_at: timefmt::now_unix() + i64::from(app.audit_retention_days) * 86_400,
-        };
-        audit::log(&record);
-        if let Err(e) = app.audit.write(&record).await {
-            tracing::error!(error = %e, request_id, "audit record not stored");
-        }
-    }
+    record(app, T::NAME, trail, &result, &request_id, started).await;
     match result {
         Ok(answer) => response::success(T::NAME, "done", answer.data, &answer.summary, &request_id),
         Err(err) => response::failure(&err, &request_id),
     }
+}
+
+pub(crate) fn request_id(req: &Request) -> String {
+    req.lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Writes the call's audit record (DynamoDB and one log line). Calls that never got as far
+/// as a known tenant have no tenant to file them under and are only logged by the runtime.
+pub(crate) async fn record<A>(
+    app: &App,
+    tool: &str,
+    trail: Trail,
+    result: &Result<A, ApiError>,
+    request_id: &str,
+    started: Instant,
+) {
+    let Some(tenant) = trail.tenant else { return };
+    let (status, outcome, reason) = match result {
+        Ok(_) => (200, "ok".to_string(), None),
+        Err(e) => (e.status, e.code.to_string(), e.reason.clone()),
+    };
+    let time = timefmt::rfc3339_now();
+    let record = AuditRecord {
+        pk: format!("{tenant}#{}", trail.customer.as_deref().unwrap_or("-")),
+        sk: format!("{time}#{request_id}"),
+        tenant,
+        actor: trail.actor.unwrap_or_else(|| "anonymous".into()),
+        customer: trail.customer,
+        tool: tool.to_string(),
+        args: audit::redact(&trail.args),
+        decision: if trail.reached_tool {
+            "allowed"
+        } else {
+            "refused"
+        }
+        .into(),
+        outcome,
+        reason,
+        http_status: status,
+        stripe_request_ids: trail.stripe_request_ids,
+        stripe_requests: trail.stripe_requests,
+        latency_ms: started.elapsed().as_millis() as u64,
+        time,
+        request_id: request_id.to_string(),
+        expires_at: timefmt::now_unix() + i64::from(app.audit_retention_days) * 86_400,
+    };
+    audit::log(&record);
+    if let Err(e) = app.audit.write(&record).await {
+        tracing::error!(error = %e, request_id, "audit record not stored");
+    }
+}
+
+/// The tenant's config and secrets, or the contract's answer for a tenant we can't serve.
+pub(crate) async fn tenant(
+    app: &App,
+    tenant_id: &str,
+) -> Result<(Arc<TenantConfig>, Arc<TenantSecrets>), ApiError> {
+    let config = app
+        .tenants
+        .config(tenant_id)
+        .await
+        .map_err(|e| e.to_api_error())?
+        .ok_or_else(ApiError::unknown_tenant)?;
+    let secrets = app
+        .tenants
+        .secrets(tenant_id)
+        .await
+        .map_err(|e| e.to_api_error())?
+        .ok_or_else(|| ApiError::billing_unavailable(503, "tenant_not_connected"))?;
+    Ok((config, secrets))
 }
 
 async fn run<T: Tool>(
@@ -163,19 +214,8 @@ async fn run<T: Tool>(
     if req.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large());
     }
-    let config = app
-        .tenants
-        .config(tenant_id)
-        .await
-        .map_err(|e| e.to_api_error())?
-        .ok_or_else(ApiError::unknown_tenant)?;
+    let (config, secrets) = tenant(app, tenant_id).await?;
     trail.tenant = Some(config.tenant.clone());
-    let secrets = app
-        .tenants
-        .secrets(tenant_id)
-        .await
-        .map_err(|e| e.to_api_error())?
-        .ok_or_else(|| ApiError::billing_unavailable(503, "tenant_not_connected"))?;
     let visitor = identity::verify_visitor(
         req.headers(),
         &config,
@@ -213,9 +253,29 @@ async fn run<T: Tool>(
 fn route(path: &str) -> Result<(&str, &str), ApiError> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match segments.as_slice() {
-        [.., "v1", tenant, "tools", tool] if valid_tenant_id(tenant) => Ok((tenant, tool)),
-        [.., "v1", _, "tools", _] => Err(ApiError::unknown_tenant()),
+        [.., "v1", tenant, "tools", tool] => Ok((tenant_of(tenant)?, tool)),
         _ => Err(ApiError::not_found("No such route.")),
+    }
+}
+
+/// `/v1/{tenant}/{rest...}`: the tenant, when `rest` is what the path ends with.
+pub(crate) fn tenant_route<'a>(path: &'a str, rest: &[&str]) -> Result<&'a str, ApiError> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let n = segments.len();
+    if n < rest.len() + 2
+        || segments[n - rest.len()..] != *rest
+        || segments[n - rest.len() - 2] != "v1"
+    {
+        return Err(ApiError::not_found("No such route."));
+    }
+    tenant_of(segments[n - rest.len() - 1])
+}
+
+fn tenant_of(id: &str) -> Result<&str, ApiError> {
+    if valid_tenant_id(id) {
+        Ok(id)
+    } else {
+        Err(ApiError::unknown_tenant())
     }
 }
 
@@ -271,5 +331,28 @@ mod tests {
             "unknown_tenant"
         );
         assert_eq!(route("/v2/demo").unwrap_err().code, "not_found");
+    }
+
+    #[test]
+    fn tenant_routes_match_their_tail_only() {
+        assert_eq!(
+            tenant_route("/v1/demo/agent/insight", &["agent", "insight"]).unwrap(),
+            "demo"
+        );
+        assert_eq!(tenant_route("/v1/demo/tools", &["tools"]).unwrap(), "demo");
+        assert_eq!(
+            tenant_route("/v1/x/tools", &["tools"]).unwrap_err().code,
+            "unknown_tenant"
+        );
+        assert_eq!(
+            tenant_route("/v1/demo/tools/a", &["tools"])
+                .unwrap_err()
+                .code,
+            "not_found"
+        );
+        assert_eq!(
+            tenant_route("/tools", &["tools"]).unwrap_err().code,
+            "not_found"
+        );
     }
 }

@@ -18,6 +18,16 @@ pub fn success(
     build(200, &body, None)
 }
 
+/// A success that is not a tool call (tool list, agent insight): `ok`, the fields given,
+/// and `request_id`.
+pub fn ok(mut body: Value, request_id: &str) -> Response<Body> {
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("ok".into(), Value::Bool(true));
+        obj.insert("request_id".into(), Value::String(request_id.into()));
+    }
+    build(200, &body, None)
+}
+
 pub fn failure(err: &ApiError, request_id: &str) -> Response<Body> {
     let body = json!({"ok": false, "error": err, "request_id": request_id});
     let retry_after =

@@ -34,6 +34,9 @@ pub struct TenantConfig {
     pub customer_search: bool,
     #[serde(default)]
     pub return_url: Option<String>,
+    /// Prices `get_available_plans` may offer; empty means every active recurring price.
+    #[serde(default)]
+    pub allowed_prices: Vec<String>,
 }
 
 fn default_lifetime() -> u64 {
@@ -53,6 +56,7 @@ impl TenantConfig {
             max_token_lifetime_secs: default_lifetime(),
             customer_search: true,
             return_url: None,
+            allowed_prices: Vec::new(),
         }
     }
 

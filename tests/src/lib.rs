@@ -20,7 +20,9 @@ pub fn random(n: usize) -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..n).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+    (0..n)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 /// A Stripe account in the in-process emulator.
@@ -74,7 +76,11 @@ impl StripeAccount {
             .send()
             .await
             .expect("emulator reachable");
-        assert!(resp.status().is_success(), "control {path}: {}", resp.status());
+        assert!(
+            resp.status().is_success(),
+            "control {path}: {}",
+            resp.status()
+        );
         resp.json().await.unwrap_or(Value::Null)
     }
 
@@ -131,7 +137,12 @@ impl StripeAccount {
     }
 
     pub async fn customer(&self, email: &str, card: Option<&str>) -> String {
-        let c = self.post("/v1/customers", &[("email", email), ("name", "Test Person")]).await;
+        let c = self
+            .post(
+                "/v1/customers",
+                &[("email", email), ("name", "Test Person")],
+            )
+            .await;
         let id = c["id"].as_str().unwrap().to_string();
         if let Some(card) = card {
             self.set_card(&id, card).await;
@@ -141,7 +152,10 @@ impl StripeAccount {
 
     pub async fn set_card(&self, customer: &str, card: &str) -> String {
         let pm = self
-            .post(&format!("/v1/payment_methods/{card}/attach"), &[("customer", customer)])
+            .post(
+                &format!("/v1/payment_methods/{card}/attach"),
+                &[("customer", customer)],
+            )
             .await;
         let pm_id = pm["id"].as_str().unwrap().to_string();
         self.post(
@@ -191,7 +205,7 @@ impl Harness {
                         .iter()
                         .map(|s| Secret::new(format!("{tenant}-{s}")))
                         .collect(),
-                    agent_secrets: vec![Secret::new(random(32))],
+                    agent_secrets: vec![Secret::new(agent_secret(tenant))],
                     webhook_secrets: vec![Secret::new(format!("whsec_{}", random(24)))],
                 },
             );
@@ -212,7 +226,14 @@ impl Harness {
             Duration::from_secs(60),
         )
         .expect("app builds");
-        Self { app, tenants, audit, stripe, other, identity_secrets }
+        Self {
+            app,
+            tenants,
+            audit,
+            stripe,
+            other,
+            identity_secrets,
+        }
     }
 
     /// The identity secret of `tenant` in slot `i` (two are active, for rotation).
@@ -256,18 +277,67 @@ impl Harness {
             req = req.header("authorization", format!("Bearer {token}"));
         }
         let req: Request = req.body(Body::Text(body.to_string())).unwrap();
-        let resp = shared::pipeline::handle(&self.app, tool, req).await;
-        let status = resp.status().as_u16();
-        let body = match resp.body() {
-            Body::Text(t) => serde_json::from_str(t).expect("json body"),
-            other => panic!("unexpected body {other:?}"),
-        };
-        (status, body)
+        parse(shared::pipeline::handle(&self.app, tool, req).await)
     }
+}
+
+/// Deterministic per tenant and distinct from every identity secret.
+pub fn agent_secret(tenant: &str) -> String {
+    format!("{tenant}-agent-secret-0123456789abcdef")
+}
+
+/// An agent token for `tenant`'s dashboard.
+pub fn agent_token(tenant: &str, extra: Value) -> String {
+    let mut claims =
+        json!({"sub": "agent_1", "aud": tenant, "iat": now(), "exp": now() + 600, "role": "agent"});
+    if let (Some(base), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+        base.extend(extra.clone());
+    }
+    mint(&agent_secret(tenant), &claims)
 }
 
 pub fn now() -> i64 {
     shared::timefmt::now_unix()
+}
+
+fn parse(resp: lambda_http::Response<Body>) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let body = match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).expect("json body"),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (status, body)
+}
+
+impl Harness {
+    /// `GET /v1/{TENANT}/agent/insight?{query}` with `token`.
+    pub async fn insight(&self, token: Option<&str>, query: &[(&str, &str)]) -> (u16, Value) {
+        let mut req = lambda_http::http::Request::builder()
+            .method("GET")
+            .uri(format!("/v1/{TENANT}/agent/insight"));
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let params: std::collections::HashMap<String, String> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let req = lambda_http::RequestExt::with_query_string_parameters(
+            req.body(Body::Empty).unwrap(),
+            params,
+        );
+        parse(shared::insight::handle(&self.app, req).await)
+    }
+
+    /// `GET /v1/{tenant}/tools`.
+    pub async fn tool_list(&self, tenant: &str) -> (u16, Value) {
+        let req = lambda_http::http::Request::builder()
+            .method("GET")
+            .uri(format!("/v1/{tenant}/tools"))
+            .body(Body::Empty)
+            .unwrap();
+        parse(shared::tool_list::handle(&self.app, req).await)
+    }
 }
 
 /// A visitor token for `aud` = the harness tenant, valid for an hour, plus `claims`.

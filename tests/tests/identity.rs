@@ -22,17 +22,27 @@ impl Case {
     fn new() -> Self {
         let mut config = TenantConfig::new(TENANT);
         config.legacy_user_hash = true;
-        Self { secrets: vec![random(32), random(32)], config }
+        Self {
+            secrets: vec![random(32), random(32)],
+            config,
+        }
     }
 
-    fn check(&self, headers: HeaderMap) -> Result<shared::identity::Visitor, (String, Option<String>)> {
+    fn check(
+        &self,
+        headers: HeaderMap,
+    ) -> Result<shared::identity::Visitor, (String, Option<String>)> {
         let secrets: Vec<Secret> = self.secrets.iter().map(Secret::new).collect();
-        verify_visitor(&headers, &self.config, &secrets, now()).map_err(|e| (e.code.to_string(), e.reason))
+        verify_visitor(&headers, &self.config, &secrets, now())
+            .map_err(|e| (e.code.to_string(), e.reason))
     }
 
     fn bearer(&self, token: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
         h
     }
 
@@ -81,51 +91,185 @@ fn bad_tokens_are_refused_with_the_right_code() {
     let payload = b64(claims.to_string().as_bytes());
     let good = case.signed(claims.clone());
     let parts: Vec<&str> = good.split('.').collect();
-    let tampered_payload = b64(json!({"sub": "admin", "aud": TENANT, "iat": now(), "exp": now() + 600}).to_string().as_bytes());
+    let tampered_payload = b64(
+        json!({"sub": "admin", "aud": TENANT, "iat": now(), "exp": now() + 600})
+            .to_string()
+            .as_bytes(),
+    );
     let alg = |a: Algorithm| {
-        jsonwebtoken::encode(&Header::new(a), &claims, &EncodingKey::from_secret(case.secrets[0].as_bytes())).unwrap()
+        jsonwebtoken::encode(
+            &Header::new(a),
+            &claims,
+            &EncodingKey::from_secret(case.secrets[0].as_bytes()),
+        )
+        .unwrap()
     };
     let mut other_tenant = case.good_claims();
     other_tenant["aud"] = json!("globex");
 
     let cases: Vec<(&str, HeaderMap, &str)> = vec![
-        ("alg none, no signature", case.bearer(&format!("{}.{payload}.", b64(br#"{"alg":"none","typ":"JWT"}"#))), "identity_invalid"),
-        ("alg none, with signature", case.bearer(&format!("{}.{payload}.{}", b64(br#"{"alg":"none"}"#), parts[2])), "identity_invalid"),
-        ("alg NONE", case.bearer(&format!("{}.{payload}.", b64(br#"{"alg":"NONE"}"#))), "identity_invalid"),
-        ("HS512", case.bearer(&alg(Algorithm::HS512)), "identity_invalid"),
-        ("HS384", case.bearer(&alg(Algorithm::HS384)), "identity_invalid"),
-        ("header says RS256", case.bearer(&format!("{}.{payload}.{}", b64(br#"{"alg":"RS256","typ":"JWT"}"#), parts[2])), "identity_invalid"),
-        ("bad signature", case.bearer(&mint(&random(32), &claims)), "identity_invalid"),
-        ("another tenant's secret", case.bearer(&mint(&format!("globex-{}", case.secrets[0]), &claims)), "identity_invalid"),
-        ("wrong aud", case.bearer(&case.with(json!({"aud": "globex"}))), "identity_invalid"),
-        ("token for another tenant", case.bearer(&mint(&case.secrets[0], &other_tenant)), "identity_invalid"),
-        ("no aud", case.bearer(&case.with(json!({"aud": null}))), "identity_invalid"),
-        ("expired", case.bearer(&case.with(json!({"iat": now() - 7200, "exp": now() - 10}))), "identity_expired"),
-        ("no exp", case.bearer(&case.with(json!({"exp": null}))), "identity_invalid"),
-        ("lifetime over 24 h", case.bearer(&case.with(json!({"exp": now() + 25 * 3600}))), "identity_invalid"),
-        ("iat 2 minutes ahead", case.bearer(&case.with(json!({"iat": now() + 120, "exp": now() + 900}))), "identity_invalid"),
-        ("no iat", case.bearer(&case.with(json!({"iat": null}))), "identity_invalid"),
-        ("no sub", case.bearer(&case.with(json!({"sub": null}))), "identity_invalid"),
-        ("empty sub", case.bearer(&case.with(json!({"sub": ""}))), "identity_invalid"),
-        ("exp is a string", case.bearer(&case.with(json!({"exp": "tomorrow"}))), "identity_invalid"),
-        ("tampered claim", case.bearer(&format!("{}.{tampered_payload}.{}", parts[0], parts[2])), "identity_invalid"),
-        ("two parts", case.bearer(&format!("{}.{}", parts[0], parts[1])), "identity_invalid"),
+        (
+            "alg none, no signature",
+            case.bearer(&format!(
+                "{}.{payload}.",
+                b64(br#"{"alg":"none","typ":"JWT"}"#)
+            )),
+            "identity_invalid",
+        ),
+        (
+            "alg none, with signature",
+            case.bearer(&format!(
+                "{}.{payload}.{}",
+                b64(br#"{"alg":"none"}"#),
+                parts[2]
+            )),
+            "identity_invalid",
+        ),
+        (
+            "alg NONE",
+            case.bearer(&format!("{}.{payload}.", b64(br#"{"alg":"NONE"}"#))),
+            "identity_invalid",
+        ),
+        (
+            "HS512",
+            case.bearer(&alg(Algorithm::HS512)),
+            "identity_invalid",
+        ),
+        (
+            "HS384",
+            case.bearer(&alg(Algorithm::HS384)),
+            "identity_invalid",
+        ),
+        (
+            "header says RS256",
+            case.bearer(&format!(
+                "{}.{payload}.{}",
+                b64(br#"{"alg":"RS256","typ":"JWT"}"#),
+                parts[2]
+            )),
+            "identity_invalid",
+        ),
+        (
+            "bad signature",
+            case.bearer(&mint(&random(32), &claims)),
+            "identity_invalid",
+        ),
+        (
+            "another tenant's secret",
+            case.bearer(&mint(&format!("globex-{}", case.secrets[0]), &claims)),
+            "identity_invalid",
+        ),
+        (
+            "wrong aud",
+            case.bearer(&case.with(json!({"aud": "globex"}))),
+            "identity_invalid",
+        ),
+        (
+            "token for another tenant",
+            case.bearer(&mint(&case.secrets[0], &other_tenant)),
+            "identity_invalid",
+        ),
+        (
+            "no aud",
+            case.bearer(&case.with(json!({"aud": null}))),
+            "identity_invalid",
+        ),
+        (
+            "expired",
+            case.bearer(&case.with(json!({"iat": now() - 7200, "exp": now() - 10}))),
+            "identity_expired",
+        ),
+        (
+            "no exp",
+            case.bearer(&case.with(json!({"exp": null}))),
+            "identity_invalid",
+        ),
+        (
+            "lifetime over 24 h",
+            case.bearer(&case.with(json!({"exp": now() + 25 * 3600}))),
+            "identity_invalid",
+        ),
+        (
+            "iat 2 minutes ahead",
+            case.bearer(&case.with(json!({"iat": now() + 120, "exp": now() + 900}))),
+            "identity_invalid",
+        ),
+        (
+            "no iat",
+            case.bearer(&case.with(json!({"iat": null}))),
+            "identity_invalid",
+        ),
+        (
+            "no sub",
+            case.bearer(&case.with(json!({"sub": null}))),
+            "identity_invalid",
+        ),
+        (
+            "empty sub",
+            case.bearer(&case.with(json!({"sub": ""}))),
+            "identity_invalid",
+        ),
+        (
+            "exp is a string",
+            case.bearer(&case.with(json!({"exp": "tomorrow"}))),
+            "identity_invalid",
+        ),
+        (
+            "tampered claim",
+            case.bearer(&format!("{}.{tampered_payload}.{}", parts[0], parts[2])),
+            "identity_invalid",
+        ),
+        (
+            "two parts",
+            case.bearer(&format!("{}.{}", parts[0], parts[1])),
+            "identity_invalid",
+        ),
         ("garbage", case.bearer("not.a.jwt"), "identity_invalid"),
-        ("customer claim is not a customer id", case.bearer(&case.with(json!({"stripe_customer_id": "acct_123"}))), "identity_invalid"),
-        ("basic auth", {
-            let mut h = HeaderMap::new();
-            h.insert("authorization", HeaderValue::from_static("Basic dXNlcjpwYXNz"));
-            h
-        }, "identity_invalid"),
+        (
+            "customer claim is not a customer id",
+            case.bearer(&case.with(json!({"stripe_customer_id": "acct_123"}))),
+            "identity_invalid",
+        ),
+        (
+            "basic auth",
+            {
+                let mut h = HeaderMap::new();
+                h.insert(
+                    "authorization",
+                    HeaderValue::from_static("Basic dXNlcjpwYXNz"),
+                );
+                h
+            },
+            "identity_invalid",
+        ),
         ("empty bearer", case.bearer(""), "identity_invalid"),
-        ("legacy hash wrong", legacy("user_1", &hmac_hex(&random(16), "user_1")), "identity_invalid"),
-        ("legacy hash of another user", legacy("user_1", &hmac_hex(&case.secrets[0], "user_2")), "identity_invalid"),
-        ("legacy hash uppercase", legacy("user_1", &hmac_hex(&case.secrets[0], "user_1").to_uppercase()), "identity_invalid"),
-        ("legacy id without hash", {
-            let mut h = HeaderMap::new();
-            h.insert("x-user-id", HeaderValue::from_static("user_1"));
-            h
-        }, "identity_invalid"),
+        (
+            "legacy hash wrong",
+            legacy("user_1", &hmac_hex(&random(16), "user_1")),
+            "identity_invalid",
+        ),
+        (
+            "legacy hash of another user",
+            legacy("user_1", &hmac_hex(&case.secrets[0], "user_2")),
+            "identity_invalid",
+        ),
+        (
+            "legacy hash uppercase",
+            legacy(
+                "user_1",
+                &hmac_hex(&case.secrets[0], "user_1").to_uppercase(),
+            ),
+            "identity_invalid",
+        ),
+        (
+            "legacy id without hash",
+            {
+                let mut h = HeaderMap::new();
+                h.insert("x-user-id", HeaderValue::from_static("user_1"));
+                h
+            },
+            "identity_invalid",
+        ),
         ("nothing at all", HeaderMap::new(), "identity_required"),
     ];
     assert!(cases.len() >= 20);
@@ -151,10 +295,13 @@ fn legacy_hash_is_refused_when_the_tenant_has_it_off() {
 fn good_tokens_under_each_active_secret_are_accepted() {
     let case = Case::new();
     for secret in &case.secrets {
-        let token = mint(secret, &json!({
-            "sub": "user_9", "aud": TENANT, "iat": now(), "exp": now() + 600,
-            "email": "nine@example.com", "stripe_customer_id": "cus_123"
-        }));
+        let token = mint(
+            secret,
+            &json!({
+                "sub": "user_9", "aud": TENANT, "iat": now(), "exp": now() + 600,
+                "email": "nine@example.com", "stripe_customer_id": "cus_123"
+            }),
+        );
         let v = case.check(case.bearer(&token)).expect("accepted");
         assert_eq!(v.user_id, "user_9");
         assert_eq!(v.email.as_deref(), Some("nine@example.com"));
@@ -162,11 +309,16 @@ fn good_tokens_under_each_active_secret_are_accepted() {
     }
     // Within the skew and exactly at the lifetime cap are fine.
     let t = now();
-    let edge = mint(&case.secrets[1], &json!({"sub": "u", "aud": TENANT, "iat": t + 30, "exp": t + 30 + 24 * 3600}));
+    let edge = mint(
+        &case.secrets[1],
+        &json!({"sub": "u", "aud": TENANT, "iat": t + 30, "exp": t + 30 + 24 * 3600}),
+    );
     case.check(case.bearer(&edge)).expect("edge accepted");
     // Legacy mode under each secret.
     for secret in &case.secrets {
-        let v = case.check(legacy("user_7", &hmac_hex(secret, "user_7"))).expect("legacy accepted");
+        let v = case
+            .check(legacy("user_7", &hmac_hex(secret, "user_7")))
+            .expect("legacy accepted");
         assert_eq!(v.user_id, "user_7");
         assert_eq!(v.email, None);
     }

@@ -35,7 +35,10 @@ async fn secrets_never_reach_logs_errors_or_audit() {
     let h = Harness::new().await;
     let tool = GetSubscriptionStatus;
     let price = h.stripe.price("Growth", 4900, "usd").await;
-    let me = h.stripe.customer("me@example.com", Some("pm_card_visa")).await;
+    let me = h
+        .stripe
+        .customer("me@example.com", Some("pm_card_visa"))
+        .await;
     h.stripe.subscribe(&me, &price, &[]).await;
     let good = h.token(visitor_claims("user_1", json!({"stripe_customer_id": me})));
     let expired = h.token(visitor_claims("user_1", json!({"iat": 1, "exp": 2})));
@@ -48,20 +51,36 @@ async fn secrets_never_reach_logs_errors_or_audit() {
     for token in [&expired, &forged] {
         bodies.push(h.call(&tool, Some(token), "{}").await.1);
     }
-    bodies.push(h.call(&tool, Some(&good), &json!({"token": good, "x": 1}).to_string()).await.1);
+    bodies.push(
+        h.call(
+            &tool,
+            Some(&good),
+            &json!({"token": good, "x": 1}).to_string(),
+        )
+        .await
+        .1,
+    );
     for kind in ["500", "hang", "reset"] {
         h.stripe.fault(kind, 10).await;
         bodies.push(h.call(&tool, Some(&good), "{}").await.1);
         h.stripe.clear_faults().await;
     }
     // The tenant's key stops working at Stripe: the error must not echo it.
-    h.stripe.control("keys/revoke", json!({"key": h.stripe.key})).await;
+    h.stripe
+        .control("keys/revoke", json!({"key": h.stripe.key}))
+        .await;
     let (status, body) = h.call(&tool, Some(&good), "{}").await;
-    assert_eq!(body["error"]["code"], "billing_unavailable", "{status} {body}");
+    assert_eq!(
+        body["error"]["code"], "billing_unavailable",
+        "{status} {body}"
+    );
     bodies.push(body);
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("\"target\":\"audit\""), "audit lines are logged");
+    assert!(
+        logs.contains("\"target\":\"audit\""),
+        "audit lines are logged"
+    );
     let audit = format!("{:?}", h.audit.records.lock().unwrap());
     let errors = format!("{bodies:?}");
     let key_tail = &h.stripe.key[h.stripe.key.len() - 12..];

@@ -9,7 +9,10 @@ const TOOL: GetSubscriptionStatus = GetSubscriptionStatus;
 const DAY: i64 = 86_400;
 
 async fn call_as(h: &Harness, customer: &str, body: &str) -> (u16, Value) {
-    let token = h.token(visitor_claims("user_1", json!({"stripe_customer_id": customer})));
+    let token = h.token(visitor_claims(
+        "user_1",
+        json!({"stripe_customer_id": customer}),
+    ));
     h.call(&TOOL, Some(&token), body).await
 }
 
@@ -28,15 +31,22 @@ async fn answers_for_each_state() {
     let past_due = s.customer("pat@example.com", Some("pm_card_visa")).await;
     let sub = s.subscribe(&past_due, &starter, &[]).await;
     let failing = s.set_card(&past_due, "pm_card_chargeCustomerFail").await;
-    s.post(&format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap()), &[("default_payment_method", &failing)]).await;
-    s.control("clock/advance", json!({"seconds": 32 * DAY})).await;
+    s.post(
+        &format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap()),
+        &[("default_payment_method", &failing)],
+    )
+    .await;
+    s.control("clock/advance", json!({"seconds": 32 * DAY}))
+        .await;
 
     let active = s.customer("ada@example.com", Some("pm_card_visa")).await;
     s.subscribe(&active, &growth, &[]).await;
     let trialing = s.customer("tara@example.com", Some("pm_card_visa")).await;
-    s.subscribe(&trialing, &growth, &[("trial_period_days", "14")]).await;
+    s.subscribe(&trialing, &growth, &[("trial_period_days", "14")])
+        .await;
     let canceling = s.customer("carl@example.com", Some("pm_card_visa")).await;
-    s.subscribe(&canceling, &growth, &[("cancel_at_period_end", "true")]).await;
+    s.subscribe(&canceling, &growth, &[("cancel_at_period_end", "true")])
+        .await;
     let nothing = s.customer("nell@example.com", None).await;
 
     let (status, body) = call_as(&h, &active, "{}").await;
@@ -47,35 +57,64 @@ async fn answers_for_each_state() {
     let sub = first_sub(&body);
     assert_eq!(sub["status"], "active");
     assert_eq!(sub["plan"]["name"], "Growth");
-    assert_eq!(sub["amount"], json!({"amount": 4900, "currency": "usd", "formatted": "$49.00"}));
+    assert_eq!(
+        sub["amount"],
+        json!({"amount": 4900, "currency": "usd", "formatted": "$49.00"})
+    );
     assert_eq!(sub["interval"], "month");
     assert!(sub["next_payment_date"].as_str().unwrap().ends_with('Z'));
     assert_eq!(sub["latest_invoice"]["status"], "paid");
-    assert!(sub["latest_invoice"]["hosted_invoice_url"].as_str().unwrap().starts_with("https://"));
+    assert!(
+        sub["latest_invoice"]["hosted_invoice_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
     let summary = body["summary"].as_str().unwrap();
-    assert!(summary.starts_with("You're on the Growth plan ($49.00/month)."), "{summary}");
+    assert!(
+        summary.starts_with("You're on the Growth plan ($49.00/month)."),
+        "{summary}"
+    );
     assert!(summary.contains("next payment is due on"), "{summary}");
 
     let (_, body) = call_as(&h, &trialing, "{}").await;
     let sub = first_sub(&body);
     assert_eq!(sub["status"], "trialing");
     assert_eq!(sub["next_payment_date"], sub["trial_end"]);
-    assert!(body["summary"].as_str().unwrap().contains("free trial of the Growth plan until"), "{body}");
+    assert!(
+        body["summary"]
+            .as_str()
+            .unwrap()
+            .contains("free trial of the Growth plan until"),
+        "{body}"
+    );
 
     let (_, body) = call_as(&h, &canceling, "{}").await;
     let sub = first_sub(&body);
     assert_eq!(sub["cancel_at_period_end"], true);
     assert!(sub["cancels_at"].is_string());
     assert!(sub["next_payment_date"].is_null());
-    assert!(body["summary"].as_str().unwrap().contains("set to cancel on"), "{body}");
+    assert!(
+        body["summary"]
+            .as_str()
+            .unwrap()
+            .contains("set to cancel on"),
+        "{body}"
+    );
 
     let (_, body) = call_as(&h, &past_due, "{}").await;
     let sub = first_sub(&body);
     assert_eq!(sub["status"], "past_due");
     assert_eq!(sub["latest_invoice"]["status"], "open");
-    assert_eq!(sub["latest_invoice"]["amount_remaining"]["formatted"], "$19.00");
+    assert_eq!(
+        sub["latest_invoice"]["amount_remaining"]["formatted"],
+        "$19.00"
+    );
     let summary = body["summary"].as_str().unwrap();
-    assert!(summary.contains("past due") && summary.contains("$19.00"), "{summary}");
+    assert!(
+        summary.contains("past due") && summary.contains("$19.00"),
+        "{summary}"
+    );
 
     let (status, body) = call_as(&h, &nothing, "{}").await;
     assert_eq!(status, 200);
@@ -104,42 +143,71 @@ async fn resolves_customers_by_mapping_and_email_and_never_guesses() {
     assert_eq!(body["data"]["customer_id"], mapped.as_str());
 
     // The email as the merchant signed it, in another case than Stripe has it.
-    let by_email = s.customer("Mixed.Case@Example.com", Some("pm_card_visa")).await;
-    let token = h.token(visitor_claims("user_x", json!({"email": "mixed.case@example.com"})));
+    let by_email = s
+        .customer("Mixed.Case@Example.com", Some("pm_card_visa"))
+        .await;
+    let token = h.token(visitor_claims(
+        "user_x",
+        json!({"email": "mixed.case@example.com"}),
+    ));
     let (status, body) = h.call(&TOOL, Some(&token), "{}").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["customer_id"], by_email.as_str());
 
-    let token = h.token(visitor_claims("user_y", json!({"email": "nobody@example.com"})));
+    let token = h.token(visitor_claims(
+        "user_y",
+        json!({"email": "nobody@example.com"}),
+    ));
     let (status, body) = h.call(&TOOL, Some(&token), "{}").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("customer_not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("customer_not_found"))
+    );
 
     let token = h.token(visitor_claims("user_z", json!({})));
     let (status, body) = h.call(&TOOL, Some(&token), "{}").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("customer_not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("customer_not_found"))
+    );
 
     s.customer("shared@example.com", None).await;
     s.customer("Shared@Example.com", None).await;
-    let token = h.token(visitor_claims("user_s", json!({"email": "shared@example.com"})));
+    let token = h.token(visitor_claims(
+        "user_s",
+        json!({"email": "shared@example.com"}),
+    ));
     let (status, body) = h.call(&TOOL, Some(&token), "{}").await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "ambiguous_customer");
     assert_eq!(body["error"]["escalate"], true);
-    assert!(!body.to_string().contains("cus_"), "no customer id leaks: {body}");
+    assert!(
+        !body.to_string().contains("cus_"),
+        "no customer id leaks: {body}"
+    );
 }
 
 #[tokio::test]
 async fn refuses_subscriptions_of_others_and_leaks_nothing() {
     let h = Harness::new().await;
     let price = h.stripe.price("Growth", 4900, "usd").await;
-    let mine = h.stripe.customer("me@example.com", Some("pm_card_visa")).await;
+    let mine = h
+        .stripe
+        .customer("me@example.com", Some("pm_card_visa"))
+        .await;
     h.stripe.subscribe(&mine, &price, &[]).await;
-    let theirs = h.stripe.customer("them@example.com", Some("pm_card_visa")).await;
+    let theirs = h
+        .stripe
+        .customer("them@example.com", Some("pm_card_visa"))
+        .await;
     let their_sub = h.stripe.subscribe(&theirs, &price, &[]).await;
     let their_sub = their_sub["id"].as_str().unwrap();
 
     let other_price = h.other.price("Other", 1000, "usd").await;
-    let foreign = h.other.customer("x@example.com", Some("pm_card_visa")).await;
+    let foreign = h
+        .other
+        .customer("x@example.com", Some("pm_card_visa"))
+        .await;
     let foreign_sub = h.other.subscribe(&foreign, &other_price, &[]).await;
     let foreign_sub = foreign_sub["id"].as_str().unwrap();
 
@@ -148,7 +216,10 @@ async fn refuses_subscriptions_of_others_and_leaks_nothing() {
         assert_eq!(status, 403, "{body}");
         assert_eq!(body["error"]["code"], "not_owner");
         let text = body.to_string();
-        assert!(!text.contains(&theirs) && !text.contains(&foreign) && !text.contains("Growth"), "{text}");
+        assert!(
+            !text.contains(&theirs) && !text.contains(&foreign) && !text.contains("Growth"),
+            "{text}"
+        );
     }
 }
 
@@ -168,30 +239,57 @@ async fn bad_arguments_name_the_field_and_change_nothing() {
         let (status, resp) = call_as(&h, &me, body).await;
         assert_eq!(status, 400, "{body}: {resp}");
         assert_eq!(resp["error"]["code"], "invalid_request");
-        assert!(resp["error"]["message"].as_str().unwrap().contains(needle), "{body}: {resp}");
+        assert!(
+            resp["error"]["message"].as_str().unwrap().contains(needle),
+            "{body}: {resp}"
+        );
     }
-    assert_eq!(h.stripe.request_count().await, before, "bad input never reaches Stripe");
+    assert_eq!(
+        h.stripe.request_count().await,
+        before,
+        "bad input never reaches Stripe"
+    );
 
-    let (status, resp) = call_as(&h, &me, &format!(r#"{{"pad": "{}"}}"#, "x".repeat(70 * 1024))).await;
-    assert_eq!((status, resp["error"]["code"].as_str()), (413, Some("payload_too_large")));
+    let (status, resp) = call_as(
+        &h,
+        &me,
+        &format!(r#"{{"pad": "{}"}}"#, "x".repeat(70 * 1024)),
+    )
+    .await;
+    assert_eq!(
+        (status, resp["error"]["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
 
     let token = h.token(visitor_claims("u", json!({"stripe_customer_id": me})));
     let (status, resp) = h.call_at(&TOOL, "no-such-tenant", Some(&token), "{}").await;
-    assert_eq!((status, resp["error"]["code"].as_str()), (404, Some("unknown_tenant")));
+    assert_eq!(
+        (status, resp["error"]["code"].as_str()),
+        (404, Some("unknown_tenant"))
+    );
     // A valid token of one tenant is no good at another.
     let (status, resp) = h.call_at(&TOOL, OTHER_TENANT, Some(&token), "{}").await;
-    assert_eq!((status, resp["error"]["code"].as_str()), (401, Some("identity_invalid")));
+    assert_eq!(
+        (status, resp["error"]["code"].as_str()),
+        (401, Some("identity_invalid"))
+    );
 
     h.configure(|c| c.disabled_tools.push("get_subscription_status".into()));
     let (status, resp) = call_as(&h, &me, "{}").await;
-    assert_eq!((status, resp["error"]["code"].as_str()), (403, Some("tool_disabled")));
+    assert_eq!(
+        (status, resp["error"]["code"].as_str()),
+        (403, Some("tool_disabled"))
+    );
 }
 
 #[tokio::test]
 async fn one_stripe_round_trip_once_warm() {
     let h = Harness::new().await;
     let price = h.stripe.price("Growth", 4900, "usd").await;
-    let me = h.stripe.customer("me@example.com", Some("pm_card_visa")).await;
+    let me = h
+        .stripe
+        .customer("me@example.com", Some("pm_card_visa"))
+        .await;
     h.stripe.subscribe(&me, &price, &[]).await;
     let before = h.stripe.request_count().await;
     call_as(&h, &me, "{}").await;
@@ -207,10 +305,19 @@ async fn one_stripe_round_trip_once_warm() {
     assert!(last.stripe_request_ids[0].starts_with("req_"));
     assert_eq!(last.customer.as_deref(), Some(me.as_str()));
     assert_eq!(last.actor, "visitor:user_1");
-    assert_eq!((last.decision.as_str(), last.outcome.as_str()), ("allowed", "ok"));
+    assert_eq!(
+        (last.decision.as_str(), last.outcome.as_str()),
+        ("allowed", "ok")
+    );
 }
 
-async fn faulted(h: &Harness, account: &StripeAccount, customer: &str, kind: &str, count: u32) -> (u16, Value, Duration) {
+async fn faulted(
+    h: &Harness,
+    account: &StripeAccount,
+    customer: &str,
+    kind: &str,
+    count: u32,
+) -> (u16, Value, Duration) {
     account.fault(kind, count).await;
     let started = Instant::now();
     let (status, body) = call_as(h, customer, "{}").await;
@@ -232,7 +339,11 @@ async fn stripe_failures_escalate_within_a_bounded_time() {
         let records = h.audit.records.lock().unwrap();
         let last = records.last().unwrap();
         assert_eq!(last.outcome, "billing_unavailable", "{kind}");
-        assert!(last.stripe_requests >= 2, "{kind}: retried ({})", last.stripe_requests);
+        assert!(
+            last.stripe_requests >= 2,
+            "{kind}: retried ({})",
+            last.stripe_requests
+        );
     }
 }
 

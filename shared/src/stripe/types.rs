@@ -57,6 +57,27 @@ pub struct Customer {
     pub deleted: bool,
     pub email: Option<String>,
     pub name: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<Address>,
+    #[serde(default)]
+    pub balance: i64,
+    pub currency: Option<String>,
+    pub invoice_settings: Option<InvoiceSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceSettings {
+    pub default_payment_method: Option<Expandable<PaymentMethod>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +85,13 @@ pub struct Product {
     pub id: String,
     #[serde(default)]
     pub name: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+    pub description: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +113,8 @@ pub struct Price {
     pub currency: String,
     pub recurring: Option<Recurring>,
     pub nickname: Option<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +178,20 @@ pub struct Subscription {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Invoice {
     pub id: String,
+    pub customer: Option<String>,
+    pub collection_method: Option<String>,
+    #[serde(default)]
+    pub subtotal: i64,
+    #[serde(default)]
+    pub total: i64,
+    #[serde(default)]
+    pub starting_balance: i64,
+    pub period_start: Option<i64>,
+    pub period_end: Option<i64>,
+    pub status_transitions: Option<StatusTransitions>,
+    pub lines: Option<List<InvoiceLine>>,
+    #[serde(default)]
+    pub total_discount_amounts: Vec<DiscountAmount>,
     pub number: Option<String>,
     pub status: Option<String>,
     pub currency: String,
@@ -176,4 +220,92 @@ pub struct Card {
 pub struct PaymentMethod {
     pub id: String,
     pub card: Option<Card>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusTransitions {
+    pub paid_at: Option<i64>,
+    pub finalized_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Period {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceLine {
+    pub id: String,
+    #[serde(default)]
+    pub amount: i64,
+    pub currency: String,
+    pub description: Option<String>,
+    pub quantity: Option<u64>,
+    pub period: Option<Period>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiscountAmount {
+    #[serde(default)]
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CardDetails {
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub exp_month: Option<u32>,
+    pub exp_year: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentMethodDetails {
+    pub card: Option<CardDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    #[serde(default)]
+    pub amount: i64,
+    #[serde(default)]
+    pub amount_refunded: i64,
+    pub currency: String,
+    pub status: String,
+    pub created: i64,
+    pub description: Option<String>,
+    pub receipt_url: Option<String>,
+    pub failure_message: Option<String>,
+    #[serde(default)]
+    pub refunded: bool,
+    pub payment_method_details: Option<PaymentMethodDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BalanceTransaction {
+    pub id: String,
+    #[serde(default)]
+    pub amount: i64,
+    pub currency: String,
+    pub created: i64,
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub ending_balance: i64,
+    pub invoice: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortalSession {
+    pub id: String,
+    pub url: String,
+    pub flow: Option<PortalFlowInfo>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortalFlowInfo {
+    #[serde(rename = "type")]
+    pub kind: String,
 }

@@ -1,9 +1,72 @@
 //! The tools, one module each; a function crate's `main` picks one.
-mod subscription_status;
+mod available_plans;
+mod billing_info;
+pub(crate) mod common;
+mod credit_balance;
+mod invoice_history;
+mod payment_history;
+mod portal_link;
+mod resend_invoice;
+pub(crate) mod subscription_status;
+mod upcoming_invoice;
 
+pub use available_plans::GetAvailablePlans;
+pub use billing_info::{GetBillingInfo, NoArgs};
+pub use credit_balance::GetCreditBalance;
+pub use invoice_history::{GetInvoiceHistory, InvoiceHistoryArgs};
+pub use payment_history::{GetPaymentHistory, PaymentHistoryArgs};
+pub use portal_link::{GetBillingPortalLink, PortalFlow, PortalLinkArgs};
+pub use resend_invoice::{ResendInvoice, ResendInvoiceArgs};
 pub use subscription_status::{GetSubscriptionStatus, SubscriptionStatusArgs};
+pub use upcoming_invoice::{GetUpcomingInvoice, UpcomingInvoiceArgs};
+
+pub(crate) use billing_info::fetch as fetch_customer;
+
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::tool::Tool;
+
+/// What the tool list publishes about one tool.
+pub struct ToolInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub schema: fn() -> Value,
+}
+
+fn info<T: Tool>() -> ToolInfo {
+    ToolInfo {
+        name: T::NAME,
+        description: T::DESCRIPTION,
+        schema: schema::<T>,
+    }
+}
+
+/// The JSON Schema of a tool's arguments, generated from its Rust type.
+pub fn schema<T: Tool>() -> Value {
+    let mut v = serde_json::to_value(schemars::schema_for!(T::Args)).unwrap_or(Value::Null);
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("$schema");
+        obj.remove("title");
+        obj.entry("properties").or_insert_with(|| json!({}));
+    }
+    v
+}
+
+/// Every tool this deployment has, in the order the tool list shows them.
+pub fn all() -> Vec<ToolInfo> {
+    vec![
+        info::<GetSubscriptionStatus>(),
+        info::<GetInvoiceHistory>(),
+        info::<GetPaymentHistory>(),
+        info::<GetBillingInfo>(),
+        info::<GetUpcomingInvoice>(),
+        info::<GetAvailablePlans>(),
+        info::<GetCreditBalance>(),
+        info::<GetBillingPortalLink>(),
+        info::<ResendInvoice>(),
+    ]
+}
 
 /// Ids a visitor may pass must look like Stripe ids of the expected kind, so nothing
 /// else reaches a Stripe URL.

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use super::check_id;
 use crate::error::ApiError;
 use crate::money::Money;
-use crate::stripe::Params;
+use crate::pipeline::App;
 use crate::stripe::types::{Coupon, Discount, Expandable, Invoice, List, Subscription};
+use crate::stripe::{Params, StripeSession};
 use crate::timefmt::{human_date, rfc3339};
 use crate::tool::{Answer, Call, Tool};
 
@@ -41,7 +42,7 @@ impl Tool for GetSubscriptionStatus {
             Some(id) => vec![one(call, &id).await?],
             None => all(call).await?,
         };
-        let names = product_names(call, &subs).await?;
+        let names = product_names(call.app, &call.tenant.tenant, call.stripe, &subs).await?;
         let shown = relevant(&subs);
         let views: Vec<Value> = shown.iter().map(|s| view(s, &names)).collect();
         let summary = summarize(&shown, &names);
@@ -100,24 +101,22 @@ async fn all(call: &Call<'_>) -> Result<Vec<Subscription>, ApiError> {
     Ok(list.data)
 }
 
-async fn product_names(
-    call: &Call<'_>,
+pub(crate) async fn product_names(
+    app: &App,
+    tenant: &str,
+    stripe: &StripeSession<'_>,
     subs: &[Subscription],
 ) -> Result<HashMap<String, String>, ApiError> {
     let mut ids = Vec::new();
     for item in subs.iter().flat_map(|s| &s.items.data) {
         match &item.price.product {
-            Expandable::Object(p) => call
-                .app
-                .catalog
-                .remember(&call.tenant.tenant, &p.id, &p.name),
+            Expandable::Object(p) => app.catalog.remember(tenant, &p.id, &p.name),
             Expandable::Id(id) => ids.push(id.as_str()),
         }
     }
-    let mut names = call
-        .app
+    let mut names = app
         .catalog
-        .names(&call.tenant.tenant, call.stripe, &ids)
+        .names(tenant, stripe, &ids)
         .await
         .map_err(|e| e.to_api_error())?;
     for item in subs.iter().flat_map(|s| &s.items.data) {
@@ -130,7 +129,7 @@ async fn product_names(
 
 /// The current subscriptions; when there are none, the most recent ended one, so "was it
 /// canceled?" has an answer.
-fn relevant(subs: &[Subscription]) -> Vec<&Subscription> {
+pub(crate) fn relevant(subs: &[Subscription]) -> Vec<&Subscription> {
     let current: Vec<&Subscription> = subs
         .iter()
         .filter(|s| !matches!(s.status.as_str(), "canceled" | "incomplete_expired"))
@@ -205,7 +204,7 @@ fn scheduled_cancel(sub: &Subscription) -> Option<i64> {
     })
 }
 
-fn next_payment(sub: &Subscription) -> Option<i64> {
+pub(crate) fn next_payment(sub: &Subscription) -> Option<i64> {
     if scheduled_cancel(sub).is_some() || sub.pause_collection.is_some() {
         return None;
     }
@@ -237,7 +236,7 @@ fn latest_invoice(sub: &Subscription) -> Option<&Invoice> {
     sub.latest_invoice.as_ref().and_then(Expandable::object)
 }
 
-fn view(sub: &Subscription, names: &HashMap<String, String>) -> Value {
+pub(crate) fn view(sub: &Subscription, names: &HashMap<String, String>) -> Value {
     let (unit, count) = interval(sub).unzip();
     let discounts: Vec<Value> = sub
         .discounts
@@ -287,7 +286,7 @@ fn view(sub: &Subscription, names: &HashMap<String, String>) -> Value {
     })
 }
 
-fn summarize(subs: &[&Subscription], names: &HashMap<String, String>) -> String {
+pub(crate) fn summarize(subs: &[&Subscription], names: &HashMap<String, String>) -> String {
     match subs {
         [] => "You don't have a subscription.".into(),
         [sub] => sentence(sub, names),

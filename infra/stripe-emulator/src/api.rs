@@ -1,0 +1,329 @@
+//! The `/v1` request pipeline: faults and latency, auth, parameter decoding, idempotency,
+//! dispatch, expansion, request logging, and Stripe's response headers.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::errors::ApiError;
+use crate::params::Params;
+use crate::resources::{Ctx, dispatch};
+use crate::store::{Emulator, FaultKind, Shared, StoredResponse, random_alnum};
+use crate::{expand, form};
+
+pub const DEFAULT_API_VERSION: &str = "2026-10-28.endive";
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// Unwinding with this payload drops the connection without an HTTP response (the
+/// `reset` fault). `resume_unwind` skips the panic hook, so nothing is printed.
+pub struct ConnectionReset;
+
+struct Outcome {
+    status: u16,
+    body: Value,
+    original_request: Option<String>,
+}
+
+pub async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = format!("req_{}", random_alnum(14));
+    let key = api_key(&headers);
+    let idem = header(&headers, "idempotency-key");
+    let path = uri.path().to_string();
+    let log_key = key.clone().filter(|k| well_formed(k));
+    let log = |status: u16| {
+        if let Some(k) = &log_key {
+            shared.lock().log_request(
+                k,
+                json!({"method": method.as_str(), "path": path, "status": status,
+                       "idempotency_key": idem}),
+            );
+        }
+    };
+
+    let (fault, latency) = {
+        let mut st = shared.lock();
+        (
+            st.take_fault(key.as_deref()),
+            st.latency_for(key.as_deref()),
+        )
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let outcome = match fault {
+        Some(FaultKind::Reset) => {
+            log(0);
+            std::panic::resume_unwind(Box::new(ConnectionReset));
+        }
+        Some(FaultKind::Hang(ms)) => {
+            log(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            std::panic::resume_unwind(Box::new(ConnectionReset));
+        }
+        Some(FaultKind::ServerError) => error_outcome(ApiError::server_error(), &request_id),
+        Some(FaultKind::RateLimit) => error_outcome(ApiError::rate_limit(), &request_id),
+        None => {
+            let mut st = shared.lock();
+            process(
+                &mut st,
+                &method,
+                &uri,
+                &body,
+                key.as_deref(),
+                idem.as_deref(),
+                &request_id,
+            )
+        }
+    };
+    log(outcome.status);
+    respond(outcome, &headers, &request_id, idem.as_deref())
+}
+
+fn error_outcome(e: ApiError, request_id: &str) -> Outcome {
+    Outcome {
+        status: e.status,
+        body: e.body(request_id),
+        original_request: None,
+    }
+}
+
+fn process(
+    st: &mut Emulator,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+    key: Option<&str>,
+    idem: Option<&str>,
+    request_id: &str,
+) -> Outcome {
+    let key = match authenticate(st, key) {
+        Ok(k) => k,
+        Err(e) => return error_outcome(e, request_id),
+    };
+    let params = match decode_params(method, uri, body) {
+        Ok(p) => p,
+        Err(e) => return error_outcome(e, request_id),
+    };
+    let idem = if *method == Method::POST { idem } else { None };
+    let fingerprint = format!(
+        "{method} {} {}",
+        uri.path(),
+        Value::Object(params.0.clone())
+    );
+    if let Some(k) = idem {
+        if k.len() > MAX_IDEMPOTENCY_KEY {
+            return error_outcome(
+                ApiError::invalid(format!(
+                    "Idempotency keys can be at most {MAX_IDEMPOTENCY_KEY} characters long."
+                )),
+                request_id,
+            );
+        }
+        if let Some(stored) = st.account(&key).idempotency.get(k) {
+            if stored.fingerprint == fingerprint {
+                return Outcome {
+                    status: stored.status,
+                    body: stored.body.clone(),
+                    original_request: Some(stored.request_id.clone()),
+                };
+            }
+            return error_outcome(
+                ApiError::idempotency(format!(
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{k}' if you meant to execute a different request."
+                )),
+                request_id,
+            );
+        }
+    }
+    let (status, body, keep) = match run(st, &key, method, uri.path(), &params) {
+        Ok(v) => (200, v, true),
+        // Stripe saves no result for requests that fail parameter validation.
+        Err(e) => (
+            e.status,
+            e.body(request_id),
+            !e.code.is_some_and(|c| c.starts_with("parameter_")),
+        ),
+    };
+    if let Some(k) = idem.filter(|_| keep) {
+        st.account(&key).idempotency.insert(
+            k.to_string(),
+            StoredResponse {
+                fingerprint,
+                status,
+                body: body.clone(),
+                request_id: request_id.to_string(),
+            },
+        );
+    }
+    Outcome {
+        status,
+        body,
+        original_request: None,
+    }
+}
+
+fn run(
+    st: &mut Emulator,
+    key: &str,
+    method: &Method,
+    path: &str,
+    params: &Params,
+) -> Result<Value, ApiError> {
+    let paths = params.expand()?;
+    expand::check_depth(&paths)?;
+    let segs: Vec<&str> = path
+        .strip_prefix("/v1")
+        .unwrap_or(path)
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let now = st.now();
+    let clock_offset = st.clock_offset;
+    let mut ctx = Ctx {
+        acct: st.account(key),
+        now,
+        clock_offset,
+    };
+    let mut value = dispatch(&mut ctx, method.as_str(), &segs, params)?;
+    expand::apply(ctx.acct, &mut value, &paths)?;
+    Ok(value)
+}
+
+fn decode_params(method: &Method, uri: &Uri, body: &[u8]) -> Result<Params, ApiError> {
+    let mut map = form::decode(uri.query().unwrap_or_default().as_bytes())?;
+    if *method == Method::POST {
+        if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            return Err(ApiError::invalid(
+                "Invalid request: Stripe expects application/x-www-form-urlencoded bodies.",
+            ));
+        }
+        map.extend(form::decode(body)?);
+    }
+    Ok(Params(map))
+}
+
+const MISSING_KEY: &str = "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.";
+
+fn authenticate(st: &Emulator, key: Option<&str>) -> Result<String, ApiError> {
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return Err(ApiError::auth(MISSING_KEY.into()));
+    };
+    if !well_formed(key) || st.revoked.contains(key) {
+        return Err(ApiError::auth(format!(
+            "Invalid API Key provided: {}",
+            mask(key)
+        )));
+    }
+    Ok(key.to_string())
+}
+
+/// `^(sk|rk)_(test|live)_[A-Za-z0-9]{10,}$`
+pub fn well_formed(key: &str) -> bool {
+    let mut parts = key.splitn(3, '_');
+    let (Some(kind), Some(mode), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    matches!(kind, "sk" | "rk")
+        && matches!(mode, "test" | "live")
+        && rest.len() >= 10
+        && rest.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Stripe shows the key's prefix and last four characters, never the whole key.
+pub fn mask(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let last4: String = if chars.len() > 8 {
+        chars[chars.len() - 4..].iter().collect()
+    } else {
+        String::new()
+    };
+    let prefix = [
+        "sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_",
+    ]
+    .into_iter()
+    .find(|p| key.starts_with(p) && key.len() > p.len() + 4)
+    .unwrap_or("");
+    format!("{prefix}****{last4}")
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+}
+
+fn api_key(headers: &HeaderMap) -> Option<String> {
+    let auth = header(headers, "authorization")?;
+    let (scheme, value) = auth.trim().split_once(' ')?;
+    let value = value.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(value.to_string());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        return Some(text.split(':').next().unwrap_or_default().to_string());
+    }
+    None
+}
+
+fn respond(outcome: Outcome, req: &HeaderMap, request_id: &str, idem: Option<&str>) -> Response {
+    let mut resp = Response::new(Body::from(outcome.body.to_string()));
+    *resp.status_mut() =
+        StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    set("content-type", "application/json");
+    set("request-id", request_id);
+    let version = req
+        .get("stripe-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(DEFAULT_API_VERSION);
+    set("stripe-version", version);
+    if let Some(k) = idem {
+        set("idempotency-key", k);
+    }
+    if let Some(original) = &outcome.original_request {
+        set("idempotent-replayed", "true");
+        set("original-request", original);
+    }
+    if outcome.status == 429 {
+        set("stripe-should-retry", "true");
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_shapes() {
+        assert!(well_formed("sk_test_abcdefghij"));
+        assert!(well_formed("rk_live_ABCDEFGHIJ123"));
+        assert!(!well_formed("sk_test_short"));
+        assert!(!well_formed("pk_test_abcdefghijkl"));
+        assert!(!well_formed("sk_test_abc_defghijkl"));
+        assert_eq!(mask("sk_test_abcdefghijWXYZ"), "sk_test_****WXYZ");
+        assert_eq!(mask("garbage"), "****");
+        assert!(!mask("nonsense-secret-value").contains("secret"));
+    }
+}

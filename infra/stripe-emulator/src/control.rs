@@ -1,0 +1,225 @@
+//! Emulator-only control surface under `/_emulator/` (no auth; JSON or form bodies).
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+use crate::form;
+use crate::params::{opt_int, opt_str};
+use crate::resources::lifecycle;
+use crate::store::{Emulator, Fault, FaultKind, Shared};
+
+const DEFAULT_HANG_MS: u64 = 30_000;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/_emulator/reset", post(reset))
+        .route("/_emulator/clock", get(clock))
+        .route("/_emulator/clock/advance", post(advance))
+        .route("/_emulator/latency", post(latency))
+        .route(
+            "/_emulator/faults",
+            post(add_fault).delete(clear_faults).get(list_faults),
+        )
+        .route("/_emulator/requests", get(requests).delete(clear_requests))
+        .route("/_emulator/keys/revoke", post(revoke))
+}
+
+fn bad(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": {"type": "invalid_request_error", "message": message.into()}})),
+    )
+        .into_response()
+}
+
+/// Control handlers fail with a message; `reply` turns it into a 400.
+type Outcome = Result<Value, String>;
+
+fn reply(outcome: Outcome) -> Response {
+    match outcome {
+        Ok(v) => Json(v).into_response(),
+        Err(message) => bad(message),
+    }
+}
+
+fn body_params(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("json"))
+        || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if is_json {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Err("Body must be a JSON object.".into()),
+        }
+    } else {
+        form::decode(body).map_err(|e| e.message)
+    }
+}
+
+fn int_field(m: &Map<String, Value>, name: &str) -> Result<Option<i64>, String> {
+    opt_int(m.get(name), name).map_err(|e| e.message)
+}
+
+fn str_field(m: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
+    opt_str(m.get(name), name).map_err(|e| e.message)
+}
+
+async fn reset(State(shared): State<Shared>) -> Response {
+    *shared.lock() = Emulator::default();
+    Json(json!({"ok": true})).into_response()
+}
+
+async fn clock(State(shared): State<Shared>) -> Response {
+    let st = shared.lock();
+    Json(json!({"now": st.now(), "offset": st.clock_offset})).into_response()
+}
+
+async fn advance(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    reply(do_advance(&shared, &headers, &body))
+}
+
+fn do_advance(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Outcome {
+    let m = body_params(headers, body)?;
+    let seconds = int_field(&m, "seconds")?;
+    let to = int_field(&m, "to")?;
+    let mut st = shared.lock();
+    let now = st.now();
+    let delta = match (seconds, to) {
+        (Some(s), None) if s >= 0 => s,
+        (None, Some(t)) if t >= now => t - now,
+        _ => return Err("Pass `seconds` (>= 0) or `to` (a unix time not in the past).".into()),
+    };
+    st.clock_offset += delta;
+    let offset = st.clock_offset;
+    let target = st.now();
+    for acct in st.accounts.values_mut() {
+        lifecycle::advance(acct, offset, target);
+    }
+    Ok(json!({"now": target, "offset": offset}))
+}
+
+async fn latency(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    reply(set_latency(&shared, &headers, &body))
+}
+
+fn set_latency(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Outcome {
+    let m = body_params(headers, body)?;
+    let ms = match int_field(&m, "ms")? {
+        Some(ms) if ms >= 0 => ms as u64,
+        _ => return Err("`ms` (>= 0) is required.".into()),
+    };
+    let key = str_field(&m, "key")?;
+    let mut st = shared.lock();
+    match key {
+        Some(k) if ms == 0 => {
+            st.latency_by_key.remove(&k);
+        }
+        Some(k) => {
+            st.latency_by_key.insert(k, ms);
+        }
+        None => {
+            st.latency_all = ms;
+            if ms == 0 {
+                st.latency_by_key.clear();
+            }
+        }
+    }
+    Ok(json!({"ms": ms}))
+}
+
+async fn add_fault(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    reply(push_fault(&shared, &headers, &body))
+}
+
+fn push_fault(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Outcome {
+    let m = body_params(headers, body)?;
+    let hang_ms = int_field(&m, "hang_ms")?.map_or(DEFAULT_HANG_MS, |h| h.max(0) as u64);
+    let kind = match str_field(&m, "kind")?.as_deref() {
+        Some("500") => FaultKind::ServerError,
+        Some("429") => FaultKind::RateLimit,
+        Some("hang") => FaultKind::Hang(hang_ms),
+        Some("reset") => FaultKind::Reset,
+        _ => return Err("`kind` must be one of 500, 429, hang, reset.".into()),
+    };
+    let count = int_field(&m, "count")?.unwrap_or(1);
+    if count < 1 {
+        return Err("`count` must be at least 1.".into());
+    }
+    let key = str_field(&m, "key")?;
+    shared.lock().faults.push(Fault {
+        kind,
+        remaining: count as u64,
+        key,
+    });
+    Ok(json!({"ok": true}))
+}
+
+async fn clear_faults(State(shared): State<Shared>) -> Response {
+    shared.lock().faults.clear();
+    Json(json!({"ok": true})).into_response()
+}
+
+async fn list_faults(State(shared): State<Shared>) -> Response {
+    let st = shared.lock();
+    let faults: Vec<Value> = st
+        .faults
+        .iter()
+        .map(|f| {
+            let kind = match f.kind {
+                FaultKind::ServerError => "500",
+                FaultKind::RateLimit => "429",
+                FaultKind::Hang(_) => "hang",
+                FaultKind::Reset => "reset",
+            };
+            json!({"kind": kind, "remaining": f.remaining, "key": f.key})
+        })
+        .collect();
+    Json(json!({"faults": faults})).into_response()
+}
+
+async fn requests(
+    State(shared): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(key) = q.get("key") else {
+        return bad("`key` query parameter is required.");
+    };
+    let st = shared.lock();
+    let entries: Vec<Value> = st
+        .request_logs
+        .get(key)
+        .map(|l| l.iter().cloned().collect())
+        .unwrap_or_default();
+    Json(json!({"count": entries.len(), "requests": entries})).into_response()
+}
+
+async fn clear_requests(
+    State(shared): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(key) = q.get("key") else {
+        return bad("`key` query parameter is required.");
+    };
+    shared.lock().request_logs.remove(key);
+    Json(json!({"ok": true})).into_response()
+}
+
+async fn revoke(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    reply(body_params(&headers, &body).and_then(|m| {
+        let key = str_field(&m, "key")?.ok_or("`key` is required.")?;
+        shared.lock().revoked.insert(key);
+        Ok(json!({"ok": true}))
+    }))
+}

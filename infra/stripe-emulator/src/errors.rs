@@ -1,0 +1,167 @@
+//! Stripe-shaped API errors: `{"error": {"type", "code", "message", "param", "doc_url", "request_id"}}`.
+
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: u16,
+    pub kind: &'static str,
+    pub code: Option<&'static str>,
+    pub message: String,
+    pub param: Option<String>,
+    /// Fields Stripe adds for some error types (`decline_code`, `charge`, `payment_intent`).
+    pub extra: Map<String, Value>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    fn new(status: u16, kind: &'static str, code: Option<&'static str>, message: String) -> Self {
+        Self {
+            status,
+            kind,
+            code,
+            message,
+            param: None,
+            extra: Map::new(),
+        }
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    pub fn with_extra(mut self, key: &str, value: Value) -> Self {
+        self.extra.insert(key.to_string(), value);
+        self
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request_error", None, message.into())
+    }
+
+    pub fn invalid_param(param: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            400,
+            "invalid_request_error",
+            Some("parameter_invalid"),
+            message.into(),
+        )
+        .with_param(param)
+    }
+
+    pub fn invalid_integer(param: &str, raw: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request_error",
+            Some("parameter_invalid_integer"),
+            format!("Invalid integer: {raw}"),
+        )
+        .with_param(param)
+    }
+
+    pub fn missing(param: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request_error",
+            Some("parameter_missing"),
+            format!("Missing required param: {param}."),
+        )
+        .with_param(param)
+    }
+
+    pub fn unknown(param: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request_error",
+            Some("parameter_unknown"),
+            format!("Received unknown parameter: {param}"),
+        )
+        .with_param(param)
+    }
+
+    /// `label` is Stripe's wording for the resource, e.g. `customer` or `PaymentMethod`.
+    pub fn no_such(label: &str, id: &str, param: &str) -> Self {
+        Self::new(
+            404,
+            "invalid_request_error",
+            Some("resource_missing"),
+            format!("No such {label}: '{id}'"),
+        )
+        .with_param(param)
+    }
+
+    pub fn unrecognized_url(method: &str, path: &str) -> Self {
+        Self::new(
+            404,
+            "invalid_request_error",
+            None,
+            format!(
+                "Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
+            ),
+        )
+    }
+
+    pub fn card_declined() -> Self {
+        Self::new(
+            402,
+            "card_error",
+            Some("card_declined"),
+            "Your card was declined.".into(),
+        )
+        .with_extra("decline_code", json!("generic_decline"))
+    }
+
+    pub fn auth(message: String) -> Self {
+        Self::new(401, "invalid_request_error", None, message)
+    }
+
+    pub fn rate_limit() -> Self {
+        Self::new(
+            429,
+            "invalid_request_error",
+            Some("rate_limit"),
+            "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.".into(),
+        )
+    }
+
+    pub fn server_error() -> Self {
+        Self::new(
+            500,
+            "api_error",
+            None,
+            "An unknown error occurred while processing your request.".into(),
+        )
+    }
+
+    pub fn idempotency(message: String) -> Self {
+        Self::new(400, "idempotency_error", None, message)
+    }
+
+    pub fn body(&self, request_id: &str) -> Value {
+        let mut err = Map::new();
+        err.insert("type".into(), json!(self.kind));
+        err.insert("code".into(), json!(self.code));
+        err.insert("message".into(), json!(self.message));
+        err.insert("param".into(), json!(self.param));
+        let doc_url = self.code.map(|c| {
+            format!(
+                "https://stripe.com/docs/error-codes/{}",
+                c.replace('_', "-")
+            )
+        });
+        err.insert("doc_url".into(), json!(doc_url));
+        err.insert("request_id".into(), json!(request_id));
+        err.insert(
+            "request_log_url".into(),
+            json!(format!(
+                "https://dashboard.stripe.com/test/logs/{request_id}"
+            )),
+        );
+        for (k, v) in &self.extra {
+            err.insert(k.clone(), v.clone());
+        }
+        json!({ "error": Value::Object(err) })
+    }
+}

@@ -1,0 +1,111 @@
+//! `/v1` resources: routing by method and path segments, one module per resource.
+
+pub mod balance;
+pub mod billing;
+pub mod customers;
+pub mod invoices;
+pub mod lifecycle;
+pub mod payment_methods;
+pub mod payments;
+pub mod portal;
+pub mod preview;
+pub mod prices;
+pub mod products;
+pub mod subscription_update;
+pub mod subscriptions;
+
+use serde_json::Value;
+
+use crate::errors::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::store::Account;
+
+/// What a handler sees: the caller's account and the emulator's notion of "now".
+pub struct Ctx<'a> {
+    pub acct: &'a mut Account,
+    pub now: i64,
+    pub clock_offset: i64,
+}
+
+pub fn dispatch(ctx: &mut Ctx, method: &str, segs: &[&str], p: &Params) -> ApiResult<Value> {
+    match (method, segs) {
+        ("POST", ["customers"]) => customers::create(ctx, p),
+        ("GET", ["customers"]) => customers::list(ctx, p),
+        ("GET", ["customers", "search"]) => customers::search(ctx, p),
+        ("GET", ["customers", id]) => customers::retrieve(ctx, id, p),
+        ("POST", ["customers", id]) => customers::update(ctx, id, p),
+        ("DELETE", ["customers", id]) => customers::delete(ctx, id, p),
+        ("GET", ["customers", id, "payment_methods"]) => payment_methods::list_for(ctx, id, p),
+        ("POST", ["customers", id, "balance_transactions"]) => balance::create(ctx, id, p),
+        ("GET", ["customers", id, "balance_transactions"]) => balance::list(ctx, id, p),
+        ("GET", ["customers", id, "balance_transactions", txn]) => {
+            balance::retrieve(ctx, id, txn, p)
+        }
+
+        ("POST", ["products"]) => products::create(ctx, p),
+        ("GET", ["products"]) => products::list(ctx, p),
+        ("GET", ["products", id]) => products::retrieve(ctx, id, p),
+        ("POST", ["products", id]) => products::update(ctx, id, p),
+
+        ("POST", ["prices"]) => prices::create(ctx, p),
+        ("GET", ["prices"]) => prices::list(ctx, p),
+        ("GET", ["prices", id]) => prices::retrieve(ctx, id, p),
+        ("POST", ["prices", id]) => prices::update(ctx, id, p),
+
+        ("GET", ["payment_methods"]) => payment_methods::list(ctx, p),
+        ("GET", ["payment_methods", id]) => payment_methods::retrieve(ctx, id, p),
+        ("POST", ["payment_methods", id, "attach"]) => payment_methods::attach(ctx, id, p),
+        ("POST", ["payment_methods", id, "detach"]) => payment_methods::detach(ctx, id, p),
+
+        ("POST", ["subscriptions"]) => subscriptions::create(ctx, p),
+        ("GET", ["subscriptions"]) => subscriptions::list(ctx, p),
+        ("GET", ["subscriptions", id]) => subscriptions::retrieve(ctx, id, p),
+        ("POST", ["subscriptions", id]) => subscription_update::update(ctx, id, p),
+        ("DELETE", ["subscriptions", id]) => subscriptions::cancel(ctx, id, p),
+
+        ("GET", ["invoices"]) => invoices::list(ctx, p),
+        ("POST", ["invoices", "create_preview"]) => preview::create(ctx, p),
+        ("GET", ["invoices", id]) => invoices::retrieve(ctx, id, p),
+        ("GET", ["invoices", id, "lines"]) => invoices::lines(ctx, id, p),
+        ("POST", ["invoices", id, "pay"]) => invoices::pay(ctx, id, p),
+        ("POST", ["invoices", id, "send"]) => invoices::send(ctx, id, p),
+        ("POST", ["invoices", id, "void"]) => invoices::void(ctx, id, p),
+        ("GET", ["invoice_payments"]) => invoices::list_payments(ctx, p),
+        ("GET", ["invoice_payments", id]) => simple_retrieve(ctx, "invoice_payment", id, p),
+
+        ("GET", ["payment_intents"]) => payments::list_intents(ctx, p),
+        ("GET", ["payment_intents", id]) => simple_retrieve(ctx, "payment_intent", id, p),
+        ("GET", ["charges"]) => payments::list_charges(ctx, p),
+        ("GET", ["charges", id]) => simple_retrieve(ctx, "charge", id, p),
+        ("POST", ["billing_portal", "sessions"]) => portal::create(ctx, p),
+        ("GET", ["balance_transactions", id]) => simple_retrieve(ctx, "balance_transaction", id, p),
+
+        _ => Err(ApiError::unrecognized_url(
+            method,
+            &format!("/v1/{}", segs.join("/")),
+        )),
+    }
+}
+
+fn simple_retrieve(ctx: &mut Ctx, kind: &str, id: &str, p: &Params) -> ApiResult<Value> {
+    p.allow(&[])?;
+    ctx.acct.fetch(kind, id, "id").map(|v| render(ctx.acct, &v))
+}
+
+/// The object as the API returns it. Subscription items embed their price, so refresh it
+/// from the store in case the price was updated since.
+pub fn render(acct: &Account, obj: &Value) -> Value {
+    let mut out = obj.clone();
+    if obj["object"] == "subscription"
+        && let Some(items) = out["items"]["data"].as_array_mut()
+    {
+        for item in items {
+            let price_id = item["price"]["id"].as_str().unwrap_or_default().to_string();
+            if let Some(price) = acct.get(&price_id) {
+                item["plan"] = prices::plan_of(price);
+                item["price"] = price.clone();
+            }
+        }
+    }
+    out
+}

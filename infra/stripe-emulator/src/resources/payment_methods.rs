@@ -1,0 +1,159 @@
+//! Card payment methods from Stripe's test tokens (`pm_card_visa`...): attach, detach, list.
+
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::clock::current_year;
+use crate::errors::{ApiError, ApiResult};
+use crate::list::{self, PAGING};
+use crate::params::Params;
+use crate::store::new_id;
+
+struct TestCard {
+    brand: &'static str,
+    last4: &'static str,
+    funding: &'static str,
+    fingerprint: &'static str,
+    /// Stripe checks the card on attach; these tokens fail there already.
+    declines_on_attach: bool,
+}
+
+fn test_card(token: &str) -> Option<TestCard> {
+    let card = |brand, last4, funding, fingerprint, declines_on_attach| TestCard {
+        brand,
+        last4,
+        funding,
+        fingerprint,
+        declines_on_attach,
+    };
+    Some(match token {
+        "pm_card_visa" => card("visa", "4242", "credit", "Xt5EWLLDS7FJjR1c", false),
+        "pm_card_visa_debit" => card("visa", "5556", "debit", "q2GkT3lqkWw0mTn7", false),
+        "pm_card_mastercard" => card("mastercard", "4444", "credit", "Wn7Ckw9Xo3mQ1dLs", false),
+        "pm_card_amex" => card("amex", "8431", "credit", "Hd8Kq2Lm0Zp5Rt1V", false),
+        "pm_card_chargeCustomerFail" => card("visa", "0341", "credit", "Ab3Df6Gh9Jk2Lm5N", false),
+        "pm_card_chargeDeclined" => card("visa", "0002", "credit", "Pq4Rs7Tu0Vw3Xy6Z", true),
+        "pm_card_chargeDeclinedInsufficientFunds" => {
+            card("visa", "9995", "credit", "Bc5Ef8Hi1Kl4No7Q", true)
+        }
+        _ => return None,
+    })
+}
+
+/// Cards that attach fine but whose every charge is declined.
+pub fn declines_on_charge(pm: &Value) -> bool {
+    pm["card"]["last4"] == "0341"
+}
+
+/// Attaches a stored `pm_...` or a test token to `customer`; returns the stored id.
+pub fn attach_to(ctx: &mut Ctx, pm: &str, customer: &str, param: &str) -> ApiResult<String> {
+    ctx.acct.fetch_live("customer", customer, "customer")?;
+    if let Some(card) = test_card(pm) {
+        if card.declines_on_attach {
+            return Err(ApiError::card_declined().with_param(param));
+        }
+        let id = new_id("pm");
+        let obj = json!({
+            "id": id, "object": "payment_method", "allow_redisplay": "unspecified",
+            "billing_details": {
+                "address": {"city": null, "country": null, "line1": null, "line2": null,
+                            "postal_code": null, "state": null},
+                "email": null, "name": null, "phone": null, "tax_id": null,
+            },
+            "card": {
+                "brand": card.brand,
+                "checks": {"address_line1_check": null, "address_postal_code_check": null,
+                           "cvc_check": "unchecked"},
+                "country": "US", "display_brand": card.brand, "exp_month": 12,
+                "exp_year": current_year(ctx.clock_offset) + 3, "fingerprint": card.fingerprint,
+                "funding": card.funding, "generated_from": null, "last4": card.last4,
+                "networks": {"available": [card.brand], "preferred": null},
+                "three_d_secure_usage": {"supported": true}, "wallet": null,
+                "regulated_status": "unregulated",
+            },
+            "created": ctx.now, "customer": customer, "livemode": false, "metadata": {},
+            "type": "card", "customer_account": null,
+        });
+        ctx.acct.put(obj);
+        return Ok(id);
+    }
+    let stored = ctx.acct.fetch("payment_method", pm, param)?;
+    match stored["customer"].as_str() {
+        Some(c) if c == customer => Ok(pm.to_string()),
+        Some(_) => Err(ApiError::invalid_param(
+            param,
+            "The payment method you provided has already been attached to a customer.",
+        )),
+        None => {
+            ctx.acct.update(pm, |v| v["customer"] = json!(customer));
+            Ok(pm.to_string())
+        }
+    }
+}
+
+/// Stripe's error when a payment method is named for a customer it is not attached to.
+pub fn require_attached(ctx: &Ctx, pm: &str, customer: &str, param: &str) -> ApiResult<()> {
+    let stored = ctx.acct.fetch("payment_method", pm, param)?;
+    if stored["customer"] != customer {
+        return Err(ApiError::invalid_param(
+            param,
+            format!(
+                "The customer does not have a payment method with the ID {pm}. The payment method must be attached to the customer."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn attach(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
+    p.allow(&["customer"])?;
+    let customer = p.req_str("customer")?;
+    let pm = attach_to(ctx, id, &customer, "id")?;
+    ctx.acct.fetch("payment_method", &pm, "id")
+}
+
+pub fn detach(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
+    p.allow(&[])?;
+    let pm = ctx.acct.fetch("payment_method", id, "id")?;
+    let Some(customer) = pm["customer"].as_str().map(String::from) else {
+        return Err(ApiError::invalid(
+            "The payment method you provided is not attached to a customer so detachment is impossible.",
+        ));
+    };
+    ctx.acct.update(id, |v| v["customer"] = Value::Null);
+    ctx.acct.update(&customer, |c| {
+        if c["invoice_settings"]["default_payment_method"] == id {
+            c["invoice_settings"]["default_payment_method"] = Value::Null;
+        }
+    });
+    ctx.acct.fetch("payment_method", id, "id")
+}
+
+pub fn retrieve(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
+    p.allow(&[])?;
+    ctx.acct.fetch("payment_method", id, "id")
+}
+
+pub fn list_for(ctx: &mut Ctx, customer: &str, p: &Params) -> ApiResult<Value> {
+    let mut allowed = PAGING.to_vec();
+    allowed.extend(["type", "allow_redisplay"]);
+    p.allow(&allowed)?;
+    ctx.acct.fetch_live("customer", customer, "customer")?;
+    let kind = p.str("type")?;
+    let url = format!("/v1/customers/{customer}/payment_methods");
+    list::page(ctx.acct, "payment_method", p, &url, |v| {
+        v["customer"] == customer && kind.as_deref().is_none_or(|k| v["type"] == k)
+    })
+}
+
+pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
+    let mut allowed = PAGING.to_vec();
+    allowed.extend(["type", "customer"]);
+    p.allow(&allowed)?;
+    let customer = p.str("customer")?;
+    let kind = p.str("type")?;
+    list::page(ctx.acct, "payment_method", p, "/v1/payment_methods", |v| {
+        customer.as_deref().is_none_or(|c| v["customer"] == c)
+            && kind.as_deref().is_none_or(|k| v["type"] == k)
+    })
+}

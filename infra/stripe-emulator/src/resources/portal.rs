@@ -1,0 +1,122 @@
+//! Billing Portal sessions: `POST /v1/billing_portal/sessions` returns a short-lived URL.
+
+use serde_json::{Map, Value, json};
+
+use super::Ctx;
+use crate::errors::{ApiError, ApiResult};
+use crate::params::{Params, allow_nested, opt_obj, opt_str};
+use crate::store::{new_id, random_alnum};
+
+const FLOWS: &[&str] = &[
+    "payment_method_update",
+    "subscription_cancel",
+    "subscription_update",
+    "subscription_update_confirm",
+];
+
+pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
+    p.allow(&[
+        "customer",
+        "return_url",
+        "flow_data",
+        "configuration",
+        "locale",
+        "on_behalf_of",
+    ])?;
+    let customer = p.req_str("customer")?;
+    ctx.acct.fetch_live("customer", &customer, "customer")?;
+    let return_url = p.str("return_url")?;
+    let flow = match opt_obj(p.get("flow_data"), "flow_data")? {
+        Some(Some(f)) => Some(flow_value(ctx, &customer, f)?),
+        _ => None,
+    };
+    Ok(json!({
+        "id": new_id("bps"), "object": "billing_portal.session",
+        "configuration": format!("bpc_{}", random_alnum(24)), "created": ctx.now,
+        "customer": customer, "customer_account": null, "flow": flow, "livemode": false,
+        "locale": p.str("locale")?, "on_behalf_of": null, "return_url": return_url,
+        "url": format!("https://billing.stripe.com/p/session/test_{}", random_alnum(40)),
+    }))
+}
+
+fn flow_value(ctx: &Ctx, customer: &str, f: &Map<String, Value>) -> ApiResult<Value> {
+    let mut allowed = vec!["type", "after_completion"];
+    allowed.extend(FLOWS);
+    allow_nested(f, "flow_data", &allowed)?;
+    let kind = opt_str(f.get("type"), "flow_data[type]")?
+        .ok_or_else(|| ApiError::missing("flow_data[type]"))?;
+    if !FLOWS.contains(&kind.as_str()) {
+        return Err(ApiError::invalid_param(
+            "flow_data[type]",
+            format!(
+                "Invalid flow_data[type]: must be one of {}",
+                FLOWS.join(", ")
+            ),
+        ));
+    }
+    let mut out = json!({
+        "after_completion": after_completion(f.get("after_completion"))?,
+        "subscription_cancel": null, "subscription_update": null,
+        "subscription_update_confirm": null, "type": kind,
+    });
+    if kind.starts_with("subscription_") {
+        let param = format!("flow_data[{kind}][subscription]");
+        let details = match f.get(kind.as_str()) {
+            Some(Value::Object(m)) => m,
+            _ => return Err(ApiError::missing(&param)),
+        };
+        let sub_id = opt_str(details.get("subscription"), &param)?
+            .ok_or_else(|| ApiError::missing(&param))?;
+        let sub = ctx.acct.fetch("subscription", &sub_id, &param)?;
+        if sub["customer"] != customer {
+            return Err(ApiError::invalid_param(
+                &param,
+                format!("The subscription {sub_id} does not belong to customer {customer}."),
+            ));
+        }
+        if sub["status"] == "canceled" {
+            return Err(ApiError::invalid_param(
+                &param,
+                "You can't create a portal session for a canceled subscription.",
+            ));
+        }
+        out[kind.as_str()] = if kind == "subscription_cancel" {
+            json!({"retention": null, "subscription": sub_id})
+        } else {
+            json!({"subscription": sub_id})
+        };
+    }
+    Ok(out)
+}
+
+fn after_completion(v: Option<&Value>) -> ApiResult<Value> {
+    let Some(Some(m)) = opt_obj(v, "flow_data[after_completion]")? else {
+        return Ok(
+            json!({"hosted_confirmation": null, "redirect": null, "type": "portal_homepage"}),
+        );
+    };
+    let name = "flow_data[after_completion]";
+    allow_nested(m, name, &["type", "redirect", "hosted_confirmation"])?;
+    let kind = opt_str(m.get("type"), &format!("{name}[type]"))?
+        .ok_or_else(|| ApiError::missing(&format!("{name}[type]")))?;
+    let redirect = match kind.as_str() {
+        "redirect" => {
+            let param = format!("{name}[redirect][return_url]");
+            let url = match m.get("redirect") {
+                Some(Value::Object(r)) => opt_str(r.get("return_url"), &param)?,
+                _ => None,
+            }
+            .ok_or_else(|| ApiError::missing(&param))?;
+            json!({"return_url": url})
+        }
+        "hosted_confirmation" | "portal_homepage" => Value::Null,
+        other => {
+            return Err(ApiError::invalid_param(
+                &format!("{name}[type]"),
+                format!("Invalid after_completion type: {other}"),
+            ));
+        }
+    };
+    let hosted = (kind == "hosted_confirmation").then(|| json!({"custom_message": null}));
+    Ok(json!({"hosted_confirmation": hosted, "redirect": redirect, "type": kind}))
+}

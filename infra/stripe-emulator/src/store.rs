@@ -1,0 +1,197 @@
+//! In-memory state: one object map per API key ("account"), plus emulator-wide controls.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde_json::Value;
+
+use crate::errors::{ApiError, ApiResult};
+
+pub const REQUEST_LOG_LIMIT: usize = 1000;
+
+#[derive(Clone, Default)]
+pub struct Shared(Arc<Mutex<Emulator>>);
+
+impl Shared {
+    /// A poisoned lock only means an earlier handler panicked (e.g. the `reset` fault);
+    /// the state itself is still consistent because handlers never panic mid-mutation.
+    pub fn lock(&self) -> MutexGuard<'_, Emulator> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Default)]
+pub struct Emulator {
+    pub accounts: HashMap<String, Account>,
+    pub revoked: HashSet<String>,
+    pub faults: Vec<Fault>,
+    pub latency_all: u64,
+    pub latency_by_key: HashMap<String, u64>,
+    pub clock_offset: i64,
+    pub request_logs: HashMap<String, VecDeque<Value>>,
+}
+
+impl Emulator {
+    pub fn now(&self) -> i64 {
+        crate::clock::now(self.clock_offset)
+    }
+
+    pub fn account(&mut self, key: &str) -> &mut Account {
+        self.accounts.entry(key.to_string()).or_default()
+    }
+
+    pub fn log_request(&mut self, key: &str, entry: Value) {
+        let log = self.request_logs.entry(key.to_string()).or_default();
+        log.push_back(entry);
+        while log.len() > REQUEST_LOG_LIMIT {
+            log.pop_front();
+        }
+    }
+
+    /// Consumes one matching fault, if any is armed for this request.
+    pub fn take_fault(&mut self, key: Option<&str>) -> Option<FaultKind> {
+        let i = self
+            .faults
+            .iter()
+            .position(|f| f.remaining > 0 && (f.key.is_none() || f.key.as_deref() == key))?;
+        let fault = &mut self.faults[i];
+        fault.remaining -= 1;
+        let kind = fault.kind.clone();
+        if fault.remaining == 0 {
+            self.faults.remove(i);
+        }
+        Some(kind)
+    }
+
+    pub fn latency_for(&self, key: Option<&str>) -> u64 {
+        key.and_then(|k| self.latency_by_key.get(k).copied())
+            .unwrap_or(self.latency_all)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    ServerError,
+    RateLimit,
+    Hang(u64),
+    Reset,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub remaining: u64,
+    pub key: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct StoredResponse {
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: Value,
+    pub request_id: String,
+}
+
+#[derive(Default, Clone)]
+pub struct Account {
+    objects: HashMap<String, Value>,
+    order: HashMap<String, u64>,
+    next_order: u64,
+    pub idempotency: HashMap<String, StoredResponse>,
+}
+
+impl Account {
+    pub fn put(&mut self, obj: Value) {
+        let id = obj["id"].as_str().unwrap_or_default().to_string();
+        if !self.order.contains_key(&id) {
+            self.next_order += 1;
+            self.order.insert(id.clone(), self.next_order);
+        }
+        self.objects.insert(id, obj);
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Value> {
+        self.objects.get(id)
+    }
+
+    /// The stored object of type `kind` (`customer`, `price`...), or Stripe's 404.
+    pub fn fetch(&self, kind: &str, id: &str, param: &str) -> ApiResult<Value> {
+        match self.objects.get(id) {
+            Some(v) if v["object"] == kind => Ok(v.clone()),
+            _ => Err(ApiError::no_such(label(kind), id, param)),
+        }
+    }
+
+    /// Like `fetch`, but a deleted customer counts as missing.
+    pub fn fetch_live(&self, kind: &str, id: &str, param: &str) -> ApiResult<Value> {
+        let v = self.fetch(kind, id, param)?;
+        if v["deleted"] == true {
+            return Err(ApiError::no_such(label(kind), id, param));
+        }
+        Ok(v)
+    }
+
+    pub fn update(&mut self, id: &str, f: impl FnOnce(&mut Value)) {
+        if let Some(v) = self.objects.get_mut(id) {
+            f(v);
+        }
+    }
+
+    pub fn sort_key(&self, obj: &Value) -> (i64, u64) {
+        let id = obj["id"].as_str().unwrap_or_default();
+        (
+            obj["created"].as_i64().unwrap_or(0),
+            self.order.get(id).copied().unwrap_or(0),
+        )
+    }
+
+    /// All objects of one type, newest first.
+    pub fn all(&self, kind: &str) -> Vec<&Value> {
+        let mut items: Vec<&Value> = self
+            .objects
+            .values()
+            .filter(|v| v["object"] == kind)
+            .collect();
+        items.sort_by_key(|v| std::cmp::Reverse(self.sort_key(v)));
+        items
+    }
+}
+
+/// Stripe's wording for a resource in `No such <label>: 'id'`.
+pub fn label(kind: &str) -> &str {
+    match kind {
+        "payment_method" => "PaymentMethod",
+        "payment_intent" => "payment_intent",
+        other => other,
+    }
+}
+
+pub fn random_alnum(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+pub fn new_id(prefix: &str) -> String {
+    let len = match prefix {
+        "cus" | "prod" | "si" => 14,
+        _ => 24,
+    };
+    format!("{prefix}_{}", random_alnum(len))
+}
+
+pub fn random_hex_upper(len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| {
+            let n: u8 = rng.random_range(0..16);
+            char::from_digit(n as u32, 16)
+                .unwrap_or('0')
+                .to_ascii_uppercase()
+        })
+        .collect()
+}

@@ -1,0 +1,74 @@
+//! `get_billing_info`: name, email, phone, address, and the default card, masked.
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::common::{card_phrase, saved_card};
+use crate::error::ApiError;
+use crate::stripe::types::Customer;
+use crate::stripe::{Params, StripeSession};
+use crate::tool::{Answer, Call, Tool};
+
+pub struct GetBillingInfo;
+
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+impl Tool for GetBillingInfo {
+    const NAME: &'static str = "get_billing_info";
+    const DESCRIPTION: &'static str = "The visitor's billing details: name, email, phone, address, and the default card (brand, last 4, expiry).";
+    type Args = NoArgs;
+
+    async fn run<'a>(&'a self, call: &'a Call<'a>, _: Self::Args) -> Result<Answer, ApiError> {
+        let customer = fetch(call.stripe, call.customer_id).await?;
+        let pm = customer
+            .invoice_settings
+            .as_ref()
+            .and_then(|s| s.default_payment_method.as_ref())
+            .and_then(|p| p.object())
+            .and_then(|p| p.card.as_ref());
+        let summary = match pm {
+            Some(c) => format!(
+                "Your card on file is a {}, expiring {:02}/{}.",
+                card_phrase(&c.brand, &c.last4),
+                c.exp_month,
+                c.exp_year
+            ),
+            None => "You don't have a default card on file.".into(),
+        };
+        let summary = match &customer.email {
+            Some(e) => format!("{summary} Invoices go to {e}."),
+            None => summary,
+        };
+        Ok(Answer {
+            data: json!({
+                "name": customer.name,
+                "email": customer.email,
+                "phone": customer.phone,
+                "address": customer.address,
+                "payment_method": pm.map(saved_card),
+            }),
+            summary,
+        })
+    }
+}
+
+/// The customer with its default payment method, in one request.
+pub(crate) async fn fetch(stripe: &StripeSession<'_>, id: &str) -> Result<Customer, ApiError> {
+    let params = Params::new().expand("invoice_settings.default_payment_method");
+    let customer: Customer = stripe
+        .get(&format!("/v1/customers/{id}"), &params)
+        .await
+        .map_err(|e| {
+            if e.is_missing() {
+                ApiError::customer_not_found()
+            } else {
+                e.to_api_error()
+            }
+        })?;
+    if customer.deleted {
+        return Err(ApiError::customer_not_found());
+    }
+    Ok(customer)
+}

@@ -1,0 +1,139 @@
+//! Pieces several tools shape their answers with.
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::money::Money;
+use crate::stripe::types::{Card, CardDetails, Invoice, List, Subscription};
+use crate::stripe::{Params, StripeError};
+use crate::timefmt::{human_date, rfc3339};
+use crate::tool::Call;
+
+/// A card as the contract allows it to be shown: brand, last 4, expiry. Nothing else.
+pub fn card(brand: &str, last4: &str, exp_month: Option<u32>, exp_year: Option<u32>) -> Value {
+    json!({"brand": brand, "last4": last4, "exp_month": exp_month, "exp_year": exp_year})
+}
+
+pub fn saved_card(c: &Card) -> Value {
+    card(&c.brand, &c.last4, Some(c.exp_month), Some(c.exp_year))
+}
+
+pub fn charged_card(c: &CardDetails) -> Option<Value> {
+    Some(card(
+        c.brand.as_deref()?,
+        c.last4.as_deref()?,
+        c.exp_month,
+        c.exp_year,
+    ))
+}
+
+/// "Visa ending 4242".
+pub fn card_phrase(brand: &str, last4: &str) -> String {
+    let brand = match brand {
+        "amex" => "American Express".to_string(),
+        "mastercard" => "Mastercard".to_string(),
+        b => {
+            let mut c = b.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        }
+    };
+    format!("{brand} ending {last4}")
+}
+
+pub fn invoice(i: &Invoice) -> Value {
+    let m = |a: i64| Money::new(a, &i.currency);
+    json!({
+        "id": i.id,
+        "number": i.number,
+        "status": i.status,
+        "total": m(i.total),
+        "amount_due": m(i.amount_due),
+        "amount_paid": m(i.amount_paid),
+        "amount_remaining": m(i.amount_remaining),
+        "created": rfc3339(i.created),
+        "due_date": i.due_date.and_then(rfc3339),
+        "paid_at": i.status_transitions.as_ref().and_then(|t| t.paid_at).and_then(rfc3339),
+        "period_start": i.period_start.and_then(rfc3339),
+        "period_end": i.period_end.and_then(rfc3339),
+        "hosted_invoice_url": i.hosted_invoice_url,
+        "invoice_pdf": i.invoice_pdf,
+    })
+}
+
+/// "invoice ABC-0001 for $49.00 on November 1, 2026 (paid)".
+pub fn invoice_phrase(i: &Invoice) -> String {
+    let number = i
+        .number
+        .as_deref()
+        .map(|n| format!(" {n}"))
+        .unwrap_or_default();
+    format!(
+        "invoice{number} for {} on {} ({})",
+        Money::new(i.total, &i.currency).formatted,
+        human_date(i.created),
+        i.status.as_deref().unwrap_or("draft")
+    )
+}
+
+pub fn check_range(field: &str, value: Option<u32>, min: u32, max: u32) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v < min || v > max => Err(ApiError::invalid_request(format!(
+            "Invalid field `{field}`: must be between {min} and {max}."
+        ))
+        .with_reason("invalid_field")),
+        _ => Ok(()),
+    }
+}
+
+/// A 404 for an id the visitor named means "not yours": another tenant's object is
+/// invisible under this key, and the answer must not tell which it was.
+pub fn owned_or(what: &'static str) -> impl Fn(StripeError) -> ApiError {
+    move |e| {
+        if e.is_missing() {
+            ApiError::not_owner(what)
+        } else {
+            e.to_api_error()
+        }
+    }
+}
+
+/// The visitor's subscription `id` (checked to be theirs), or their current one.
+pub async fn subscription(
+    call: &Call<'_>,
+    id: Option<&str>,
+    expand: &[&str],
+) -> Result<Option<Subscription>, ApiError> {
+    let params = expand.iter().fold(Params::new(), |p, e| p.expand(e));
+    if let Some(id) = id {
+        let sub: Subscription = call
+            .stripe
+            .get(&format!("/v1/subscriptions/{id}"), &params)
+            .await
+            .map_err(owned_or("subscription"))?;
+        if sub.customer != call.customer_id {
+            return Err(ApiError::not_owner("subscription"));
+        }
+        return Ok(Some(sub));
+    }
+    let params = expand
+        .iter()
+        .fold(Params::new(), |p, e| p.expand(&format!("data.{e}")))
+        .set("customer", call.customer_id)
+        .set("limit", 10);
+    let list: List<Subscription> = call
+        .stripe
+        .get("/v1/subscriptions", &params)
+        .await
+        .map_err(missing_customer)?;
+    Ok(list.data.into_iter().next())
+}
+
+/// A list filtered by a customer that does not exist is the visitor's account missing.
+pub fn missing_customer(e: StripeError) -> ApiError {
+    if e.is_missing() {
+        ApiError::customer_not_found()
+    } else {
+        e.to_api_error()
+    }
+}

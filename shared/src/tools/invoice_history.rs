@@ -1,0 +1,125 @@
+//! `get_invoice_history`: the visitor's invoices, newest first, with links.
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::common::{check_range, invoice, invoice_phrase, missing_customer};
+use crate::error::ApiError;
+use crate::money::Money;
+use crate::stripe::Params;
+use crate::stripe::types::{Invoice, List};
+use crate::tool::{Answer, Call, Tool};
+
+pub struct GetInvoiceHistory;
+
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceHistoryArgs {
+    /// How many invoices, newest first (1 to 24, default 5).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 24))]
+    pub limit: Option<u32>,
+    /// Only invoices created at or after this time (RFC 3339, e.g. `2026-01-01T00:00:00Z`).
+    #[serde(default)]
+    pub since: Option<String>,
+}
+
+/// Drafts are not the customer's business yet; skipping them can take more than one page.
+const MAX_PAGES: usize = 3;
+
+impl Tool for GetInvoiceHistory {
+    const NAME: &'static str = "get_invoice_history";
+    const DESCRIPTION: &'static str = "The visitor's invoices, newest first: number, status, amounts, dates, and links to the hosted invoice and PDF.";
+    type Args = InvoiceHistoryArgs;
+
+    fn validate(args: &Self::Args) -> Result<(), ApiError> {
+        check_range("limit", args.limit, 1, 24)?;
+        if let Some(s) = &args.since {
+            parse_since(s)?;
+        }
+        Ok(())
+    }
+
+    async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
+        let limit = args.limit.unwrap_or(5) as usize;
+        let mut base = Params::new()
+            .set("customer", call.customer_id)
+            .set("limit", (limit + 2).min(100));
+        if let Some(s) = &args.since {
+            base = base.set("created[gte]", parse_since(s)?);
+        }
+        let mut shown: Vec<Invoice> = Vec::new();
+        let mut has_more = false;
+        let mut cursor: Option<String> = None;
+        'pages: for _ in 0..MAX_PAGES {
+            let params = match &cursor {
+                Some(c) => base.clone().set("starting_after", c),
+                None => base.clone(),
+            };
+            let page: List<Invoice> = call
+                .stripe
+                .get("/v1/invoices", &params)
+                .await
+                .map_err(missing_customer)?;
+            cursor = page.data.last().map(|i| i.id.clone());
+            for i in page.data {
+                if i.status.as_deref() == Some("draft") {
+                    continue;
+                }
+                if shown.len() == limit {
+                    has_more = true;
+                    break 'pages;
+                }
+                shown.push(i);
+            }
+            has_more = page.has_more;
+            if !page.has_more || shown.len() == limit {
+                break;
+            }
+        }
+        let views: Vec<Value> = shown.iter().map(invoice).collect();
+        Ok(Answer {
+            data: json!({"invoices": views, "has_more": has_more}),
+            summary: summarize(&shown),
+        })
+    }
+}
+
+fn parse_since(s: &str) -> Result<i64, ApiError> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| {
+            ApiError::invalid_request(
+                "Invalid field `since`: expected an RFC 3339 time such as 2026-01-01T00:00:00Z.",
+            )
+            .with_reason("invalid_field")
+        })
+}
+
+fn summarize(invoices: &[Invoice]) -> String {
+    let Some(latest) = invoices.first() else {
+        return "You don't have any invoices yet.".into();
+    };
+    let open: Vec<&Invoice> = invoices
+        .iter()
+        .filter(|i| i.status.as_deref() == Some("open"))
+        .collect();
+    let lead = if invoices.len() == 1 {
+        format!("You have one {}.", invoice_phrase(latest))
+    } else {
+        format!(
+            "Here are your last {} invoices; the most recent is {}.",
+            invoices.len(),
+            invoice_phrase(latest)
+        )
+    };
+    match open.as_slice() {
+        [] => lead,
+        [one] => format!(
+            "{lead} {} is still open with {} due.",
+            one.number.as_deref().unwrap_or("One invoice"),
+            Money::new(one.amount_remaining, &one.currency).formatted
+        ),
+        many => format!("{lead} {} of them are still open.", many.len()),
+    }
+}

@@ -1,0 +1,127 @@
+//! `get_upcoming_invoice`: what the next invoice will be, via `POST /v1/invoices/create_preview`
+//! (the removed `GET /v1/invoices/upcoming` is never used).
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::check_id;
+use super::common::subscription;
+use crate::error::ApiError;
+use crate::money::Money;
+use crate::stripe::Params;
+use crate::stripe::types::Invoice;
+use crate::timefmt::{human_date, rfc3339};
+use crate::tool::{Answer, Call, Tool};
+
+pub struct GetUpcomingInvoice;
+
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpcomingInvoiceArgs {
+    /// One of the visitor's subscriptions (`sub_...`); without it, their current one.
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+}
+
+impl Tool for GetUpcomingInvoice {
+    const NAME: &'static str = "get_upcoming_invoice";
+    const DESCRIPTION: &'static str = "A preview of the visitor's next invoice: amount due, date, line items, applied credit balance and discounts.";
+    type Args = UpcomingInvoiceArgs;
+
+    fn validate(args: &Self::Args) -> Result<(), ApiError> {
+        match &args.subscription_id {
+            Some(id) => check_id("subscription_id", id, "sub_"),
+            None => Ok(()),
+        }
+    }
+
+    async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
+        let sub = subscription(call, args.subscription_id.as_deref(), &[]).await?;
+        let sub = match sub {
+            Some(s) if !matches!(s.status.as_str(), "canceled" | "incomplete_expired") => s,
+            _ => {
+                return Ok(Answer {
+                    data: json!({"upcoming_invoice": null}),
+                    summary: "You have no upcoming invoice: there is no active subscription."
+                        .into(),
+                });
+            }
+        };
+        if sub.cancel_at_period_end {
+            return Ok(Answer {
+                data: json!({"upcoming_invoice": null, "subscription_id": sub.id}),
+                summary: "You have no upcoming invoice: your subscription is set to cancel at the end of this period.".into(),
+            });
+        }
+        let params = Params::new()
+            .set("customer", call.customer_id)
+            .set("subscription", &sub.id);
+        // A preview changes nothing, but every POST carries an idempotency key.
+        let preview: Invoice = call
+            .stripe
+            .post(
+                "/v1/invoices/create_preview",
+                &params,
+                &format!("{}:preview", call.request_id),
+            )
+            .await
+            .map_err(|e| e.to_api_error())?;
+        let cur = preview.currency.clone();
+        let m = |a: i64| Money::new(a, &cur);
+        let date = preview.next_payment_attempt.unwrap_or(preview.created);
+        let discount: i64 = preview
+            .total_discount_amounts
+            .iter()
+            .map(|d| d.amount)
+            .sum();
+        // A negative starting balance is credit; the part of it used on this invoice.
+        let applied_balance = preview.amount_due - preview.total;
+        let lines: Vec<Value> = preview
+            .lines
+            .as_ref()
+            .map(|l| {
+                l.data
+                    .iter()
+                    .map(|line| {
+                        json!({
+                            "description": line.description,
+                            "amount": Money::new(line.amount, &line.currency),
+                            "quantity": line.quantity,
+                            "period_start": line.period.as_ref().and_then(|p| p.start).and_then(rfc3339),
+                            "period_end": line.period.as_ref().and_then(|p| p.end).and_then(rfc3339),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut summary = format!(
+            "Your next invoice will be {} on {}.",
+            m(preview.amount_due).formatted,
+            human_date(date)
+        );
+        if applied_balance < 0 {
+            summary.push_str(&format!(
+                " That includes {} of account credit.",
+                m(-applied_balance).formatted
+            ));
+        }
+        if discount > 0 {
+            summary.push_str(&format!(" Discounts save you {}.", m(discount).formatted));
+        }
+        Ok(Answer {
+            data: json!({
+                "subscription_id": sub.id,
+                "upcoming_invoice": {
+                    "amount_due": m(preview.amount_due),
+                    "subtotal": m(preview.subtotal),
+                    "total": m(preview.total),
+                    "date": rfc3339(date),
+                    "lines": lines,
+                    "applied_balance": m(applied_balance),
+                    "discounts": m(discount),
+                }
+            }),
+            summary,
+        })
+    }
+}

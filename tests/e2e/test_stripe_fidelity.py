@@ -1,0 +1,272 @@
+"""Proves the Stripe emulator speaks Stripe's wire format, by driving it with Stripe's own
+Python library (stripe==16.1.0) exactly as code would drive real Stripe.
+
+Needs a running emulator: `cargo run -p stripe-emulator`, or set STRIPE_API_BASE.
+Each module run uses fresh random API keys, so it is isolated from other tests' data.
+"""
+
+import json
+import os
+import random
+import string
+import urllib.request
+import uuid
+
+import pytest
+import stripe
+
+BASE = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:12111").rstrip("/")
+
+
+def new_key() -> str:
+    return "sk_test_" + "".join(random.choices(string.ascii_letters + string.digits, k=24))
+
+
+def new_client(key: str) -> stripe.StripeClient:
+    # Retries off: the emulator answers deterministically and we count requests.
+    return stripe.StripeClient(key, base_addresses={"api": BASE}, max_network_retries=0)
+
+
+def control(method: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"{BASE}/_emulator{path}",
+        data=data,
+        method=method,
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def key() -> str:
+    return new_key()
+
+
+@pytest.fixture(scope="module")
+def client(key) -> stripe.StripeClient:
+    return new_client(key)
+
+
+@pytest.fixture(scope="module")
+def plan(client):
+    product = client.v1.products.create(params={"name": "Growth"})
+    price = client.v1.prices.create(
+        params={
+            "product": product.id,
+            "unit_amount": 4900,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+            "lookup_key": f"growth_{uuid.uuid4().hex[:8]}",
+        }
+    )
+    return product, price
+
+
+def customer_with_card(client, token: str, email: str):
+    cus = client.v1.customers.create(params={"email": email, "name": "Ada Lovelace"})
+    pm = client.v1.payment_methods.attach(token, params={"customer": cus.id})
+    client.v1.customers.update(
+        cus.id, params={"invoice_settings": {"default_payment_method": pm.id}}
+    )
+    return cus, pm
+
+
+def test_subscription_is_billed_and_charged(client, plan):
+    product, price = plan
+    cus, pm = customer_with_card(client, "pm_card_visa", "ada@example.com")
+    assert pm.id.startswith("pm_") and pm.card.last4 == "4242" and pm.customer == cus.id
+
+    created = client.v1.subscriptions.create(
+        params={"customer": cus.id, "items": [{"price": price.id}]}
+    )
+    assert created.last_response.request_id.startswith("req_")
+
+    sub = client.v1.subscriptions.retrieve(
+        created.id, params={"expand": ["items.data.price.product", "latest_invoice"]}
+    )
+    assert sub.status == "active"
+    assert sub.customer == cus.id
+    item = sub["items"].data[0]
+    assert item.price.product.name == "Growth"
+    assert item.price.unit_amount == 4900
+    assert item.current_period_end > item.current_period_start
+    invoice = sub.latest_invoice
+    assert invoice.status == "paid"
+    assert invoice.amount_paid == 4900 and invoice.amount_remaining == 0
+    assert invoice.parent.subscription_details.subscription == sub.id
+    assert invoice.lines.data[0].description == "1 × Growth (at $49.00 / month)"
+    assert invoice.hosted_invoice_url.startswith("https://invoice.stripe.com/")
+
+    invoices = client.v1.invoices.list(params={"customer": cus.id})
+    assert [i.id for i in invoices.data] == [invoice.id]
+    assert invoices.data[0].total == 4900
+    assert invoices.data[0].number.endswith("-0001")
+
+    charges = client.v1.charges.list(params={"customer": cus.id})
+    assert len(charges.data) == 1
+    charge = charges.data[0]
+    assert charge.amount == 4900 and charge.paid and charge.status == "succeeded"
+    assert charge.payment_method_details.card.last4 == "4242"
+    assert charge.receipt_url == f"https://pay.stripe.com/receipts/payment/{charge.id}"
+
+    # The invoice's payment links to the payment intent that produced the charge.
+    with_payments = client.v1.invoices.retrieve(
+        invoice.id, params={"expand": ["payments.data.payment.payment_intent"]}
+    )
+    intent = with_payments.payments.data[0].payment.payment_intent
+    assert intent.status == "succeeded" and intent.latest_charge == charge.id
+
+
+def test_idempotent_replay_and_mismatch(client):
+    ik = str(uuid.uuid4())
+    email = f"idem-{uuid.uuid4().hex[:8]}@example.com"
+    first = client.v1.customers.create(params={"email": email}, options={"idempotency_key": ik})
+    again = client.v1.customers.create(params={"email": email}, options={"idempotency_key": ik})
+    assert again.id == first.id
+    assert again.last_response.headers.get("idempotent-replayed") == "true"
+    assert len(client.v1.customers.list(params={"email": email}).data) == 1
+
+    with pytest.raises(stripe.IdempotencyError):
+        client.v1.customers.create(
+            params={"email": "someone-else@example.com"}, options={"idempotency_key": ik}
+        )
+
+
+def test_missing_object_and_unknown_param(client):
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        client.v1.customers.retrieve("cus_doesnotexist")
+    assert missing.value.code == "resource_missing"
+    assert missing.value.http_status == 404
+    assert "No such customer: 'cus_doesnotexist'" in str(missing.value.user_message)
+
+    with pytest.raises(stripe.InvalidRequestError) as unknown:
+        client.v1.customers.create(params={"emial": "typo@example.com"})
+    assert unknown.value.code == "parameter_unknown"
+    assert unknown.value.param == "emial"
+
+
+def test_accounts_are_isolated(client):
+    mine = client.v1.customers.create(params={"email": "mine@example.com"})
+    other = new_client(new_key())
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        other.v1.customers.retrieve(mine.id)
+    assert err.value.code == "resource_missing"
+
+
+def test_bad_and_revoked_keys_are_rejected():
+    with pytest.raises(stripe.AuthenticationError) as bad:
+        new_client("sk_test_nope").v1.customers.list()
+    assert bad.value.http_status == 401
+
+    key = new_key()
+    good = new_client(key)
+    good.v1.customers.list()
+    control("POST", "/keys/revoke", {"key": key})
+    with pytest.raises(stripe.AuthenticationError) as revoked:
+        good.v1.customers.list()
+    assert key not in str(revoked.value.user_message)
+    assert key[-4:] in str(revoked.value.user_message)
+
+
+def test_declining_card_leaves_subscription_incomplete(client, plan):
+    _, price = plan
+    cus, _ = customer_with_card(client, "pm_card_chargeCustomerFail", "fail@example.com")
+    sub = client.v1.subscriptions.create(
+        params={
+            "customer": cus.id,
+            "items": [{"price": price.id}],
+            "expand": ["latest_invoice.payments"],
+        }
+    )
+    assert sub.status == "incomplete"
+    assert sub.latest_invoice.status == "open"
+    assert sub.latest_invoice.amount_remaining == 4900
+    pi_id = sub.latest_invoice.payments.data[0].payment.payment_intent
+    intent = client.v1.payment_intents.retrieve(pi_id, params={"expand": ["latest_charge"]})
+    assert intent.status == "requires_payment_method"
+    assert intent.last_payment_error.code == "card_declined"
+    assert intent.latest_charge.status == "failed"
+    assert intent.latest_charge.failure_code == "card_declined"
+
+
+def test_declined_card_fails_on_attach(client):
+    cus = client.v1.customers.create(params={"email": "declined@example.com"})
+    with pytest.raises(stripe.CardError) as err:
+        client.v1.payment_methods.attach("pm_card_chargeDeclined", params={"customer": cus.id})
+    assert err.value.code == "card_declined"
+    assert err.value.http_status == 402
+
+
+def test_error_if_incomplete_keeps_nothing(client, plan):
+    _, price = plan
+    cus, _ = customer_with_card(client, "pm_card_chargeCustomerFail", "strict@example.com")
+    with pytest.raises(stripe.CardError):
+        client.v1.subscriptions.create(
+            params={
+                "customer": cus.id,
+                "items": [{"price": price.id}],
+                "payment_behavior": "error_if_incomplete",
+            }
+        )
+    assert client.v1.subscriptions.list(params={"customer": cus.id, "status": "all"}).data == []
+    assert client.v1.invoices.list(params={"customer": cus.id}).data == []
+
+
+def test_search_is_case_insensitive_but_list_filter_is_not(client):
+    tag = uuid.uuid4().hex[:10]
+    cus = client.v1.customers.create(params={"email": f"Mixed.Case+{tag}@Example.com"})
+    found = client.v1.customers.search(params={"query": f"email:'mixed.case+{tag}@example.com'"})
+    assert [c.id for c in found.data] == [cus.id]
+    listed = client.v1.customers.list(params={"email": f"mixed.case+{tag}@example.com"})
+    assert listed.data == []
+
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.customers.search(params={"query": "email = nope"})
+
+
+def test_pagination_with_auto_paging():
+    fresh = new_client(new_key())
+    ids = [fresh.v1.customers.create(params={"name": f"c{i}"}).id for i in range(5)]
+    page = fresh.v1.customers.list(params={"limit": 2})
+    assert len(page.data) == 2 and page.has_more
+    assert [c.id for c in page.data] == ids[::-1][:2]
+    assert [c.id for c in page.auto_paging_iter()] == ids[::-1]
+
+
+def test_expand_depth_limit(client):
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.subscriptions.list(params={"expand": ["data.items.data.price.product"]})
+    assert "more than 4 levels" in str(err.value.user_message)
+
+
+def test_trial_invoice_and_request_log():
+    # A fresh key keeps this test's objects and request log apart from the others. The clock
+    # is not advanced here: it is emulator-wide and would move other suites' data too.
+    key = new_key()
+    fresh = new_client(key)
+    product = fresh.v1.products.create(params={"name": "Starter"})
+    price = fresh.v1.prices.create(
+        params={
+            "product": product.id,
+            "unit_amount": 1500,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+        }
+    )
+    cus, _ = customer_with_card(fresh, "pm_card_visa", "trial@example.com")
+    sub = fresh.v1.subscriptions.create(
+        params={"customer": cus.id, "items": [{"price": price.id}], "trial_period_days": 7}
+    )
+    assert sub.status == "trialing"
+    assert sub.trial_end - sub.trial_start == 7 * 86400
+    assert sub["items"].data[0].current_period_end == sub.trial_end
+    trial_invoice = fresh.v1.invoices.retrieve(sub.latest_invoice)
+    assert trial_invoice.status == "paid" and trial_invoice.amount_due == 0
+    assert trial_invoice.lines.data[0].description == "Trial period for Starter"
+
+    log = control("GET", f"/requests?key={key}")
+    assert log["count"] == 7
+    assert [r["method"] for r in log["requests"]][:2] == ["POST", "POST"]
+    assert all({"method", "path", "status", "idempotency_key"} <= set(r) for r in log["requests"])
