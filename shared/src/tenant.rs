@@ -128,6 +128,16 @@ impl TenantDirectory {
         self.store.as_ref()
     }
 
+    /// Drops what this process remembers of a tenant, so its next call reads afresh.
+    pub fn forget(&self, tenant: &str) {
+        if let Ok(mut map) = self.configs.lock() {
+            map.remove(tenant);
+        }
+        if let Ok(mut map) = self.keys.lock() {
+            map.remove(tenant);
+        }
+    }
+
     pub async fn config(&self, tenant: &str) -> Result<Option<Arc<TenantConfig>>, StoreError> {
         if let Some(hit) = cached(&self.configs, tenant, self.ttl) {
             return Ok(hit);

@@ -248,6 +248,8 @@ impl Harness {
     pub fn configure(&self, f: impl FnOnce(&mut TenantConfig)) {
         let mut configs = self.tenants.configs.lock().unwrap();
         f(configs.get_mut(TENANT).unwrap());
+        // As after the cache's TTL in a deployment.
+        self.app.tenants.forget(TENANT);
     }
 
     pub fn map_contact(&self, user: &str, customer: &str) {
