@@ -113,12 +113,7 @@ async fn run(app: &App, req: &Request, trail: &mut Trail) -> Result<Value, ApiEr
         let names: HashMap<String, String> =
             product_names(app, &config.tenant, &stripe, &subs).await?;
         let shown = relevant(&subs);
-        let card = customer
-            .invoice_settings
-            .as_ref()
-            .and_then(|s| s.default_payment_method.as_ref())
-            .and_then(|p| p.object())
-            .and_then(|p| p.card.as_ref());
+        let card = customer.default_card();
         let next_billing = shown.iter().filter_map(|s| next_payment(s)).min();
         let who = customer
             .name

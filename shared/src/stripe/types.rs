@@ -65,6 +65,19 @@ pub struct Customer {
     pub invoice_settings: Option<InvoiceSettings>,
 }
 
+impl Customer {
+    /// The default card, when `invoice_settings.default_payment_method` was expanded.
+    pub fn default_card(&self) -> Option<&Card> {
+        self.invoice_settings
+            .as_ref()?
+            .default_payment_method
+            .as_ref()?
+            .object()?
+            .card
+            .as_ref()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 pub struct Address {
     pub line1: Option<String>,

@@ -3,7 +3,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::common::{card_phrase, saved_card};
+use super::common::{card_phrase, missing_customer, saved_card};
 use crate::error::ApiError;
 use crate::stripe::types::Customer;
 use crate::stripe::{Params, StripeSession};
@@ -22,12 +22,7 @@ impl Tool for GetBillingInfo {
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, _: Self::Args) -> Result<Answer, ApiError> {
         let customer = fetch(call.stripe, call.customer_id).await?;
-        let pm = customer
-            .invoice_settings
-            .as_ref()
-            .and_then(|s| s.default_payment_method.as_ref())
-            .and_then(|p| p.object())
-            .and_then(|p| p.card.as_ref());
+        let pm = customer.default_card();
         let summary = match pm {
             Some(c) => format!(
                 "Your card on file is a {}, expiring {:02}/{}.",
@@ -60,13 +55,7 @@ pub(crate) async fn fetch(stripe: &StripeSession<'_>, id: &str) -> Result<Custom
     let customer: Customer = stripe
         .get(&format!("/v1/customers/{id}"), &params)
         .await
-        .map_err(|e| {
-            if e.is_missing() {
-                ApiError::customer_not_found()
-            } else {
-                e.to_api_error()
-            }
-        })?;
+        .map_err(missing_customer)?;
     if customer.deleted {
         return Err(ApiError::customer_not_found());
     }

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::billing_info::NoArgs;
+use super::common::missing_customer;
 use crate::error::ApiError;
 use crate::money::Money;
 use crate::stripe::Params;
@@ -27,15 +28,8 @@ impl Tool for GetCreditBalance {
             call.stripe
                 .get::<List<BalanceTransaction>>(&txn_path, &txn_params),
         );
-        let missing = |e: crate::stripe::StripeError| {
-            if e.is_missing() {
-                ApiError::customer_not_found()
-            } else {
-                e.to_api_error()
-            }
-        };
-        let customer = customer.map_err(missing)?;
-        let txns = txns.map_err(missing)?;
+        let customer = customer.map_err(missing_customer)?;
+        let txns = txns.map_err(missing_customer)?;
         let currency = customer
             .currency
             .clone()

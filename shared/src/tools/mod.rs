@@ -68,6 +68,10 @@ pub fn all() -> Vec<ToolInfo> {
     ]
 }
 
+pub(crate) fn check_opt_id(field: &str, value: Option<&str>, prefix: &str) -> Result<(), ApiError> {
+    value.map_or(Ok(()), |v| check_id(field, v, prefix))
+}
+
 /// Ids a visitor may pass must look like Stripe ids of the expected kind, so nothing
 /// else reaches a Stripe URL.
 pub(crate) fn check_id(field: &str, value: &str, prefix: &str) -> Result<(), ApiError> {

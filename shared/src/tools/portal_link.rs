@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::check_id;
+use super::check_opt_id;
 use super::common::subscription;
 use crate::error::ApiError;
 use crate::stripe::Params;
@@ -48,10 +48,7 @@ impl Tool for GetBillingPortalLink {
     type Args = PortalLinkArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        match &args.subscription_id {
-            Some(id) => check_id("subscription_id", id, "sub_"),
-            None => Ok(()),
-        }
+        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {

@@ -6,7 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::check_id;
+use super::check_opt_id;
+use super::common::{missing_customer, subscription};
 use crate::error::ApiError;
 use crate::money::Money;
 use crate::pipeline::App;
@@ -31,15 +32,15 @@ impl Tool for GetSubscriptionStatus {
     type Args = SubscriptionStatusArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        match &args.subscription_id {
-            Some(id) => check_id("subscription_id", id, "sub_"),
-            None => Ok(()),
-        }
+        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
         let subs = match args.subscription_id {
-            Some(id) => vec![one(call, &id).await?],
+            Some(id) => subscription(call, Some(&id), &EXPAND_ONE)
+                .await?
+                .into_iter()
+                .collect(),
             None => all(call).await?,
         };
         let names = product_names(call.app, &call.tenant.tenant, call.stripe, &subs).await?;
@@ -59,27 +60,6 @@ const EXPAND_ONE: [&str; 3] = [
     "discounts.source.coupon",
 ];
 
-async fn one(call: &Call<'_>, id: &str) -> Result<Subscription, ApiError> {
-    let params = EXPAND_ONE.iter().fold(Params::new(), |p, e| p.expand(e));
-    let sub: Subscription = call
-        .stripe
-        .get(&format!("/v1/subscriptions/{id}"), &params)
-        .await
-        .map_err(|e| {
-            // Another tenant's id is invisible under this key: the same answer as another
-            // customer's, so nothing leaks about which it was.
-            if e.is_missing() {
-                ApiError::not_owner("subscription")
-            } else {
-                e.to_api_error()
-            }
-        })?;
-    if sub.customer != call.customer_id {
-        return Err(ApiError::not_owner("subscription"));
-    }
-    Ok(sub)
-}
-
 async fn all(call: &Call<'_>) -> Result<Vec<Subscription>, ApiError> {
     let params = Params::new()
         .set("customer", call.customer_id)
@@ -91,13 +71,7 @@ async fn all(call: &Call<'_>) -> Result<Vec<Subscription>, ApiError> {
         .stripe
         .get("/v1/subscriptions", &params)
         .await
-        .map_err(|e| {
-            if e.is_missing() {
-                ApiError::customer_not_found()
-            } else {
-                e.to_api_error()
-            }
-        })?;
+        .map_err(missing_customer)?;
     Ok(list.data)
 }
 

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::check_id;
+use super::check_opt_id;
 use super::common::subscription;
 use crate::error::ApiError;
 use crate::money::Money;
@@ -29,10 +29,7 @@ impl Tool for GetUpcomingInvoice {
     type Args = UpcomingInvoiceArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        match &args.subscription_id {
-            Some(id) => check_id("subscription_id", id, "sub_"),
-            None => Ok(()),
-        }
+        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
