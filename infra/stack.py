@@ -213,6 +213,9 @@ def main() -> int:
         ports = {"stripe": 12112, "moto": 5001, "api": 9001}
         fn_env = {"STRIPE_TIMEOUT_MS": "1000", "STRIPE_DEADLINE_MS": "3000"}
     stack = Stack(ports, profile, fn_env)
+    # Ctrl-C and a plain kill both stop everything this script started; SIGINT is set
+    # explicitly because a shell starting us in the background would have it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         env = stack.up()
