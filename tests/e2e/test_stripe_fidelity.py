@@ -270,3 +270,74 @@ def test_trial_invoice_and_request_log():
     assert log["count"] == 7
     assert [r["method"] for r in log["requests"]][:2] == ["POST", "POST"]
     assert all({"method", "path", "status", "idempotency_key"} <= set(r) for r in log["requests"])
+
+
+def test_credit_balance_ledger(client):
+    cus = client.v1.customers.create(params={"email": "credit@example.com"})
+    txn = client.v1.customers.balance_transactions.create(
+        cus.id, params={"amount": -2500, "currency": "usd", "description": "Goodwill"}
+    )
+    assert txn.object == "customer_balance_transaction"
+    assert (txn.amount, txn.ending_balance, txn.type) == (-2500, -2500, "adjustment")
+    assert client.v1.customers.retrieve(cus.id).balance == -2500
+    listed = client.v1.customers.balance_transactions.list(cus.id)
+    assert [t.id for t in listed.data] == [txn.id]
+
+
+def test_invoice_preview_applies_credit(client, plan):
+    _, price = plan
+    cus, _ = customer_with_card(client, "pm_card_visa", "preview@example.com")
+    sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": price.id}]})
+    client.v1.customers.balance_transactions.create(cus.id, params={"amount": -1000, "currency": "usd"})
+    preview = client.v1.invoices.create_preview(params={"customer": cus.id, "subscription": sub.id})
+    assert preview.object == "invoice"
+    assert (preview.total, preview.amount_due, preview.starting_balance) == (4900, 3900, -1000)
+    assert preview.lines.data[0].amount == 4900
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.invoices.create_preview(params={})
+
+
+def test_send_invoice_subscription_and_resend(client, plan):
+    _, price = plan
+    cus = client.v1.customers.create(params={"email": "manual@example.com"})
+    sub = client.v1.subscriptions.create(
+        params={
+            "customer": cus.id,
+            "items": [{"price": price.id}],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+            "expand": ["latest_invoice"],
+        }
+    )
+    inv = sub.latest_invoice
+    assert (inv.status, inv.collection_method, inv.amount_paid) == ("open", "send_invoice", 0)
+    assert inv.due_date is not None
+    sent = client.v1.invoices.send_invoice(inv.id)
+    assert sent.id == inv.id and sent.status == "open"
+
+
+def test_billing_portal_session_with_flow(client, plan):
+    _, price = plan
+    cus, _ = customer_with_card(client, "pm_card_visa", "portal@example.com")
+    sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": price.id}]})
+    session = client.v1.billing_portal.sessions.create(
+        params={
+            "customer": cus.id,
+            "return_url": "https://example.com/account",
+            "flow_data": {
+                "type": "subscription_cancel",
+                "subscription_cancel": {"subscription": sub.id},
+                "after_completion": {"type": "redirect", "redirect": {"return_url": "https://example.com/done"}},
+            },
+        }
+    )
+    assert session.object == "billing_portal.session"
+    assert session.url.startswith("https://")
+    assert session.flow.type == "subscription_cancel"
+    assert session.flow.subscription_cancel.subscription == sub.id
+    plain = client.v1.billing_portal.sessions.create(params={"customer": cus.id})
+    assert plain.flow is None
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.billing_portal.sessions.create(
+            params={"customer": cus.id, "flow_data": {"type": "subscription_cancel"}}
+        )
