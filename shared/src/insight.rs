@@ -17,7 +17,9 @@ use crate::stripe::types::{Invoice, List, Subscription};
 use crate::timefmt::{human_date, now_unix, rfc3339};
 use crate::tools::common::{card_phrase, invoice, missing_customer, saved_card};
 use crate::tools::fetch_customer;
-use crate::tools::subscription_status::{next_payment, product_names, relevant, view};
+use crate::tools::subscription_status::{
+    next_payment, plan_name, price_phrase, product_names, relevant, view,
+};
 
 pub const NAME: &str = "agent_insight";
 const RECENT_ACTIONS: usize = 10;
@@ -120,10 +122,12 @@ async fn run(app: &App, req: &Request, trail: &mut Trail) -> Result<Value, ApiEr
             .clone()
             .or(customer.email.clone())
             .unwrap_or_else(|| customer_id.clone());
+        // Said to the agent about the customer, not to the customer.
         let plan = match shown.first() {
             Some(s) => format!(
-                "{} is {}",
-                crate::tools::subscription_status::summarize(&shown[..1], &names),
+                "{} ({}), {}",
+                plan_name(s, &names),
+                price_phrase(s),
                 s.status.replace('_', " ")
             ),
             None => "no subscription".into(),

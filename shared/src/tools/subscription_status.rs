@@ -115,7 +115,7 @@ pub(crate) fn relevant(subs: &[Subscription]) -> Vec<&Subscription> {
     }
 }
 
-fn plan_name(sub: &Subscription, names: &HashMap<String, String>) -> String {
+pub(crate) fn plan_name(sub: &Subscription, names: &HashMap<String, String>) -> String {
     let parts: Vec<String> = sub
         .items
         .data
@@ -150,7 +150,7 @@ fn interval(sub: &Subscription) -> Option<(String, u32)> {
 }
 
 /// "$49.00/month", "$120.00 every 3 months".
-fn price_phrase(sub: &Subscription) -> String {
+pub(crate) fn price_phrase(sub: &Subscription) -> String {
     let money = amount(sub).formatted;
     match interval(sub) {
         Some((unit, 1)) => format!("{money}/{unit}"),
@@ -260,7 +260,7 @@ pub(crate) fn view(sub: &Subscription, names: &HashMap<String, String>) -> Value
     })
 }
 
-pub(crate) fn summarize(subs: &[&Subscription], names: &HashMap<String, String>) -> String {
+fn summarize(subs: &[&Subscription], names: &HashMap<String, String>) -> String {
     match subs {
         [] => "You don't have a subscription.".into(),
         [sub] => sentence(sub, names),
