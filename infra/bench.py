@@ -21,7 +21,8 @@ LATENCY_MS = 50
 
 def requests_of(env: dict) -> int:
     r = requests.get(f"{env['STRIPE_API_BASE']}/_emulator/requests", params={"key": env["STRIPE_API_KEY"]}, timeout=5)
-    return r.json()["count"]
+    # `count` is the capped log's length; `total` keeps counting past the cap.
+    return r.json()["total"]
 
 
 def peak_rss_kib(pid: int) -> int:

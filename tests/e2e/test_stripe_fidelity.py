@@ -267,7 +267,7 @@ def test_trial_invoice_and_request_log():
     assert trial_invoice.lines.data[0].description == "Trial period for Starter"
 
     log = control("GET", f"/requests?key={key}")
-    assert log["count"] == 7
+    assert log["count"] == 7 and log["total"] == 7
     assert [r["method"] for r in log["requests"]][:2] == ["POST", "POST"]
     assert all({"method", "path", "status", "idempotency_key"} <= set(r) for r in log["requests"])
 

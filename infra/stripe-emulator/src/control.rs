@@ -202,7 +202,8 @@ async fn requests(
         .get(key)
         .map(|l| l.iter().cloned().collect())
         .unwrap_or_default();
-    Json(json!({"count": entries.len(), "requests": entries})).into_response()
+    let total = st.request_totals.get(key).copied().unwrap_or(0);
+    Json(json!({"count": entries.len(), "total": total, "requests": entries})).into_response()
 }
 
 async fn clear_requests(
@@ -212,7 +213,9 @@ async fn clear_requests(
     let Some(key) = q.get("key") else {
         return bad("`key` query parameter is required.");
     };
-    shared.lock().request_logs.remove(key);
+    let mut st = shared.lock();
+    st.request_logs.remove(key);
+    st.request_totals.remove(key);
     Json(json!({"ok": true})).into_response()
 }
 

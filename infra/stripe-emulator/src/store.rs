@@ -31,6 +31,9 @@ pub struct Emulator {
     pub latency_by_key: HashMap<String, u64>,
     pub clock_offset: i64,
     pub request_logs: HashMap<String, VecDeque<Value>>,
+    /// Requests per key since the log was last cleared; unlike the log it is not capped, so
+    /// benchmarks can count requests over any number of calls.
+    pub request_totals: HashMap<String, u64>,
 }
 
 impl Emulator {
@@ -43,6 +46,7 @@ impl Emulator {
     }
 
     pub fn log_request(&mut self, key: &str, entry: Value) {
+        *self.request_totals.entry(key.to_string()).or_default() += 1;
         let log = self.request_logs.entry(key.to_string()).or_default();
         log.push_back(entry);
         while log.len() > REQUEST_LOG_LIMIT {
