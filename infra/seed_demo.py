@@ -15,7 +15,10 @@ def control(base: str, path: str, body: dict | None = None) -> dict:
 
 
 def seed(base: str, key: str) -> dict[str, dict]:
-    """Returns {state: {"customer": id, "user": user id, "email": email}}."""
+    """Returns {state: {"customer": id, "user": user id, "email": email}}. Expects the
+    stack's fresh emulator: it is reset to start 32 days ago, so that after the month of
+    renewals below the emulator's clock is today and the demo's dates look like real ones."""
+    control(base, "reset", {"offset": -32 * DAY})
     sc = stripe.StripeClient(key, base_addresses={"api": base}, max_network_retries=0)
     v1 = sc.v1
     prices = {}

@@ -76,9 +76,18 @@ fn str_field(m: &Map<String, Value>, name: &str) -> Result<Option<String>, Strin
     opt_str(m.get(name), name).map_err(|e| e.message)
 }
 
-async fn reset(State(shared): State<Shared>) -> Response {
-    *shared.lock() = Emulator::default();
-    Json(json!({"ok": true})).into_response()
+/// Empties the emulator. `offset` (seconds, may be negative) starts the fresh clock that far
+/// from real time, so seeded history (a month of renewals, say) can end today rather than
+/// in the future. Only an empty emulator may travel back: objects never see time reverse.
+async fn reset(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    reply(body_params(&headers, &body).and_then(|m| {
+        let offset = int_field(&m, "offset")?.unwrap_or(0);
+        *shared.lock() = Emulator {
+            clock_offset: offset,
+            ..Emulator::default()
+        };
+        Ok(json!({"ok": true, "offset": offset}))
+    }))
 }
 
 async fn clock(State(shared): State<Shared>) -> Response {

@@ -477,6 +477,20 @@ async fn reset_drops_everything() {
 }
 
 #[tokio::test]
+async fn reset_can_start_the_clock_in_the_past() {
+    let emu = Emu::start().await;
+    let real = emu.control("GET", "clock", json!({})).await["now"]
+        .as_i64()
+        .unwrap_or_default();
+    emu.control("POST", "reset", json!({"offset": -30 * 86_400}))
+        .await;
+    let cus = emu.post("/v1/customers", "email=past@x.com").await;
+    let created = cus["created"].as_i64().unwrap_or_default();
+    assert!((real - 30 * 86_400 - created).abs() < 5, "{real} {created}");
+    emu.control("POST", "reset", json!({})).await;
+}
+
+#[tokio::test]
 async fn deleted_customer_is_a_tombstone() {
     let emu = Emu::start().await;
     let cus = emu.post("/v1/customers", "email=d@x.com").await;
