@@ -487,7 +487,21 @@ async fn reset_can_start_the_clock_in_the_past() {
     let cus = emu.post("/v1/customers", "email=past@x.com").await;
     let created = cus["created"].as_i64().unwrap_or_default();
     assert!((real - 30 * 86_400 - created).abs() < 5, "{real} {created}");
-    emu.control("POST", "reset", json!({})).await;
+}
+
+#[tokio::test]
+async fn request_total_counts_past_the_capped_log() {
+    let emu = Emu::start().await;
+    let log_limit = 1000;
+    for _ in 0..log_limit + 5 {
+        emu.call("GET", "/v1/customers", "").await;
+    }
+    let path = format!("requests?key={}", emu.key);
+    let log = emu.control("GET", &path, json!({})).await;
+    assert_eq!(log["count"], log_limit);
+    assert_eq!(log["total"], log_limit + 5);
+    emu.control("DELETE", &path, json!({})).await;
+    assert_eq!(emu.control("GET", &path, json!({})).await["total"], 0);
 }
 
 #[tokio::test]
