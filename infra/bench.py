@@ -55,7 +55,7 @@ def main() -> int:
                     t0 = time.perf_counter()
                     r = st.sample_call(env, method, path)
                     times.append((time.perf_counter() - t0) * 1000)
-                    if r.status_code != 200:
+                    if r.status_code != st.expected_status(path):
                         raise SystemExit(f"{path}: {r.status_code} {r.text[:300]}")
                 per_call = (requests_of(env) - before) / CALLS
                 p50, p99 = pct(times, 50), pct(times, 99)
@@ -68,7 +68,7 @@ def main() -> int:
             proc = stack.start(name)
             r = st.sample_call(env, method, path)
             cold = (time.perf_counter() - t0) * 1000
-            assert r.status_code == 200, r.text
+            assert r.status_code == st.expected_status(path), r.text
             for _ in range(20):
                 st.sample_call(env, method, path)
             size = (st.ROOT / "target" / "release" / name).stat().st_size

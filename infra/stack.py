@@ -1,7 +1,8 @@
 """The whole system, locally: moto (DynamoDB, KMS, Secrets Manager), the Stripe emulator,
 `cargo lambda watch` serving the Lambda runtime API and the contract's HTTP routes, and
 every function binary from template.yaml attached to it. Provisions from template.yaml,
-seeds the demo tenant, warms every function, then says "ready".
+seeds the demo tenant, warms every function, then says "ready". What a killed earlier run
+left behind (listed in .local/stack-<api port>.pids) is stopped first.
 
     python infra/stack.py dev            # until Ctrl-C
     python infra/stack.py run -- CMD...  # up, run CMD with .local/demo.env in its env, down
@@ -9,6 +10,7 @@ seeds the demo tenant, warms every function, then says "ready".
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -30,6 +32,145 @@ VENV_BIN = ROOT / ".venv" / "bin"
 TENANT = "demo"
 
 
+# --- Leftovers of an earlier run -----------------------------------------------------------
+# Every process the stack spawns gets its own session, so Ctrl-C in a terminal reaches only
+# this script, which then stops them in `down()`. A SIGKILL of this script skips `down()` and
+# leaves them running, holding the ports the next run needs. So each stack keeps a pidfile,
+# written as processes are spawned, and the next run on the same ports stops what it lists.
+
+
+def proc_stat(pid: int) -> tuple[int, int] | None:
+    """(process group, start time) of a living process, or None if it is gone or a zombie.
+    The start time tells a recycled pid apart from the process that was recorded."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # the command name in (...) may hold spaces
+    if fields[0] in "ZX":
+        return None
+    return int(fields[2]), int(fields[19])
+
+
+def proc_cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
+
+
+def record_process(pidfile: Path, role: str, pid: int) -> None:
+    """Appends one line; the file is accurate whenever this script is killed."""
+    stat = proc_stat(pid) or (pid, 0)
+    line = {"role": role, "pid": pid, "pgid": stat[0], "start": stat[1], "cmd": proc_cmdline(pid)}
+    with open(pidfile, "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def still_running(rec: dict) -> bool:
+    """The recorded process itself, not another one that got its pid later."""
+    stat = proc_stat(rec["pid"])
+    return stat is not None and stat[1] == rec["start"] and proc_cmdline(rec["pid"]) == rec["cmd"]
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a living process is left in the group (zombies hold no ports)."""
+    for d in os.listdir("/proc"):
+        if d.isdigit() and (stat := proc_stat(int(d))) and stat[0] == pgid:
+            return True
+    return False
+
+
+def kill_group(pgid: int, grace: float = 5) -> None:
+    """SIGTERM, and SIGKILL for what is still there after `grace` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not group_alive(pgid):
+            return
+
+
+def stop_leftovers(pidfile: Path) -> None:
+    """Stops what a killed earlier run on these ports left behind, and nothing else."""
+    if not pidfile.exists():
+        return
+    records = [json.loads(line) for line in pidfile.read_text().splitlines() if line.strip()]
+    for rec in records:
+        # A stack that is still running owns these processes; stopping them would pull
+        # the ground from under it.
+        if rec["role"] == "owner" and still_running(rec):
+            raise SystemExit(f"another stack (pid {rec['pid']}: {' '.join(rec['cmd'])}) is running on "
+                             f"these ports; stop it first (kill {rec['pid']}), or wait for it to finish")
+    for rec in records:
+        if rec["role"] != "owner" and still_running(rec):
+            kill_group(rec["pgid"])
+            print(f"stopped a leftover {rec['role']} (pid {rec['pid']}) of an earlier run", file=sys.stderr)
+    pidfile.unlink()
+
+
+def port_owner(port: int) -> tuple[int, list[str]] | None:
+    """The process with a listening socket on `port`: its inode from /proc/net/tcp{,6},
+    then the process holding that inode among /proc/*/fd (only our own user's are readable)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{f[9]}]")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{d}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{d}/fd/{fd}") in inodes:
+                    return int(d), proc_cmdline(int(d))
+            except OSError:
+                pass
+    return None
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        # As the servers themselves bind: a closed connection in TIME_WAIT does not count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports_free(roles: dict[str, int]) -> None:
+    """Says which port is taken, for what, by whom, instead of a server failing to start."""
+    problems = []
+    for role, port in roles.items():
+        if port_free(port):
+            continue
+        owner = port_owner(port)
+        if owner:
+            pid, cmd = owner
+            problems.append(f"port {port} ({role}) is in use by pid {pid}: {' '.join(cmd)}\n"
+                            f"  this stack did not start it, so it is left alone; stop it (kill {pid}) and retry")
+        else:
+            problems.append(f"port {port} ({role}) is in use, but by no process this user can see\n"
+                            f"  find it with `ss -ltnp 'sport = :{port}'` (as root if need be), stop it and retry")
+    if problems:
+        raise SystemExit("\n".join(problems))
+
+
 class Stack:
     def __init__(self, ports: dict[str, int], profile: str, fn_env: dict[str, str]):
         self.ports = ports
@@ -38,6 +179,9 @@ class Stack:
         self.procs: list[tuple[str, subprocess.Popen]] = []
         self.logs = LOCAL / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
+        # One per stack: `make dev` and the test stack use other ports and may run side by side.
+        self.pidfile = LOCAL / f"stack-{ports['api']}.pids"
+        self.owns_pidfile = False
         self.aws_env = {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports['moto']}",
             "AWS_ACCESS_KEY_ID": "local",
@@ -56,6 +200,7 @@ class Stack:
             env={**os.environ, **(env or {})}, start_new_session=True,
         )
         self.procs.append((name, proc))
+        record_process(self.pidfile, name, proc.pid)
 
     def wait_port(self, name: str, port: int, timeout: float = 60) -> None:
         deadline = time.time() + timeout
@@ -70,6 +215,12 @@ class Stack:
         raise SystemExit(f"{name} did not open port {port}; see .local/logs/{name}.log")
 
     def up(self) -> dict[str, str]:
+        stop_leftovers(self.pidfile)
+        check_ports_free({"moto": self.ports["moto"], "stripe-emulator": self.ports["stripe"],
+                          "cargo-lambda-watch": self.ports["api"]})
+        self.pidfile.write_text("")
+        self.owns_pidfile = True
+        record_process(self.pidfile, "owner", os.getpid())
         target = ROOT / "target" / self.profile
         self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports["moto"])])
         self.spawn("stripe-emulator", [str(target / "stripe-emulator")],
@@ -141,7 +292,7 @@ class Stack:
                 while True:
                     try:
                         r = sample_call(env, method, path)
-                        if r.status_code == 200:
+                        if r.status_code == expected_status(path):
                             break
                         detail = r.text[:300]
                     except requests.RequestException as e:
@@ -174,10 +325,23 @@ class Stack:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        if self.owns_pidfile:
+            self.pidfile.unlink(missing_ok=True)
+
+
+FALLBACK = "$default"
+
+
+def expected_status(path: str) -> int:
+    """What a route's sample call answers: 200, or 404 from the fallback route."""
+    return 404 if path == FALLBACK else 200
 
 
 def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30) -> requests.Response:
-    """A typical good call of a route, as the demo's active visitor (or an agent)."""
+    """A typical good call of a route, as the demo's active visitor (or an agent); for the
+    fallback route, a tool that does not exist."""
+    if path == FALLBACK:
+        return requests.post(f"{env['API_URL']}/v1/{TENANT}/tools/no_such_tool", json={}, timeout=timeout)
     url = env["API_URL"] + path.replace("{tenant}", TENANT)
     if path.endswith("/agent/insight"):
         token = mint(env["AGENT_SECRET"], "agent_demo", role="agent")
@@ -231,6 +395,7 @@ curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/get_subscription_status \\
   -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{}}'
 
 Mint another token:  .venv/bin/python infra/mint_token.py USER_ID [--email E] [--customer cus_...]
+                     .venv/bin/python infra/mint_token.py --agent AGENT_ID
 Logs: .local/logs/   Stop: Ctrl-C
 """)
         print("ready", flush=True)

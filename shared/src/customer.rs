@@ -1,29 +1,41 @@
 //! Which Stripe customer the visitor is, in the contract's order, never guessing.
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Candidate};
 use crate::identity::Visitor;
 use crate::stripe::types::{Customer, List};
 use crate::stripe::{Params, StripeSession};
 use crate::tenant::{TenantConfig, TenantStore};
+use crate::timefmt::rfc3339;
 
-/// First the token's `stripe_customer_id`, then the tenant's contact mapping, then the
-/// token's email matched case-insensitively. Two or more matches is an error, never a pick.
-pub async fn resolve(
-    stripe: &StripeSession<'_>,
+/// The customer known without asking Stripe: the token's `stripe_customer_id`, then the
+/// tenant's contact mapping. Known early, so even a refused call is audited under it.
+pub async fn known(
     store: &dyn TenantStore,
     config: &TenantConfig,
     visitor: &Visitor,
-) -> Result<String, ApiError> {
+) -> Result<Option<String>, ApiError> {
     if let Some(id) = &visitor.stripe_customer_id {
-        return Ok(id.clone());
+        return Ok(Some(id.clone()));
     }
-    if !visitor.user_id.is_empty()
-        && let Some(id) = store
-            .contact(&config.tenant, &visitor.user_id)
-            .await
-            .map_err(|e| e.to_api_error())?
-    {
+    if visitor.user_id.is_empty() {
+        return Ok(None);
+    }
+    store
+        .contact(&config.tenant, &visitor.user_id)
+        .await
+        .map_err(|e| e.to_api_error())
+}
+
+/// The [`known`] customer, or else the token's verified email matched case-insensitively.
+/// Two or more matches is an error, never a pick.
+pub async fn resolve(
+    stripe: &StripeSession<'_>,
+    config: &TenantConfig,
+    visitor: &Visitor,
+    known: Option<String>,
+) -> Result<String, ApiError> {
+    if let Some(id) = known {
         return Ok(id);
     }
     match &visitor.email {
@@ -44,7 +56,7 @@ async fn by_email(
     // Asking both at once costs one round trip and misses neither.
     let exact_params = Params::new().set("email", email).set("limit", 3);
     let exact = stripe.get::<List<Customer>>("/v1/customers", &exact_params);
-    let ids: BTreeSet<String> = if config.customer_search {
+    let found: BTreeMap<String, Customer> = if config.customer_search {
         let query = format!(
             "email:'{}'",
             email.replace('\\', "\\\\").replace('\'', "\\'")
@@ -54,18 +66,30 @@ async fn by_email(
         let (exact, search) = futures::join!(exact, search);
         let exact = exact.map_err(|e| e.to_api_error())?;
         let search = search.map_err(|e| e.to_api_error())?;
-        live_ids(exact).chain(live_ids(search)).collect()
+        live(exact).chain(live(search)).collect()
     } else {
-        live_ids(exact.await.map_err(|e| e.to_api_error())?).collect()
+        live(exact.await.map_err(|e| e.to_api_error())?).collect()
     };
-    let mut ids = ids.into_iter();
-    match (ids.next(), ids.next()) {
-        (Some(id), None) => Ok(id),
-        (None, _) => Err(ApiError::customer_not_found()),
-        (Some(_), Some(_)) => Err(ApiError::ambiguous_customer()),
+    if found.len() > 1 {
+        let matched = found
+            .into_values()
+            .map(|c| Candidate {
+                id: c.id,
+                name: c.name,
+                created: c.created.and_then(rfc3339),
+            })
+            .collect();
+        return Err(ApiError::ambiguous_customer(matched));
     }
+    found
+        .into_keys()
+        .next()
+        .ok_or_else(ApiError::customer_not_found)
 }
 
-fn live_ids(list: List<Customer>) -> impl Iterator<Item = String> {
-    list.data.into_iter().filter(|c| !c.deleted).map(|c| c.id)
+fn live(list: List<Customer>) -> impl Iterator<Item = (String, Customer)> {
+    list.data
+        .into_iter()
+        .filter(|c| !c.deleted)
+        .map(|c| (c.id.clone(), c))
 }

@@ -1,6 +1,38 @@
 //! The contract's error table, in one place.
 use serde::Serialize;
 
+/// Every error code an answer can carry, with its HTTP status. `docs/API.md` lists the
+/// same table; a test keeps the two in step.
+pub const CODES: &[(&str, u16)] = &[
+    ("invalid_request", 400),
+    ("identity_required", 401),
+    ("identity_invalid", 401),
+    ("identity_expired", 401),
+    ("tool_disabled", 403),
+    ("policy_denied", 403),
+    ("not_owner", 403),
+    ("customer_not_found", 404),
+    ("not_found", 404),
+    ("unknown_tenant", 404),
+    ("method_not_allowed", 405),
+    ("ambiguous_customer", 409),
+    ("confirmation_invalid", 409),
+    ("confirmation_expired", 409),
+    ("payload_too_large", 413),
+    ("rate_limited", 429),
+    ("billing_unavailable", 502),
+    ("billing_unavailable", 503),
+];
+
+/// One of several customers an email matched: shown to an agent so they can pick, never
+/// to a visitor (they are other people's accounts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    pub id: String,
+    pub name: Option<String>,
+    pub created: Option<String>,
+}
+
 /// An answer the caller gets instead of data. `status` is the HTTP status the contract
 /// fixes for `code`; constructors keep the two from drifting apart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -12,6 +44,15 @@ pub struct ApiError {
     pub reason: Option<String>,
     pub message: String,
     pub escalate: bool,
+    /// Filled only where the caller may see them (agents); see [`Candidate`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<Vec<Candidate>>,
+    /// Matches kept out of the answer until a boundary decides the caller may see them.
+    #[serde(skip)]
+    pub matched: Vec<Candidate>,
+    /// Methods the path takes, for the `Allow` header of a 405.
+    #[serde(skip)]
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -22,6 +63,9 @@ impl ApiError {
             reason: None,
             message: message.into(),
             escalate: false,
+            candidates: None,
+            matched: Vec::new(),
+            allow: None,
         }
     }
 
@@ -85,13 +129,25 @@ impl ApiError {
     pub fn unknown_tenant() -> Self {
         Self::new(404, "unknown_tenant", "Unknown tenant.")
     }
-    pub fn ambiguous_customer() -> Self {
-        Self::new(
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut e = Self::new(
+            405,
+            "method_not_allowed",
+            format!("This route takes {allow} only."),
+        )
+        .with_reason("wrong_method");
+        e.allow = Some(allow);
+        e
+    }
+    pub fn ambiguous_customer(matched: Vec<Candidate>) -> Self {
+        let mut e = Self::new(
             409,
             "ambiguous_customer",
             "More than one billing account matches your email, so we won't guess; a person will help.",
         )
-        .escalated()
+        .escalated();
+        e.matched = matched;
+        e
     }
     pub fn payload_too_large() -> Self {
         Self::new(413, "payload_too_large", "The request body is over 64 KiB.")
@@ -109,6 +165,41 @@ impl ApiError {
         )
         .with_reason(reason)
         .escalated()
+    }
+}
+
+impl ApiError {
+    /// The same error said to a support agent about a customer they looked up, instead of
+    /// to the visitor: the agent is the person an escalation would reach, and may see the
+    /// accounts an email matched.
+    pub fn for_agent(mut self) -> Self {
+        let message = match self.code {
+            "identity_required" => Some(
+                "Send an agent token: `Authorization: Bearer <JWT>` signed with the tenant's agent secret, with `role: \"agent\"`.".to_string(),
+            ),
+            "identity_invalid" => Some("The agent token is not valid for this tenant.".into()),
+            "identity_expired" => Some("The agent token has expired; sign in again.".into()),
+            "customer_not_found" => {
+                Some("No Stripe customer matches that look-up.".to_string())
+            }
+            "ambiguous_customer" => {
+                self.candidates = Some(std::mem::take(&mut self.matched));
+                Some(
+                    "Several Stripe customers share that email; look one of the candidates up by `customer_id`.".into(),
+                )
+            }
+            "billing_unavailable" => Some(
+                "Stripe or AWS is not answering for this tenant right now; try again shortly.".into(),
+            ),
+            _ => None,
+        };
+        if let Some(m) = message {
+            self.message = m;
+        }
+        if matches!(self.code, "customer_not_found" | "ambiguous_customer") {
+            self.escalate = false;
+        }
+        self
     }
 }
 

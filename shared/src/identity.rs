@@ -30,7 +30,25 @@ pub struct Claims {
     pub iat: Option<i64>,
     pub email: Option<String>,
     pub stripe_customer_id: Option<String>,
+    pub email_verified: Option<bool>,
     pub role: Option<String>,
+}
+
+/// The token of an `Authorization: Bearer <token>` header, the scheme matched
+/// case-insensitively as HTTP says (RFC 9110 §11.1). `None` when there is no header.
+pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get("authorization") else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::identity_invalid("malformed_authorization"))?;
+    Ok(Some(token))
 }
 
 pub fn verify_visitor(
@@ -39,14 +57,7 @@ pub fn verify_visitor(
     secrets: &[Secret],
     now: i64,
 ) -> Result<Visitor, ApiError> {
-    if let Some(auth) = headers.get("authorization") {
-        let token = auth
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::identity_invalid("malformed_authorization"))?;
+    if let Some(token) = bearer(headers)? {
         let claims = verify_jwt(
             token,
             &config.tenant,
@@ -54,7 +65,7 @@ pub fn verify_visitor(
             config.max_token_lifetime_secs,
             now,
         )?;
-        return visitor_from(claims);
+        return visitor_from(claims, config.trust_email_claim);
     }
     match (header(headers, "x-user-id"), header(headers, "x-user-hash")) {
         (None, None) => Err(ApiError::identity_required()),
@@ -136,7 +147,9 @@ pub fn verify_jwt(
     Ok(claims)
 }
 
-fn visitor_from(claims: Claims) -> Result<Visitor, ApiError> {
+/// An `email` claim finds a customer only when it is verified: `email_verified: true` in
+/// the token, or a tenant that vouches for every email it signs.
+fn visitor_from(claims: Claims, trust_email: bool) -> Result<Visitor, ApiError> {
     if let Some(id) = &claims.stripe_customer_id
         && (!id.starts_with("cus_") || id.len() > 255)
     {
@@ -144,7 +157,9 @@ fn visitor_from(claims: Claims) -> Result<Visitor, ApiError> {
     }
     Ok(Visitor {
         user_id: claims.sub.unwrap_or_default(),
-        email: claims.email.filter(|e| !e.is_empty()),
+        email: claims
+            .email
+            .filter(|e| !e.is_empty() && (trust_email || claims.email_verified == Some(true))),
         stripe_customer_id: claims.stripe_customer_id,
     })
 }

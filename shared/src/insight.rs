@@ -1,24 +1,29 @@
 //! `GET /v1/{tenant}/agent/insight?customer_id=|email=|user_id=`: what a support agent needs
-//! at a glance, gathered with independent requests in parallel. Only agent tokens (signed
-//! with the tenant's agent secret, `role: "agent"`) are accepted.
+//! at a glance, gathered with independent requests in parallel, said to the agent about
+//! the customer. Only agent tokens (signed with the tenant's agent secret, `role: "agent"`)
+//! are accepted.
 use std::collections::HashMap;
 use std::time::Instant;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 
+use crate::billing::{Dates, card_phrase, invoice_name, money, open_phrase};
 use crate::customer;
 use crate::error::ApiError;
 use crate::identity::{self, Visitor};
+use crate::money::Money;
 use crate::pipeline::{App, Trail, record, request_id, tenant, tenant_route};
 use crate::response;
+use crate::routes;
 use crate::stripe::Params;
-use crate::stripe::types::{Invoice, List, Subscription};
-use crate::timefmt::{human_date, now_unix, rfc3339};
-use crate::tools::common::{card_phrase, invoice, missing_customer, saved_card};
+use crate::stripe::types::{Charge, Customer, Invoice, List, Subscription};
+use crate::timefmt::{now_unix, rfc3339};
+use crate::tools::common::{invoice, missing_customer, saved_card};
 use crate::tools::fetch_customer;
+use crate::tools::payment_history::failure_phrase;
 use crate::tools::subscription_status::{
-    next_payment, plan_name, price_phrase, product_names, relevant, view,
+    next_payment, plan_name, price_phrase, product_names, relevant, scheduled_cancel, view,
 };
 
 pub const NAME: &str = "agent_insight";
@@ -27,8 +32,11 @@ const RECENT_ACTIONS: usize = 10;
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&req);
+    if let Err(e) = routes::check(req.method().as_str(), req.uri().path()) {
+        return response::failure(&e, &request_id);
+    }
     let mut trail = Trail::default();
-    let result = run(app, &req, &mut trail).await;
+    let result = run(app, &req, &mut trail).await.map_err(ApiError::for_agent);
     record(app, NAME, trail, &result, &request_id, started).await;
     match result {
         Ok(body) => response::ok(body, &request_id),
@@ -40,16 +48,9 @@ async fn run(app: &App, req: &Request, trail: &mut Trail) -> Result<Value, ApiEr
     let tenant_id = tenant_route(req.uri().path(), &["agent", "insight"])?;
     let (config, secrets) = tenant(app, tenant_id).await?;
     trail.tenant = Some(config.tenant.clone());
-    let token = req
-        .headers()
-        .get("authorization")
-        .ok_or_else(ApiError::identity_required)?
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::identity_invalid("malformed_authorization"))?;
+    let token = identity::bearer(req.headers())?.ok_or_else(ApiError::identity_required)?;
     let claims = identity::verify_jwt(
-        token.trim(),
+        token,
         &config.tenant,
         &secrets.agent_secrets,
         config.max_token_lifetime_secs,
@@ -78,18 +79,20 @@ async fn run(app: &App, req: &Request, trail: &mut Trail) -> Result<Value, ApiEr
         )
         .with_reason("invalid_field"));
     }
+    if let Some(id) = customer_id {
+        crate::tools::check_id("customer_id", id, "cus_")?;
+    }
     let stripe = app.stripe.session(secrets.stripe_key.clone());
-    // The agent names the customer the way a visitor's token would.
+    // The agent names the customer the way a visitor's token would; an email an agent
+    // types is theirs to vouch for.
     let lookup = Visitor {
         user_id: user_id.unwrap_or_default().to_string(),
         email: email.map(str::to_string),
         stripe_customer_id: customer_id.map(str::to_string),
     };
-    if let Some(id) = customer_id {
-        crate::tools::check_id("customer_id", id, "cus_")?;
-    }
     let outcome = async {
-        let customer_id = customer::resolve(&stripe, app.tenants.store(), &config, &lookup).await?;
+        let known = customer::known(app.tenants.store(), &config, &lookup).await?;
+        let customer_id = customer::resolve(&stripe, &config, &lookup, known).await?;
         trail.customer = Some(customer_id.clone());
         trail.reached_tool = true;
         let sub_params = Params::new()
@@ -98,16 +101,25 @@ async fn run(app: &App, req: &Request, trail: &mut Trail) -> Result<Value, ApiEr
             .set("limit", 10)
             .expand("data.latest_invoice");
         let inv_params = Params::new().set("customer", &customer_id).set("limit", 5);
-        let (customer, subs, invoices, actions) = futures::join!(
+        let open_params = Params::new()
+            .set("customer", &customer_id)
+            .set("status", "open")
+            .set("limit", 10);
+        let charge_params = Params::new().set("customer", &customer_id).set("limit", 1);
+        let (customer, subs, invoices, open, charges, actions) = futures::join!(
             fetch_customer(&stripe, &customer_id),
             stripe.get::<List<Subscription>>("/v1/subscriptions", &sub_params),
             stripe.get::<List<Invoice>>("/v1/invoices", &inv_params),
+            stripe.get::<List<Invoice>>("/v1/invoices", &open_params),
+            stripe.get::<List<Charge>>("/v1/charges", &charge_params),
             app.audit
                 .recent(&config.tenant, &customer_id, RECENT_ACTIONS),
         );
         let customer = customer?;
         let subs = subs.map_err(missing_customer)?.data;
         let invoices = invoices.map_err(missing_customer)?.data;
+        let open = open.map_err(missing_customer)?.data;
+        let last_charge = charges.map_err(missing_customer)?.data.into_iter().next();
         let actions = actions.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "audit log unavailable for insight");
             Vec::new()
@@ -115,45 +127,160 @@ async fn run(app: &App, req: &Request, trail: &mut Trail) -> Result<Value, ApiEr
         let names: HashMap<String, String> =
             product_names(app, &config.tenant, &stripe, &subs).await?;
         let shown = relevant(&subs);
+        let facts = Facts {
+            customer: &customer,
+            subs: &shown,
+            names: &names,
+            open: &open,
+            last_charge: last_charge.as_ref(),
+            dates: &config.dates(),
+        };
         let card = customer.default_card();
         let next_billing = shown.iter().filter_map(|s| next_payment(s)).min();
-        let who = customer
-            .name
-            .clone()
-            .or(customer.email.clone())
-            .unwrap_or_else(|| customer_id.clone());
-        // Said to the agent about the customer, not to the customer.
-        let plan = match shown.first() {
-            Some(s) => format!(
-                "{} ({}), {}",
-                plan_name(s, &names),
-                price_phrase(s),
-                s.status.replace('_', " ")
-            ),
-            None => "no subscription".into(),
-        };
-        let mut summary = format!("{who}: {plan}.");
-        if let Some(t) = next_billing {
-            summary.push_str(&format!(" Next billing {}.", human_date(t)));
-        }
-        if let Some(c) = card {
-            summary.push_str(&format!(" Card: {}.", card_phrase(&c.brand, &c.last4)));
-        }
+        let currency = balance_currency(&customer, &subs);
         Ok::<_, ApiError>(json!({
             "customer": {"id": customer.id, "name": customer.name, "email": customer.email},
             "subscriptions": shown.iter().map(|s| view(s, &names)).collect::<Vec<_>>(),
             "invoices": invoices.iter().map(invoice).collect::<Vec<_>>(),
+            "open_invoices": open.iter().map(invoice).collect::<Vec<_>>(),
             "payment_method": card.map(saved_card),
             "next_billing_date": next_billing.and_then(rfc3339),
+            "credit": Money::new(customer.balance.min(0).abs(), &currency),
+            "owed_on_balance": Money::new(customer.balance.max(0), &currency),
+            "last_payment_failure": last_charge.as_ref().filter(|c| c.status == "failed").map(|c| json!({
+                "charge": c.id, "amount": Money::new(c.amount, &c.currency),
+                "created": rfc3339(c.created), "reason": failure_phrase(c),
+            })),
             "recent_actions": actions.iter().map(|a| json!({
                 "time": a.time, "tool": a.tool, "actor": a.actor,
                 "decision": a.decision, "outcome": a.outcome, "reason": a.reason,
             })).collect::<Vec<_>>(),
-            "summary": summary,
+            "summary": facts.summary(),
         }))
     }
     .await;
     trail.stripe_request_ids = stripe.request_ids();
     trail.stripe_requests = stripe.request_count();
     outcome
+}
+
+fn balance_currency(customer: &Customer, subs: &[Subscription]) -> String {
+    customer
+        .currency
+        .clone()
+        .or_else(|| subs.first().map(|s| s.currency.clone()))
+        .unwrap_or_else(|| "usd".into())
+}
+
+/// What an agent must know first, in the order they would act on it.
+struct Facts<'a> {
+    customer: &'a Customer,
+    subs: &'a [&'a Subscription],
+    names: &'a HashMap<String, String>,
+    open: &'a [Invoice],
+    last_charge: Option<&'a Charge>,
+    dates: &'a Dates,
+}
+
+impl Facts<'_> {
+    fn summary(&self) -> String {
+        let c = self.customer;
+        let who = c
+            .name
+            .clone()
+            .or(c.email.clone())
+            .unwrap_or_else(|| c.id.clone());
+        let mut out = vec![match self.subs {
+            [] => format!("{who}: no subscription."),
+            [s] => format!("{who}: {}.", self.subscription(s)),
+            many => format!(
+                "{who}: {} subscriptions: {}.",
+                many.len(),
+                many.iter()
+                    .map(|s| self.subscription(s))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }];
+        if let Some(c) = self.last_charge.filter(|c| c.status == "failed") {
+            let card = c
+                .payment_method_details
+                .as_ref()
+                .and_then(|d| d.card.as_ref())
+                .and_then(|k| Some(format!(" ({})", card_phrase(k.brand.as_deref()?, k.last4.as_deref()?))))
+                .unwrap_or_default();
+            out.push(format!(
+                "Last payment of {} on {} failed: {}{card}.",
+                money(c.amount, &c.currency),
+                self.dates.date(c.created),
+                failure_phrase(c)
+            ));
+        }
+        match self.open {
+            [] => {}
+            [one] => out.push(format!("{} is {}.", invoice_name(one), open_phrase(one, self.dates))),
+            many => {
+                let total: i64 = many.iter().map(|i| i.amount_remaining).sum();
+                out.push(format!(
+                    "{} open invoices, {} due in total.",
+                    many.len(),
+                    money(total, &many[0].currency)
+                ));
+            }
+        }
+        let currency = balance_currency(c, &[]);
+        match c.balance {
+            0 => {}
+            b if b < 0 => out.push(format!("Account credit: {}.", money(-b, &currency))),
+            b => out.push(format!("Owes {} on the account balance.", money(b, &currency))),
+        }
+        match c.default_card() {
+            Some(k) => out.push(format!("Card: {}.", card_phrase(&k.brand, &k.last4))),
+            None => out.push("No card on file.".into()),
+        }
+        out.join(" ")
+    }
+
+    /// "Growth ($49.00/month), active, next billing ...", with what changes that.
+    fn subscription(&self, s: &Subscription) -> String {
+        let mut text = format!(
+            "{} ({}), {}",
+            plan_name(s, self.names),
+            price_phrase(s),
+            s.status.replace('_', " ")
+        );
+        if let Some(end) = scheduled_cancel(s) {
+            let requested = s
+                .canceled_at
+                .map(|t| format!(" (requested {})", self.dates.date(t)))
+                .unwrap_or_default();
+            text.push_str(&format!(", set to cancel on {}{requested}", self.dates.date(end)));
+        } else if s.status == "canceled" {
+            text.push_str(&format!(
+                ", ended {}",
+                self.dates.maybe(s.ended_at.or(s.canceled_at))
+            ));
+        }
+        if let Some(p) = &s.pause_collection {
+            text.push_str(&match p.resumes_at {
+                Some(t) => format!(", payments paused until {}", self.dates.date(t)),
+                None => ", payments paused".into(),
+            });
+        }
+        if s.status == "trialing"
+            && let Some(t) = s.trial_end
+        {
+            text.push_str(&format!(", trial ends {}", self.dates.date(t)));
+        }
+        if s.status == "past_due"
+            && let Some(i) = s.latest_invoice.as_ref().and_then(|i| i.object())
+            && i.amount_remaining > 0
+        {
+            text.push_str(&format!(", {} owed", money(i.amount_remaining, &i.currency)));
+        }
+        if let Some(t) = next_payment(s) {
+            text.push_str(&format!(", next billing {}", self.dates.date(t)));
+        }
+        text
+    }
 }

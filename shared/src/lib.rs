@@ -5,8 +5,10 @@
 //! tenant config and secrets, customer resolution, audit, the response envelope) lives
 //! here once, in [`pipeline`].
 
+pub mod args;
 pub mod audit;
 pub mod aws;
+pub mod billing;
 pub mod catalog;
 pub mod config;
 pub mod customer;
@@ -16,6 +18,7 @@ pub mod insight;
 pub mod money;
 pub mod pipeline;
 pub mod response;
+pub mod routes;
 pub mod secret;
 pub mod stripe;
 pub mod telemetry;

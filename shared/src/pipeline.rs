@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde_json::Value;
 
+use crate::args;
 use crate::audit::{self, AuditRecord, AuditSink};
 use crate::aws::{DynamoAudit, DynamoTenants, ManagedSecrets};
 use crate::catalog::Catalog;
@@ -16,6 +17,7 @@ use crate::customer;
 use crate::error::ApiError;
 use crate::identity;
 use crate::response;
+use crate::routes;
 use crate::stripe::StripeClient;
 use crate::tenant::{
     SecretStore, TenantConfig, TenantDirectory, TenantSecrets, TenantStore, valid_tenant_id,
@@ -95,6 +97,21 @@ where
     .await
 }
 
+/// Runs a handler that needs neither AWS nor Stripe (the route fallback): nothing to build,
+/// so its cold start is the runtime's alone.
+pub async fn serve_plain<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> Fut + Send + Sync,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let handler = &handler;
+    lambda_http::run(service_fn(move |req: Request| {
+        let answer = handler(req);
+        async move { Ok::<_, Infallible>(answer.await) }
+    }))
+    .await
+}
+
 /// Runs one tool as a Lambda function.
 pub async fn serve_tool<T: Tool>(app: App, tool: T) -> Result<(), lambda_http::Error> {
     let tool: &'static T = Box::leak(Box::new(tool));
@@ -116,6 +133,11 @@ pub(crate) struct Trail {
 pub async fn handle<T: Tool>(app: &App, tool: &T, req: Request) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&req);
+    // Locally the router sends every method to the function; API Gateway sends a wrong
+    // one to the fallback. Both answer it the same way, from the same route table.
+    if let Err(e) = routes::check(req.method().as_str(), req.uri().path()) {
+        return response::failure(&e, &request_id);
+    }
     let mut trail = Trail::default();
     let result = run(app, tool, &req, &request_id, &mut trail).await;
     record(app, T::NAME, trail, &result, &request_id, started).await;
@@ -207,9 +229,7 @@ async fn run<T: Tool>(
 ) -> Result<Answer, ApiError> {
     let (tenant_id, tool_name) = route(req.uri().path())?;
     if tool_name != T::NAME {
-        return Err(ApiError::not_found(format!(
-            "There is no tool named {tool_name}."
-        )));
+        return Err(ApiError::not_found("That route is not this tool's.").with_reason("unrouted"));
     }
     if req.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large());
@@ -223,16 +243,19 @@ async fn run<T: Tool>(
         timefmt::now_unix(),
     )?;
     trail.actor = Some(format!("visitor:{}", visitor.user_id));
+    // Known without Stripe, so a call refused below is still filed under its customer.
+    let known = customer::known(app.tenants.store(), &config, &visitor).await?;
+    trail.customer = known.clone();
     if !config.tool_enabled(T::NAME) {
         return Err(ApiError::tool_disabled(T::NAME));
     }
     let args = parse_args::<T>(req.body(), trail)?;
     let stripe = app.stripe.session(secrets.stripe_key.clone());
     let outcome = async {
-        let customer_id =
-            customer::resolve(&stripe, app.tenants.store(), &config, &visitor).await?;
+        let customer_id = customer::resolve(&stripe, &config, &visitor, known).await?;
         trail.customer = Some(customer_id.clone());
         trail.reached_tool = true;
+        let dates = config.dates();
         let call = Call {
             app,
             tenant: &config,
@@ -240,6 +263,7 @@ async fn run<T: Tool>(
             customer_id: &customer_id,
             stripe: &stripe,
             request_id,
+            dates: &dates,
         };
         tool.run(&call, args).await
     }
@@ -281,36 +305,11 @@ fn tenant_of(id: &str) -> Result<&str, ApiError> {
 
 fn parse_args<T: Tool>(body: &Body, trail: &mut Trail) -> Result<T::Args, ApiError> {
     let bytes: &[u8] = match body {
-        Body::Empty => b"{}",
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,
         _ => b"{}",
     };
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    let value: Value = serde_json::from_slice(bytes).map_err(|_| {
-        ApiError::invalid_request("The body is not valid JSON.").with_reason("bad_json")
-    })?;
-    if !value.is_object() {
-        return Err(
-            ApiError::invalid_request("The body must be a JSON object of arguments.")
-                .with_reason("bad_json"),
-        );
-    }
-    trail.args = value.clone();
-    let args: T::Args = serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        let message = if path == "." {
-            format!("Invalid arguments: {inner}.")
-        } else {
-            format!("Invalid field `{path}`: {inner}.")
-        };
-        ApiError::invalid_request(message).with_reason("invalid_field")
-    })?;
+    let args = args::parse::<T::Args>(T::NAME, bytes, &mut trail.args)?;
     T::validate(&args)?;
     Ok(args)
 }

@@ -15,7 +15,7 @@ pub fn success(
         "ok": true, "tool": tool, "status": status, "data": data,
         "summary": summary, "request_id": request_id,
     });
-    build(200, &body, None)
+    build(200, &body, &[])
 }
 
 /// A success that is not a tool call (tool list, agent insight): `ok`, the fields given,
@@ -25,23 +25,30 @@ pub fn ok(mut body: Value, request_id: &str) -> Response<Body> {
         obj.insert("ok".into(), Value::Bool(true));
         obj.insert("request_id".into(), Value::String(request_id.into()));
     }
-    build(200, &body, None)
+    build(200, &body, &[])
 }
 
 pub fn failure(err: &ApiError, request_id: &str) -> Response<Body> {
     let body = json!({"ok": false, "error": err, "request_id": request_id});
     let retry_after =
         (err.code == "billing_unavailable" || err.code == "rate_limited").then_some("5");
-    build(err.status, &body, retry_after)
+    let mut headers = Vec::new();
+    if let Some(secs) = retry_after {
+        headers.push(("retry-after", secs));
+    }
+    if let Some(allow) = err.allow {
+        headers.push(("allow", allow));
+    }
+    build(err.status, &body, &headers)
 }
 
-fn build(status: u16, body: &Value, retry_after: Option<&str>) -> Response<Body> {
+fn build(status: u16, body: &Value, headers: &[(&str, &str)]) -> Response<Body> {
     let mut builder = Response::builder()
         .status(status)
         .header("content-type", "application/json")
         .header("cache-control", "no-store");
-    if let Some(secs) = retry_after {
-        builder = builder.header("retry-after", secs);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
     }
     builder
         .body(Body::Text(body.to_string()))

@@ -37,6 +37,14 @@ pub struct TenantConfig {
     /// Prices `get_available_plans` may offer; empty means every active recurring price.
     #[serde(default)]
     pub allowed_prices: Vec<String>,
+    /// IANA time zone summaries say dates in (e.g. `Europe/Berlin`); unset means UTC, said
+    /// as such.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// The merchant vouches that every `email` it signs is verified, so tokens need no
+    /// `email_verified: true` claim for email look-up.
+    #[serde(default)]
+    pub trust_email_claim: bool,
 }
 
 fn default_lifetime() -> u64 {
@@ -57,7 +65,14 @@ impl TenantConfig {
             customer_search: true,
             return_url: None,
             allowed_prices: Vec::new(),
+            time_zone: None,
+            trust_email_claim: false,
         }
+    }
+
+    /// How this tenant's summaries say dates.
+    pub fn dates(&self) -> crate::billing::Dates {
+        crate::billing::Dates::new(self.time_zone.as_deref())
     }
 
     pub fn tool_enabled(&self, tool: &str) -> bool {
@@ -102,9 +117,14 @@ pub trait SecretStore: Send + Sync {
     async fn secrets(&self, tenant: &str) -> Result<Option<TenantSecrets>, StoreError>;
 }
 
+/// How long a warm Lambda remembers that a tenant does not exist: long enough that a flood
+/// of calls for a bad tenant id reaches AWS once a second at most, short enough that a
+/// tenant created after a first miss is served within seconds.
+pub const UNKNOWN_TENANT_TTL: Duration = Duration::from_secs(2);
+
 /// A bounded-time cache in front of the ports: a warm Lambda asks DynamoDB, Secrets
-/// Manager and KMS at most once per tenant per `ttl`. Unknown tenants are cached too, so
-/// a flood of calls for a bad tenant id does not reach AWS.
+/// Manager and KMS at most once per tenant per `ttl`, and about an unknown tenant at most
+/// once per [`UNKNOWN_TENANT_TTL`].
 pub struct TenantDirectory {
     store: Arc<dyn TenantStore>,
     secrets: Arc<dyn SecretStore>,
@@ -162,6 +182,11 @@ type Cache<T> = Mutex<HashMap<String, (Instant, Option<Arc<T>>)>>;
 fn cached<T>(cache: &Cache<T>, tenant: &str, ttl: Duration) -> Option<Option<Arc<T>>> {
     let map = cache.lock().ok()?;
     let (at, value) = map.get(tenant)?;
+    let ttl = if value.is_some() {
+        ttl
+    } else {
+        ttl.min(UNKNOWN_TENANT_TTL)
+    };
     (at.elapsed() < ttl).then(|| value.clone())
 }
 
@@ -232,5 +257,20 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(60)).await;
         dir.config("demo").await.unwrap();
         assert_eq!(*mem.reads.lock().unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_tenant_created_after_a_miss_is_served_within_seconds() {
+        let mem = Arc::new(MemoryTenants::default());
+        let dir = TenantDirectory::new(mem.clone(), mem.clone(), Duration::from_secs(300));
+        assert!(dir.config("late").await.unwrap().is_none());
+        assert!(dir.config("late").await.unwrap().is_none(), "the miss is cached");
+        assert_eq!(*mem.reads.lock().unwrap(), 1);
+        mem.configs
+            .lock()
+            .unwrap()
+            .insert("late".into(), TenantConfig::new("late"));
+        tokio::time::sleep(UNKNOWN_TENANT_TTL + Duration::from_millis(50)).await;
+        assert!(dir.config("late").await.unwrap().is_some());
     }
 }

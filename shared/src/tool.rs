@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::billing::Dates;
 use crate::error::ApiError;
 use crate::identity::Visitor;
 use crate::pipeline::App;
@@ -42,6 +43,8 @@ pub struct Call<'a> {
     pub customer_id: &'a str,
     pub stripe: &'a StripeSession<'a>,
     pub request_id: &'a str,
+    /// How this tenant's summaries say dates.
+    pub dates: &'a Dates,
 }
 
 #[derive(Debug, Clone, PartialEq)]

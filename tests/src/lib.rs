@@ -119,6 +119,27 @@ impl StripeAccount {
         body["count"].as_u64().expect("count")
     }
 
+    /// `METHOD /path` of every Stripe request this account made (the emulator's log).
+    pub async fn request_log(&self) -> Vec<String> {
+        let url = format!("{}/_emulator/requests", self.base);
+        let body: Value = self
+            .http
+            .get(url)
+            .query(&[("key", &self.key)])
+            .send()
+            .await
+            .expect("emulator reachable")
+            .json()
+            .await
+            .expect("json");
+        body["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(|r| format!("{} {}", r["method"].as_str().unwrap(), r["path"].as_str().unwrap()))
+            .collect()
+    }
+
     pub async fn price(&self, product: &str, amount: i64, currency: &str) -> String {
         let p = self.post("/v1/products", &[("name", product)]).await;
         let amount = amount.to_string();

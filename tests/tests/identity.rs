@@ -299,7 +299,8 @@ fn good_tokens_under_each_active_secret_are_accepted() {
             secret,
             &json!({
                 "sub": "user_9", "aud": TENANT, "iat": now(), "exp": now() + 600,
-                "email": "nine@example.com", "stripe_customer_id": "cus_123"
+                "email": "nine@example.com", "email_verified": true,
+                "stripe_customer_id": "cus_123"
             }),
         );
         let v = case.check(case.bearer(&token)).expect("accepted");
@@ -307,6 +308,21 @@ fn good_tokens_under_each_active_secret_are_accepted() {
         assert_eq!(v.email.as_deref(), Some("nine@example.com"));
         assert_eq!(v.stripe_customer_id.as_deref(), Some("cus_123"));
     }
+    // An email the merchant did not mark verified never finds a customer.
+    let unverified = mint(
+        &case.secrets[0],
+        &json!({"sub": "u", "aud": TENANT, "iat": now(), "exp": now() + 60,
+                "email": "nine@example.com"}),
+    );
+    assert_eq!(case.check(case.bearer(&unverified)).unwrap().email, None);
+    // Any case of the scheme, as HTTP allows.
+    let lower: HeaderMap = [(
+        lambda_http::http::header::AUTHORIZATION,
+        format!("bearer {unverified}").parse().unwrap(),
+    )]
+    .into_iter()
+    .collect();
+    case.check(lower).expect("lowercase scheme accepted");
     // Within the skew and exactly at the lifetime cap are fine.
     let t = now();
     let edge = mint(

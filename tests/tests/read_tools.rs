@@ -41,7 +41,16 @@ async fn world() -> World {
         .await;
     let sub = s.subscribe(&neighbour, &prices[0], &[]).await;
     let neighbour_sub = sub["id"].as_str().unwrap().to_string();
-    let neighbour_invoice = sub["latest_invoice"].as_str().unwrap().to_string();
+    // An invoice Stripe *would* email: refusing it proves ownership is checked before the
+    // send, not that a paid invoice is never sent anyway.
+    let manual = s
+        .subscribe(
+            &neighbour,
+            &prices[2],
+            &[("collection_method", "send_invoice"), ("days_until_due", "30")],
+        )
+        .await;
+    let neighbour_invoice = manual["latest_invoice"].as_str().unwrap().to_string();
     let o = &h.other;
     let op = o.price("Foreign", 500, "usd").await;
     let oc = o.customer("fay@example.com", Some("pm_card_visa")).await;
@@ -108,7 +117,7 @@ async fn invoice_history_lists_links_and_pages() {
         body["summary"]
             .as_str()
             .unwrap()
-            .starts_with("Here are your last 4 invoices"),
+            .starts_with("Here are your 4 invoices;"),
         "{body}"
     );
     let (_, body) = w
@@ -489,6 +498,31 @@ async fn every_id_taking_tool_refuses_ids_of_others() {
         )
         .await,
     ];
+    let open: Value = w.h.stripe.get(&format!("/v1/invoices/{}", w.neighbour_invoice)).await;
+    assert_eq!(
+        (open["status"].as_str(), open["collection_method"].as_str()),
+        (Some("open"), Some("send_invoice")),
+        "the neighbour's invoice is one Stripe could send"
+    );
+    let sends: Vec<String> = w
+        .h
+        .stripe
+        .request_log()
+        .await
+        .into_iter()
+        .filter(|r| r.ends_with("/send"))
+        .collect();
+    assert!(sends.is_empty(), "nothing was sent: {sends:?}");
+    let refused = w
+        .h
+        .audit
+        .records
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.outcome == "not_owner")
+        .count();
+    assert_eq!(refused, cases.len(), "every refusal is in the audit log");
     for (i, (status, body)) in cases.iter().enumerate() {
         assert_eq!(*status, 403, "case {i}: {body}");
         assert_eq!(body["error"]["code"], "not_owner", "case {i}");
@@ -627,11 +661,12 @@ async fn tool_list_publishes_enabled_tools_with_schemas_that_validate() {
         assert_eq!(t["type"], "function");
         jsonschema::validator_for(&t["function"]["parameters"]).expect("a valid JSON Schema")
     };
+    // Strict mode: every property present, optional ones as null.
     let good_and_bad: [(&str, Vec<Value>, Vec<Value>); 4] = [
         (
             "get_invoice_history",
             vec![
-                json!({}),
+                json!({"limit": null, "since": null}),
                 json!({"limit": 24, "since": "2026-01-01T00:00:00Z"}),
             ],
             vec![
@@ -643,8 +678,11 @@ async fn tool_list_publishes_enabled_tools_with_schemas_that_validate() {
         ),
         (
             "get_billing_portal_link",
-            vec![json!({"flow": "payment_method_update"})],
-            vec![json!({"flow": "nope"}), json!({"subscription_id": 3})],
+            vec![json!({"flow": "payment_method_update", "subscription_id": null})],
+            vec![
+                json!({"flow": "nope", "subscription_id": null}),
+                json!({"flow": null, "subscription_id": 3}),
+            ],
         ),
         (
             "resend_invoice",

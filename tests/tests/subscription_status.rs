@@ -148,15 +148,27 @@ async fn resolves_customers_by_mapping_and_email_and_never_guesses() {
         .await;
     let token = h.token(visitor_claims(
         "user_x",
-        json!({"email": "mixed.case@example.com"}),
+        json!({"email": "mixed.case@example.com", "email_verified": true}),
     ));
     let (status, body) = h.call(&TOOL, Some(&token), "{}").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["customer_id"], by_email.as_str());
+    // The same email, not marked verified, finds nobody...
+    let unverified = h.token(visitor_claims(
+        "user_x",
+        json!({"email": "mixed.case@example.com"}),
+    ));
+    let (status, _) = h.call(&TOOL, Some(&unverified), "{}").await;
+    assert_eq!(status, 404);
+    // ...unless the tenant vouches for every email it signs.
+    h.configure(|c| c.trust_email_claim = true);
+    let (status, body) = h.call(&TOOL, Some(&unverified), "{}").await;
+    assert_eq!(body["data"]["customer_id"], by_email.as_str(), "{status} {body}");
+    h.configure(|c| c.trust_email_claim = false);
 
     let token = h.token(visitor_claims(
         "user_y",
-        json!({"email": "nobody@example.com"}),
+        json!({"email": "nobody@example.com", "email_verified": true}),
     ));
     let (status, body) = h.call(&TOOL, Some(&token), "{}").await;
     assert_eq!(
@@ -175,7 +187,7 @@ async fn resolves_customers_by_mapping_and_email_and_never_guesses() {
     s.customer("Shared@Example.com", None).await;
     let token = h.token(visitor_claims(
         "user_s",
-        json!({"email": "shared@example.com"}),
+        json!({"email": "shared@example.com", "email_verified": true}),
     ));
     let (status, body) = h.call(&TOOL, Some(&token), "{}").await;
     assert_eq!(status, 409, "{body}");

@@ -55,6 +55,7 @@ pub struct Customer {
     pub id: String,
     #[serde(default)]
     pub deleted: bool,
+    pub created: Option<i64>,
     pub email: Option<String>,
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -289,7 +290,9 @@ pub struct Charge {
     pub created: i64,
     pub description: Option<String>,
     pub receipt_url: Option<String>,
+    pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    pub outcome: Option<ChargeOutcome>,
     #[serde(default)]
     pub refunded: bool,
     pub payment_method_details: Option<PaymentMethodDetails>,
@@ -321,4 +324,10 @@ pub struct PortalSession {
 pub struct PortalFlowInfo {
     #[serde(rename = "type")]
     pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChargeOutcome {
+    /// The decline reason (`generic_decline`, `insufficient_funds`, ...), when declined.
+    pub reason: Option<String>,
 }

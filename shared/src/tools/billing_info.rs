@@ -3,7 +3,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::common::{card_phrase, missing_customer, saved_card};
+use super::common::{missing_customer, saved_card};
+use crate::billing::card_phrase;
 use crate::error::ApiError;
 use crate::stripe::types::Customer;
 use crate::stripe::{Params, StripeSession};

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::money::Money;
 use crate::stripe::types::{Card, CardDetails, Invoice, List, Subscription};
 use crate::stripe::{Params, StripeError};
-use crate::timefmt::{human_date, rfc3339};
+use crate::timefmt::rfc3339;
 use crate::tool::Call;
 
 /// A card as the contract allows it to be shown: brand, last 4, expiry. Nothing else.
@@ -26,21 +26,6 @@ pub fn charged_card(c: &CardDetails) -> Option<Value> {
     ))
 }
 
-/// "Visa ending 4242".
-pub fn card_phrase(brand: &str, last4: &str) -> String {
-    let brand = match brand {
-        "amex" => "American Express".to_string(),
-        "mastercard" => "Mastercard".to_string(),
-        b => {
-            let mut c = b.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
-        }
-    };
-    format!("{brand} ending {last4}")
-}
-
 pub fn invoice(i: &Invoice) -> Value {
     let m = |a: i64| Money::new(a, &i.currency);
     json!({
@@ -59,21 +44,6 @@ pub fn invoice(i: &Invoice) -> Value {
         "hosted_invoice_url": i.hosted_invoice_url,
         "invoice_pdf": i.invoice_pdf,
     })
-}
-
-/// "invoice ABC-0001 for $49.00 on November 1, 2026 (paid)".
-pub fn invoice_phrase(i: &Invoice) -> String {
-    let number = i
-        .number
-        .as_deref()
-        .map(|n| format!(" {n}"))
-        .unwrap_or_default();
-    format!(
-        "invoice{number} for {} on {} ({})",
-        Money::new(i.total, &i.currency).formatted,
-        human_date(i.created),
-        i.status.as_deref().unwrap_or("draft")
-    )
 }
 
 pub fn check_range(field: &str, value: Option<u32>, min: u32, max: u32) -> Result<(), ApiError> {

@@ -3,11 +3,12 @@
 use serde_json::{Value, json};
 
 use super::billing_info::NoArgs;
-use super::common::missing_customer;
+use super::common::{invoice, missing_customer};
+use crate::billing::{Dates, invoice_name, money, open_phrase};
 use crate::error::ApiError;
 use crate::money::Money;
 use crate::stripe::Params;
-use crate::stripe::types::{BalanceTransaction, Customer, List};
+use crate::stripe::types::{BalanceTransaction, Customer, Invoice, List};
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
@@ -23,24 +24,33 @@ impl Tool for GetCreditBalance {
         let txn_path = format!("{customer_path}/balance_transactions");
         let none = Params::new();
         let txn_params = Params::new().set("limit", 5);
-        let (customer, txns) = futures::join!(
+        // Open invoices are owed too, though not on the balance: asked at the same time so
+        // "you owe nothing" is never said to someone with an unpaid invoice.
+        let open_params = Params::new()
+            .set("customer", call.customer_id)
+            .set("status", "open")
+            .set("limit", 10);
+        let (customer, txns, open) = futures::join!(
             call.stripe.get::<Customer>(&customer_path, &none),
             call.stripe
                 .get::<List<BalanceTransaction>>(&txn_path, &txn_params),
+            call.stripe.get::<List<Invoice>>("/v1/invoices", &open_params),
         );
         let customer = customer.map_err(missing_customer)?;
         let txns = txns.map_err(missing_customer)?;
+        let open = open.map_err(missing_customer)?.data;
         let currency = customer
             .currency
             .clone()
             .or_else(|| txns.data.first().map(|t| t.currency.clone()))
             .unwrap_or_else(|| "usd".into());
         let balance = customer.balance;
-        let (kind, summary) = match balance {
-            0 => (
+        let (kind, balance_sentence) = match balance {
+            0 if open.is_empty() => (
                 "none",
-                "You have no account credit and owe nothing extra.".to_string(),
+                "You have no account credit, and nothing is owed.".to_string(),
             ),
+            0 => ("none", "You have no account credit.".to_string()),
             b if b < 0 => (
                 "credit",
                 format!(
@@ -55,6 +65,10 @@ impl Tool for GetCreditBalance {
                     Money::new(b, &currency).formatted
                 ),
             ),
+        };
+        let summary = match open_invoices_sentence(&open, call.dates) {
+            Some(s) => format!("{balance_sentence} {s}"),
+            None => balance_sentence,
         };
         let views: Vec<Value> = txns
             .data
@@ -78,8 +92,31 @@ impl Tool for GetCreditBalance {
                 "credit": Money::new(balance.min(0).abs(), &currency),
                 "owed": Money::new(balance.max(0), &currency),
                 "transactions": views,
+                "open_invoices": open.iter().map(invoice).collect::<Vec<_>>(),
             }),
             summary,
         })
+    }
+}
+
+/// "Invoice X is open with $19.00 due by ...", or the total over several.
+fn open_invoices_sentence(open: &[Invoice], dates: &Dates) -> Option<String> {
+    match open {
+        [] => None,
+        [one] => Some(format!("{} is {}.", invoice_name(one), open_phrase(one, dates))),
+        many => {
+            let currency = &many[0].currency;
+            let same = many.iter().all(|i| &i.currency == currency);
+            let total: i64 = many.iter().map(|i| i.amount_remaining).sum();
+            Some(if same {
+                format!(
+                    "You have {} open invoices with {} due in total.",
+                    many.len(),
+                    money(total, currency)
+                )
+            } else {
+                format!("You have {} open invoices.", many.len())
+            })
+        }
     }
 }

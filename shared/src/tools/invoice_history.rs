@@ -3,9 +3,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::common::{check_range, invoice, invoice_phrase, missing_customer};
+use super::common::{check_range, invoice, missing_customer};
+use crate::billing::{Dates, invoice_name, invoice_phrase, open_phrase, sentence_case, shown};
 use crate::error::ApiError;
-use crate::money::Money;
 use crate::stripe::Params;
 use crate::stripe::types::{Invoice, List};
 use crate::tool::{Answer, Call, Tool};
@@ -45,8 +45,9 @@ impl Tool for GetInvoiceHistory {
         let mut base = Params::new()
             .set("customer", call.customer_id)
             .set("limit", (limit + 2).min(100));
-        if let Some(s) = &args.since {
-            base = base.set("created[gte]", parse_since(s)?);
+        let since = args.since.as_deref().map(parse_since).transpose()?;
+        if let Some(t) = since {
+            base = base.set("created[gte]", t);
         }
         let mut shown: Vec<Invoice> = Vec::new();
         let mut has_more = false;
@@ -80,7 +81,7 @@ impl Tool for GetInvoiceHistory {
         let views: Vec<Value> = shown.iter().map(invoice).collect();
         Ok(Answer {
             data: json!({"invoices": views, "has_more": has_more}),
-            summary: summarize(&shown),
+            summary: summarize(&shown, has_more, since, call.dates),
         })
     }
 }
@@ -96,30 +97,33 @@ fn parse_since(s: &str) -> Result<i64, ApiError> {
         })
 }
 
-fn summarize(invoices: &[Invoice]) -> String {
+fn summarize(invoices: &[Invoice], has_more: bool, since: Option<i64>, dates: &Dates) -> String {
+    let since_phrase = since
+        .map(|t| format!(" since {}", dates.date(t)))
+        .unwrap_or_default();
     let Some(latest) = invoices.first() else {
-        return "You don't have any invoices yet.".into();
+        return match since {
+            Some(_) => format!("You don't have any invoices{since_phrase}."),
+            None => "You don't have any invoices yet.".into(),
+        };
     };
-    let open: Vec<&Invoice> = invoices
+    let which = shown(invoices.len(), has_more, "invoice");
+    let lead = if invoices.len() == 1 {
+        format!("{}{since_phrase} is {}.", sentence_case(&which), invoice_phrase(latest, dates))
+    } else {
+        format!(
+            "Here are {which}{since_phrase}; the most recent is {}.",
+            invoice_phrase(latest, dates)
+        )
+    };
+    // The latest one already said whether it is open; name the other open ones.
+    let open: Vec<&Invoice> = invoices[1..]
         .iter()
         .filter(|i| i.status.as_deref() == Some("open"))
         .collect();
-    let lead = if invoices.len() == 1 {
-        format!("You have one {}.", invoice_phrase(latest))
-    } else {
-        format!(
-            "Here are your last {} invoices; the most recent is {}.",
-            invoices.len(),
-            invoice_phrase(latest)
-        )
-    };
     match open.as_slice() {
         [] => lead,
-        [one] => format!(
-            "{lead} {} is still open with {} due.",
-            one.number.as_deref().unwrap_or("One invoice"),
-            Money::new(one.amount_remaining, &one.currency).formatted
-        ),
-        many => format!("{lead} {} of them are still open.", many.len()),
+        [one] => format!("{lead} {} is also {}.", invoice_name(one), open_phrase(one, dates)),
+        many => format!("{lead} {} older invoices are also still open.", many.len()),
     }
 }

@@ -4,7 +4,7 @@ mod billing_info;
 pub(crate) mod common;
 mod credit_balance;
 mod invoice_history;
-mod payment_history;
+pub(crate) mod payment_history;
 mod portal_link;
 mod resend_invoice;
 pub(crate) mod subscription_status;
@@ -22,7 +22,7 @@ pub use upcoming_invoice::{GetUpcomingInvoice, UpcomingInvoiceArgs};
 
 pub(crate) use billing_info::fetch as fetch_customer;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::tool::Tool;
@@ -44,13 +44,7 @@ fn info<T: Tool>() -> ToolInfo {
 
 /// The JSON Schema of a tool's arguments, generated from its Rust type.
 pub fn schema<T: Tool>() -> Value {
-    let mut v = serde_json::to_value(schemars::schema_for!(T::Args)).unwrap_or(Value::Null);
-    if let Some(obj) = v.as_object_mut() {
-        obj.remove("$schema");
-        obj.remove("title");
-        obj.entry("properties").or_insert_with(|| json!({}));
-    }
-    v
+    crate::args::schema::<T::Args>()
 }
 
 /// Every tool this deployment has, in the order the tool list shows them.
@@ -75,17 +69,28 @@ pub(crate) fn check_opt_id(field: &str, value: Option<&str>, prefix: &str) -> Re
 /// Ids a visitor may pass must look like Stripe ids of the expected kind, so nothing
 /// else reaches a Stripe URL.
 pub(crate) fn check_id(field: &str, value: &str, prefix: &str) -> Result<(), ApiError> {
-    let ok = value.starts_with(prefix)
-        && value.len() <= 255
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_request(format!(
-            "Invalid field `{field}`: expected a Stripe id starting with `{prefix}`."
+    let problem = if value.len() > MAX_ID_LEN {
+        Some(format!(
+            "too long: a Stripe id has at most {MAX_ID_LEN} characters"
         ))
-        .with_reason("invalid_field"))
+    } else if !value.starts_with(prefix)
+        || value.len() == prefix.len()
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        Some(format!(
+            "must be a Stripe id starting with `{prefix}` (letters, digits and `_` only)"
+        ))
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(p) => Err(ApiError::invalid_request(format!("Invalid field `{field}`: {p}."))
+            .with_reason("invalid_field")),
     }
 }
+
+/// Stripe ids are at most 255 characters.
+const MAX_ID_LEN: usize = 255;

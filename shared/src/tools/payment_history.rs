@@ -3,12 +3,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::common::{card_phrase, charged_card, check_range, missing_customer};
+use super::common::{charged_card, check_range, missing_customer};
+use crate::billing::{Dates, card_phrase, decline_phrase};
 use crate::error::ApiError;
 use crate::money::Money;
 use crate::stripe::Params;
 use crate::stripe::types::{Charge, List};
-use crate::timefmt::{human_date, rfc3339};
+use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
 pub struct GetPaymentHistory;
@@ -43,7 +44,7 @@ impl Tool for GetPaymentHistory {
         let views: Vec<Value> = list.data.iter().map(view).collect();
         Ok(Answer {
             data: json!({"payments": views, "has_more": list.has_more}),
-            summary: summarize(&list.data),
+            summary: summarize(&list.data, call.dates),
         })
     }
 }
@@ -65,10 +66,19 @@ fn view(c: &Charge) -> Value {
         "refunded": Money::new(c.amount_refunded, &c.currency),
         "fully_refunded": c.refunded,
         "failure_message": c.failure_message,
+        "failure_reason": (c.status == "failed").then(|| failure_phrase(c)),
     })
 }
 
-fn summarize(charges: &[Charge]) -> String {
+/// Why a failed charge failed, in plain words, from Stripe's codes.
+pub(crate) fn failure_phrase(c: &Charge) -> &'static str {
+    decline_phrase(
+        c.failure_code.as_deref(),
+        c.outcome.as_ref().and_then(|o| o.reason.as_deref()),
+    )
+}
+
+fn summarize(charges: &[Charge], dates: &Dates) -> String {
     let Some(last) = charges.first() else {
         return "We don't have any payments from you yet.".into();
     };
@@ -84,10 +94,13 @@ fn summarize(charges: &[Charge]) -> String {
         })
         .unwrap_or_default();
     let amount = Money::new(last.amount, &last.currency).formatted;
-    let when = human_date(last.created);
+    let when = dates.date(last.created);
     let mut s = match last.status.as_str() {
         "succeeded" => format!("Your last payment was {amount} on {when}{card}."),
-        "failed" => format!("Your last payment attempt of {amount} on {when}{card} failed."),
+        "failed" => format!(
+            "Your last payment attempt of {amount} on {when}{card} failed: {}.",
+            failure_phrase(last)
+        ),
         other => format!("Your last payment of {amount} on {when}{card} is {other}."),
     };
     if last.amount_refunded > 0 {

@@ -6,6 +6,8 @@ use serde_json::json;
 
 use super::check_opt_id;
 use super::common::subscription;
+use super::subscription_status::scheduled_cancel;
+use crate::timefmt::rfc3339;
 use crate::error::ApiError;
 use crate::stripe::Params;
 use crate::stripe::types::PortalSession;
@@ -69,12 +71,22 @@ impl Tool for GetBillingPortalLink {
             }
         }
         let mut subscription_id = None;
+        let mut already_canceling = None;
         if needs_subscription || args.subscription_id.is_some() {
             let sub = subscription(call, args.subscription_id.as_deref(), &[])
                 .await?
                 .filter(|s| s.status != "canceled")
                 .ok_or_else(|| ApiError::not_found("You don't have a subscription to manage."))?;
-            if let Some(flow) = args.flow.filter(|_| needs_subscription) {
+            let cancels_at = scheduled_cancel(&sub);
+            let flow = args.flow.filter(|_| needs_subscription);
+            if flow == Some(PortalFlow::SubscriptionCancel) && cancels_at.is_some() {
+                // Nothing left to cancel: a cancel deep link would offer what is done.
+                params = Params::new().set("customer", call.customer_id);
+                if let Some(url) = &call.tenant.return_url {
+                    params = params.set("return_url", url);
+                }
+                already_canceling = cancels_at;
+            } else if let Some(flow) = flow {
                 params = params.set(
                     format!("flow_data[{}][subscription]", flow.as_str()),
                     &sub.id,
@@ -91,7 +103,7 @@ impl Tool for GetBillingPortalLink {
             )
             .await
             .map_err(|e| e.to_api_error())?;
-        let task = match args.flow {
+        let task = match args.flow.filter(|_| already_canceling.is_none()) {
             Some(PortalFlow::PaymentMethodUpdate) => " to update your card",
             Some(PortalFlow::SubscriptionCancel) => " to cancel your subscription",
             Some(PortalFlow::SubscriptionUpdate) => " to change your plan",
@@ -103,12 +115,20 @@ impl Tool for GetBillingPortalLink {
                 // What Stripe says the session opens at, not what we asked for.
                 "flow": session.flow.as_ref().map(|f| f.kind.clone()),
                 "subscription_id": subscription_id,
+                "cancels_at": already_canceling.and_then(rfc3339),
                 "return_url": call.tenant.return_url,
             }),
-            summary: format!(
-                "Here's your secure billing portal link{task}: {}. It works only for a short while, so please open it now.",
-                session.url
-            ),
+            summary: match already_canceling {
+                Some(end) => format!(
+                    "Your subscription is already set to cancel on {}, so there is nothing more to cancel. To keep it or manage billing, use your secure billing portal link: {}. It works only for a short while, so please open it now.",
+                    call.dates.date(end),
+                    session.url
+                ),
+                None => format!(
+                    "Here's your secure billing portal link{task}: {}. It works only for a short while, so please open it now.",
+                    session.url
+                ),
+            },
         })
     }
 }

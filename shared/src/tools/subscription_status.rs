@@ -13,7 +13,8 @@ use crate::money::Money;
 use crate::pipeline::App;
 use crate::stripe::types::{Coupon, Discount, Expandable, Invoice, List, Subscription};
 use crate::stripe::{Params, StripeSession};
-use crate::timefmt::{human_date, rfc3339};
+use crate::billing::Dates;
+use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
 pub struct GetSubscriptionStatus;
@@ -46,7 +47,7 @@ impl Tool for GetSubscriptionStatus {
         let names = product_names(call.app, &call.tenant.tenant, call.stripe, &subs).await?;
         let shown = relevant(&subs);
         let views: Vec<Value> = shown.iter().map(|s| view(s, &names)).collect();
-        let summary = summarize(&shown, &names);
+        let summary = summarize(&shown, &names, call.dates);
         Ok(Answer {
             data: json!({ "customer_id": call.customer_id, "subscriptions": views }),
             summary,
@@ -167,7 +168,7 @@ fn period_end(sub: &Subscription) -> Option<i64> {
         .min()
 }
 
-fn scheduled_cancel(sub: &Subscription) -> Option<i64> {
+pub(crate) fn scheduled_cancel(sub: &Subscription) -> Option<i64> {
     if sub.status == "canceled" {
         return None;
     }
@@ -246,7 +247,14 @@ pub(crate) fn view(sub: &Subscription, names: &HashMap<String, String>) -> Value
         "trial_end": sub.trial_end.and_then(rfc3339),
         "cancel_at_period_end": sub.cancel_at_period_end,
         "cancels_at": scheduled_cancel(sub).and_then(rfc3339),
-        "canceled_at": sub.canceled_at.and_then(rfc3339),
+        // Stripe sets `canceled_at` when a cancellation is requested, even one that takes
+        // effect later; ours means only "it has ended", so a bot never reads an active
+        // subscription as canceled.
+        "canceled_at": (sub.status == "canceled")
+            .then(|| sub.ended_at.or(sub.canceled_at))
+            .flatten()
+            .and_then(rfc3339),
+        "cancellation_requested_at": sub.canceled_at.and_then(rfc3339),
         "pause": sub.pause_collection.as_ref().map(|p| json!({
             "behavior": p.behavior, "resumes_at": p.resumes_at.and_then(rfc3339),
         })),
@@ -260,10 +268,10 @@ pub(crate) fn view(sub: &Subscription, names: &HashMap<String, String>) -> Value
     })
 }
 
-fn summarize(subs: &[&Subscription], names: &HashMap<String, String>) -> String {
+fn summarize(subs: &[&Subscription], names: &HashMap<String, String>, dates: &Dates) -> String {
     match subs {
         [] => "You don't have a subscription.".into(),
-        [sub] => sentence(sub, names),
+        [sub] => sentence(sub, names, dates),
         many => {
             let parts: Vec<String> = many
                 .iter()
@@ -285,7 +293,7 @@ fn summarize(subs: &[&Subscription], names: &HashMap<String, String>) -> String 
     }
 }
 
-fn sentence(sub: &Subscription, names: &HashMap<String, String>) -> String {
+fn sentence(sub: &Subscription, names: &HashMap<String, String>, dates: &Dates) -> String {
     let plan = plan_name(sub, names);
     let price = price_phrase(sub);
     let discount = sub
@@ -296,10 +304,7 @@ fn sentence(sub: &Subscription, names: &HashMap<String, String>) -> String {
         .next()
         .map(|d| format!(", with {d}"))
         .unwrap_or_default();
-    let date = |t: Option<i64>| {
-        t.map(human_date)
-            .unwrap_or_else(|| "an unknown date".into())
-    };
+    let date = |t: Option<i64>| dates.maybe(t);
     match sub.status.as_str() {
         "trialing" => match scheduled_cancel(sub) {
             Some(end) => format!(
@@ -316,11 +321,11 @@ fn sentence(sub: &Subscription, names: &HashMap<String, String>) -> String {
             if let Some(end) = scheduled_cancel(sub) {
                 format!(
                     "{lead} It's set to cancel on {}, and you won't be charged again.",
-                    human_date(end)
+                    dates.date(end)
                 )
             } else if let Some(p) = &sub.pause_collection {
                 match p.resumes_at {
-                    Some(t) => format!("{lead} Payments are paused until {}.", human_date(t)),
+                    Some(t) => format!("{lead} Payments are paused until {}.", dates.date(t)),
                     None => format!("{lead} Payments are paused."),
                 }
             } else {

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::money::Money;
 use crate::stripe::Params;
 use crate::stripe::types::Invoice;
-use crate::timefmt::{human_date, rfc3339};
+use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
 pub struct GetUpcomingInvoice;
@@ -44,10 +44,16 @@ impl Tool for GetUpcomingInvoice {
                 });
             }
         };
-        if sub.cancel_at_period_end {
+        if sub.cancel_at_period_end || sub.cancel_at.is_some() {
+            let when = sub
+                .cancel_at
+                .or_else(|| sub.items.data.iter().filter_map(|i| i.current_period_end).min());
             return Ok(Answer {
                 data: json!({"upcoming_invoice": null, "subscription_id": sub.id}),
-                summary: "You have no upcoming invoice: your subscription is set to cancel at the end of this period.".into(),
+                summary: format!(
+                    "You have no upcoming invoice: your subscription is set to cancel on {}.",
+                    call.dates.maybe(when)
+                ),
             });
         }
         let params = Params::new()
@@ -91,19 +97,24 @@ impl Tool for GetUpcomingInvoice {
                     .collect()
             })
             .unwrap_or_default();
+        // amount_due is what is left after credit; the credit is subtracted, not included.
         let mut summary = format!(
-            "Your next invoice will be {} on {}.",
+            "Your next invoice will be {} on {}",
             m(preview.amount_due).formatted,
-            human_date(date)
+            call.dates.date(date)
         );
         if applied_balance < 0 {
             summary.push_str(&format!(
-                " That includes {} of account credit.",
+                ", after {} of account credit is applied",
                 m(-applied_balance).formatted
             ));
         }
+        summary.push('.');
         if discount > 0 {
-            summary.push_str(&format!(" Discounts save you {}.", m(discount).formatted));
+            summary.push_str(&format!(
+                " Discounts take {} off.",
+                m(discount).formatted
+            ));
         }
         Ok(Answer {
             data: json!({
@@ -115,7 +126,7 @@ impl Tool for GetUpcomingInvoice {
                     "date": rfc3339(date),
                     "lines": lines,
                     "applied_balance": m(applied_balance),
-                    "discounts": m(discount),
+                    "discount_total": m(discount),
                 }
             }),
             summary,
