@@ -71,8 +71,35 @@ const SECRET_NAMES: &[&str] = &[
     "token", "confirm", "secret", "password", "key", "card", "cvc", "number", "iban",
 ];
 
-/// A copy of the arguments fit for an audit record: secret-looking fields replaced,
-/// emails masked, long strings cut.
+/// What an audit record keeps of arguments that failed validation: their names and JSON
+/// kinds, never their values, since a value nobody checked may be anything (a pasted
+/// token, a card number).
+pub fn shape(args: &Value) -> Value {
+    match args {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), shape(v)))
+                .collect::<Map<_, _>>(),
+        ),
+        Value::Array(_) => Value::String("<list>".into()),
+        Value::String(_) => Value::String("<string>".into()),
+        Value::Number(_) => Value::String("<number>".into()),
+        Value::Bool(_) => Value::String("<boolean>".into()),
+        Value::Null => Value::Null,
+    }
+}
+
+/// Values that are secrets whatever field they sit in: JWTs, Stripe keys, webhook secrets.
+fn looks_secret(s: &str) -> bool {
+    let jwt = s.split('.').count() == 3 && s.contains("eyJ");
+    let stripe = ["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"]
+        .iter()
+        .any(|p| s.contains(p));
+    jwt || stripe
+}
+
+/// A copy of valid arguments fit for an audit record: secret-named fields and
+/// secret-looking values replaced, emails masked, long strings cut.
 pub fn redact(args: &Value) -> Value {
     match args {
         Value::Object(map) => Value::Object(
@@ -94,6 +121,7 @@ pub fn redact(args: &Value) -> Value {
                 .collect::<Map<_, _>>(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::String(s) if looks_secret(s) => Value::String("[redacted]".into()),
         Value::String(s) if s.len() > 200 => {
             Value::String(format!("{}…", s.chars().take(200).collect::<String>()))
         }
@@ -163,6 +191,12 @@ mod tests {
             out,
             json!({"confirm": "[redacted]", "email": "j***@example.com", "limit": 3,
                    "address": {"line1": "1 Main St"}, "api_key": "[redacted]"})
+        );
+        let out = redact(&json!({"note": ["see sk_live_abc123", "eyJhbGciOi.eyJzdWIi.c2ln"]}));
+        assert_eq!(out, json!({"note": ["[redacted]", "[redacted]"]}));
+        assert_eq!(
+            shape(&json!({"limit": "s3cret", "a": {"b": 1}})),
+            json!({"limit": "<string>", "a": {"b": "<number>"}})
         );
     }
 }

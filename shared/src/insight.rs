@@ -68,7 +68,9 @@ async fn run(app: &App, req: &Request, trail: &mut Trail) -> Result<Value, ApiEr
         query.first("email"),
         query.first("user_id"),
     );
-    trail.args = json!({"customer_id": customer_id, "email": email, "user_id": user_id});
+    trail.args = crate::audit::redact(
+        &json!({"customer_id": customer_id, "email": email, "user_id": user_id}),
+    );
     let given = [customer_id, email, user_id]
         .iter()
         .filter(|v| v.is_some())

@@ -177,7 +177,7 @@ pub(crate) async fn record<A>(
         actor: trail.actor.unwrap_or_else(|| "anonymous".into()),
         customer: trail.customer,
         tool: tool.to_string(),
-        args: audit::redact(&trail.args),
+        args: trail.args,
         decision: if trail.reached_tool {
             "allowed"
         } else {
@@ -309,9 +309,14 @@ fn parse_args<T: Tool>(body: &Body, trail: &mut Trail) -> Result<T::Args, ApiErr
         Body::Binary(b) => b,
         _ => b"{}",
     };
-    let args = args::parse::<T::Args>(T::NAME, bytes, &mut trail.args)?;
-    T::validate(&args)?;
-    Ok(args)
+    let mut seen = Value::Null;
+    let parsed = args::parse::<T::Args>(T::NAME, bytes, &mut seen)
+        .and_then(|args| T::validate(&args).map(|()| args));
+    trail.args = match &parsed {
+        Ok(_) => audit::redact(&seen),
+        Err(_) => audit::shape(&seen),
+    };
+    parsed
 }
 
 #[cfg(test)]

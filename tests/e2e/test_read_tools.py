@@ -42,21 +42,29 @@ def test_read_tools_answer_the_demo_visitor(api):
 
 
 def test_a_customer_with_nothing_gets_answers_not_errors(api):
-    token = mint("user_nothing", email=ENV["DEMO_NOTHING_EMAIL"])
+    token = mint("user_nothing", email=ENV["DEMO_NOTHING_EMAIL"], email_verified=True)
     for tool, want in [
         ("get_invoice_history", "You don't have any invoices yet."),
         ("get_payment_history", "We don't have any payments from you yet."),
         ("get_upcoming_invoice", "You have no upcoming invoice: there is no active subscription."),
-        ("get_credit_balance", "You have no account credit and owe nothing extra."),
+        ("get_credit_balance", "You have no account credit, and nothing is owed."),
     ]:
         status, body = api.tool(tool, token)
         assert status == 200, body
         assert body["summary"] == want
 
 
-def test_another_customers_invoice_is_refused(api):
+def sends() -> int:
+    r = requests.get(f"{ENV['STRIPE_API_BASE']}/_emulator/requests", params={"key": ENV["STRIPE_API_KEY"]}, timeout=5)
+    return sum(1 for q in r.json()["requests"] if q["path"].endswith("/send"))
+
+
+def test_another_customers_invoice_is_refused_before_anything_is_sent(api):
+    # The manual customer's open send_invoice invoice is one Stripe would email.
+    before = sends()
     status, body = api.tool("resend_invoice", as_user("active"), {"invoice_id": ENV["DEMO_MANUAL_INVOICE"]})
     assert (status, body["error"]["code"]) == (403, "not_owner")
+    assert sends() == before, "no /send reached Stripe"
 
 
 def test_agent_insight_refuses_visitor_tokens():
@@ -79,5 +87,11 @@ def test_tool_list_is_in_function_calling_shape():
     tools = r.json()["tools"]
     assert len(tools) == 9
     for t in tools:
-        assert t["type"] == "function"
+        assert t["type"] == "function" and t["function"]["strict"] is True
         assert t["function"]["parameters"]["type"] == "object"
+    r = requests.get(f"{ENV['API_URL']}/v1/{ENV['TENANT']}/tools", params={"format": "anthropic"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert {t["name"] for t in r.json()["tools"]} == {t["function"]["name"] for t in tools}
+    assert all(t["input_schema"]["type"] == "object" for t in r.json()["tools"])
+    r = requests.get(f"{ENV['API_URL']}/v1/{ENV['TENANT']}/tools", params={"format": "xml"}, timeout=10)
+    assert r.status_code == 400 and "format" in r.json()["error"]["message"]

@@ -52,7 +52,7 @@ def test_canceling_visitor_hears_the_end_date(api):
 
 
 def test_visitor_without_subscription_by_email(api):
-    status, body = api.tool(TOOL, mint("user_new", email=ENV["DEMO_NOTHING_EMAIL"].upper()))
+    status, body = api.tool(TOOL, mint("user_new", email=ENV["DEMO_NOTHING_EMAIL"].upper(), email_verified=True))
     assert status == 200, body
     assert body["data"]["customer_id"] == ENV["DEMO_NOTHING_CUSTOMER"]
     assert body["data"]["subscriptions"] == []
@@ -60,9 +60,9 @@ def test_visitor_without_subscription_by_email(api):
 
 
 def test_unknown_and_ambiguous_customers(api):
-    status, body = api.tool(TOOL, mint("user_q", email="nobody@nowhere.example"))
+    status, body = api.tool(TOOL, mint("user_q", email="nobody@nowhere.example", email_verified=True))
     assert (status, body["error"]["code"]) == (404, "customer_not_found")
-    status, body = api.tool(TOOL, mint("user_s", email=ENV["DEMO_AMBIGUOUS_EMAIL"]))
+    status, body = api.tool(TOOL, mint("user_s", email=ENV["DEMO_AMBIGUOUS_EMAIL"], email_verified=True))
     assert (status, body["error"]["code"]) == (409, "ambiguous_customer")
     assert body["error"]["escalate"] is True
 

@@ -1,8 +1,23 @@
 """Runs last: after every other end-to-end call, no secret is in any process's log."""
-import os
+import re
 from pathlib import Path
 
-from conftest import ENV, need
+import stack
+from conftest import ENV, mint, need
+
+# Any JWT, whoever minted it (visitor and agent tokens, the sample calls' own).
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def test_secrets_pasted_into_arguments_are_not_logged(api):
+    agent = stack.mint(ENV["AGENT_SECRET"], "agent_1", role="agent")
+    token = mint(ENV["DEMO_ACTIVE_USER"])
+    # Where no field name says "secret": the values of ordinary arguments.
+    for body in ({"subscription_id": agent}, {"subscription_id": ENV["STRIPE_API_KEY"]},
+                 {"limit": ENV["IDENTITY_SECRET"]}, {"subscription_id": {"x": [ENV["WEBHOOK_SECRET"]]}}):
+        tool = "get_invoice_history" if "limit" in body else "get_subscription_status"
+        status, _ = api.tool(tool, token, body)
+        assert status == 400
 
 
 def test_logs_hold_no_secret(api):
@@ -13,3 +28,4 @@ def test_logs_hold_no_secret(api):
     for name, text in logs.items():
         for secret in secrets:
             assert secret not in text, f"a secret is in {name}"
+        assert not JWT.search(text), f"a token is in {name}"

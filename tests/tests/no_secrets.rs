@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use integration::{Harness, TENANT, mint, visitor_claims};
+use integration::{Harness, TENANT, agent_token, mint, visitor_claims};
 use serde_json::json;
 use shared::tools::GetSubscriptionStatus;
 use tracing_subscriber::fmt::MakeWriter;
@@ -60,6 +60,25 @@ async fn secrets_never_reach_logs_errors_or_audit() {
         .await
         .1,
     );
+    // Secrets pasted where no field name says "secret": an argument's value, an id, a
+    // nested field. Name-based redaction cannot see these.
+    let identity_secret = h.identity_secret(TENANT, 1);
+    for body in [
+        json!({"subscription_id": good}),
+        json!({"subscription_id": identity_secret}),
+        json!({"subscription_id": h.stripe.key}),
+        json!({"subscription_id": {"nested": [identity_secret]}}),
+    ] {
+        let (status, b) = h.call(&tool, Some(&good), &body.to_string()).await;
+        assert_eq!(status, 400, "{b}");
+        bodies.push(b);
+    }
+    // Agents' tokens too, good and forged.
+    let agent = agent_token(TENANT, json!({}));
+    let forged_agent = mint("not-the-agent-secret", &json!({"sub": "a", "role": "agent"}));
+    for token in [&agent, &forged_agent] {
+        bodies.push(h.insight(Some(token), &[("customer_id", &me)]).await.1);
+    }
     for kind in ["500", "hang", "reset"] {
         h.stripe.fault(kind, 10).await;
         bodies.push(h.call(&tool, Some(&good), "{}").await.1);
@@ -93,6 +112,10 @@ async fn secrets_never_reach_logs_errors_or_audit() {
         good.split('.').nth(2).unwrap(),
         expired.as_str(),
         forged.as_str(),
+        agent.as_str(),
+        agent.split('.').nth(2).unwrap(),
+        forged_agent.as_str(),
+        &integration::agent_secret(TENANT),
     ];
     for secret in secrets {
         assert!(!logs.contains(secret), "a secret is in the logs");
