@@ -10,7 +10,15 @@ use crate::error::ApiError;
 
 /// The formats OpenAI's strict mode accepts; others (`uint32`, ...) are dropped.
 const STRICT_FORMATS: &[&str] = &[
-    "date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid",
+    "date-time",
+    "time",
+    "date",
+    "duration",
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "uuid",
 ];
 
 /// The arguments' schema as a request may use it: optional fields may be left out or
@@ -125,7 +133,12 @@ fn make_strict(v: &mut Value) {
         let required: Vec<String> = obj
             .get("required")
             .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         let mut all = Vec::new();
         if let Some(Value::Object(props)) = obj.get_mut("properties") {
@@ -170,8 +183,7 @@ pub fn parse<A: DeserializeOwned + JsonSchema>(
     serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        explain(tool, &schema::<A>(), &value, &path, &inner)
-            .with_reason("invalid_field")
+        explain(tool, &schema::<A>(), &value, &path, &inner).with_reason("invalid_field")
     })
 }
 
@@ -227,7 +239,10 @@ fn explain(tool: &str, schema: &Value, value: &Value, path: &str, serde_msg: &st
     let takes = schema_at(schema, path).map(describe);
     let message = match (takes, given) {
         (Some(takes), Some(given)) if !same_kind(schema_at(schema, path), given) => {
-            format!("Invalid field `{path}`: must be {takes}, not {}.", kind_of(given))
+            format!(
+                "Invalid field `{path}`: must be {takes}, not {}.",
+                kind_of(given)
+            )
         }
         (Some(takes), _) => format!("Invalid field `{path}`: must be {takes}."),
         (None, _) => format!("Invalid field `{path}`."),
@@ -386,9 +401,16 @@ mod tests {
             "`other` is not an argument of t; it takes `flow`, `id` and `limit`."
         );
         let e = parse::<Nothing>("get_x", br#"{"a":1}"#, &mut Value::Null).unwrap_err();
-        assert_eq!(e.message, "`a` is not an argument: get_x takes none; send {}.");
-        let ok: Args = parse("t", br#"{"id":"x","limit":2.0,"flow":null}"#, &mut Value::Null)
-            .expect("2.0 is the whole number 2, null is absent");
+        assert_eq!(
+            e.message,
+            "`a` is not an argument: get_x takes none; send {}."
+        );
+        let ok: Args = parse(
+            "t",
+            br#"{"id":"x","limit":2.0,"flow":null}"#,
+            &mut Value::Null,
+        )
+        .expect("2.0 is the whole number 2, null is absent");
         assert_eq!(ok.limit, Some(2));
     }
 

@@ -46,10 +46,10 @@ pub struct ApiError {
     pub escalate: bool,
     /// Filled only where the caller may see them (agents); see [`Candidate`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub candidates: Option<Vec<Candidate>>,
+    pub candidates: Option<Box<Vec<Candidate>>>,
     /// Matches kept out of the answer until a boundary decides the caller may see them.
     #[serde(skip)]
-    pub matched: Vec<Candidate>,
+    pub matched: Option<Box<Vec<Candidate>>>,
     /// Methods the path takes, for the `Allow` header of a 405.
     #[serde(skip)]
     pub allow: Option<&'static str>,
@@ -64,7 +64,7 @@ impl ApiError {
             message: message.into(),
             escalate: false,
             candidates: None,
-            matched: Vec::new(),
+            matched: None,
             allow: None,
         }
     }
@@ -146,7 +146,7 @@ impl ApiError {
             "More than one billing account matches your email, so we won't guess; a person will help.",
         )
         .escalated();
-        e.matched = matched;
+        e.matched = Some(Box::new(matched));
         e
     }
     pub fn payload_too_large() -> Self {
@@ -183,7 +183,7 @@ impl ApiError {
                 Some("No Stripe customer matches that look-up.".to_string())
             }
             "ambiguous_customer" => {
-                self.candidates = Some(std::mem::take(&mut self.matched));
+                self.candidates = self.matched.take();
                 Some(
                     "Several Stripe customers share that email; look one of the candidates up by `customer_id`.".into(),
                 )

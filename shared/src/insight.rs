@@ -36,7 +36,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         return response::failure(&e, &request_id);
     }
     let mut trail = Trail::default();
-    let result = run(app, &req, &mut trail).await.map_err(ApiError::for_agent);
+    let result = run(app, &req, &mut trail)
+        .await
+        .map_err(ApiError::for_agent);
     record(app, NAME, trail, &result, &request_id, started).await;
     match result {
         Ok(body) => response::ok(body, &request_id),
@@ -209,7 +211,12 @@ impl Facts<'_> {
                 .payment_method_details
                 .as_ref()
                 .and_then(|d| d.card.as_ref())
-                .and_then(|k| Some(format!(" ({})", card_phrase(k.brand.as_deref()?, k.last4.as_deref()?))))
+                .and_then(|k| {
+                    Some(format!(
+                        " ({})",
+                        card_phrase(k.brand.as_deref()?, k.last4.as_deref()?)
+                    ))
+                })
                 .unwrap_or_default();
             out.push(format!(
                 "Last payment of {} on {} failed: {}{card}.",
@@ -220,7 +227,11 @@ impl Facts<'_> {
         }
         match self.open {
             [] => {}
-            [one] => out.push(format!("{} is {}.", invoice_name(one), open_phrase(one, self.dates))),
+            [one] => out.push(format!(
+                "{} is {}.",
+                invoice_name(one),
+                open_phrase(one, self.dates)
+            )),
             many => {
                 let total: i64 = many.iter().map(|i| i.amount_remaining).sum();
                 out.push(format!(
@@ -234,7 +245,10 @@ impl Facts<'_> {
         match c.balance {
             0 => {}
             b if b < 0 => out.push(format!("Account credit: {}.", money(-b, &currency))),
-            b => out.push(format!("Owes {} on the account balance.", money(b, &currency))),
+            b => out.push(format!(
+                "Owes {} on the account balance.",
+                money(b, &currency)
+            )),
         }
         match c.default_card() {
             Some(k) => out.push(format!("Card: {}.", card_phrase(&k.brand, &k.last4))),
@@ -256,7 +270,10 @@ impl Facts<'_> {
                 .canceled_at
                 .map(|t| format!(" (requested {})", self.dates.date(t)))
                 .unwrap_or_default();
-            text.push_str(&format!(", set to cancel on {}{requested}", self.dates.date(end)));
+            text.push_str(&format!(
+                ", set to cancel on {}{requested}",
+                self.dates.date(end)
+            ));
         } else if s.status == "canceled" {
             text.push_str(&format!(
                 ", ended {}",
@@ -278,7 +295,10 @@ impl Facts<'_> {
             && let Some(i) = s.latest_invoice.as_ref().and_then(|i| i.object())
             && i.amount_remaining > 0
         {
-            text.push_str(&format!(", {} owed", money(i.amount_remaining, &i.currency)));
+            text.push_str(&format!(
+                ", {} owed",
+                money(i.amount_remaining, &i.currency)
+            ));
         }
         if let Some(t) = next_payment(s) {
             text.push_str(&format!(", next billing {}", self.dates.date(t)));

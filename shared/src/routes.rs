@@ -112,7 +112,10 @@ mod tests {
         assert!(check("GET", "/prod/v1/demo/agent/insight").is_ok());
         let e = check("GET", "/v1/demo/tools/get_invoice_history").unwrap_err();
         assert_eq!((e.status, e.allow), (405, Some("POST")));
-        assert_eq!(check("POST", "/v1/demo/tools").unwrap_err().allow, Some("GET"));
+        assert_eq!(
+            check("POST", "/v1/demo/tools").unwrap_err().allow,
+            Some("GET")
+        );
         assert_eq!(
             code("POST", "/v1/demo/tools/cancel_everything"),
             (404, "not_found", Some("unknown_tool".into()))
@@ -122,7 +125,13 @@ mod tests {
             (404, "not_found", Some("trailing_slash".into()))
         );
         assert!(check("POST", "/v1/BAD/tools/get_invoice_history").is_ok());
-        for path in ["/", "", "/v1/demo/nope", "/v2/demo/tools", "/v1/BAD/tools/x"] {
+        for path in [
+            "/",
+            "",
+            "/v1/demo/nope",
+            "/v2/demo/tools",
+            "/v1/BAD/tools/x",
+        ] {
             assert_eq!(code("GET", path).0, 404, "{path}");
         }
         let e = check("POST", "/v1/demo/tools/<script>").unwrap_err();

@@ -264,7 +264,10 @@ mod tests {
         let mem = Arc::new(MemoryTenants::default());
         let dir = TenantDirectory::new(mem.clone(), mem.clone(), Duration::from_secs(300));
         assert!(dir.config("late").await.unwrap().is_none());
-        assert!(dir.config("late").await.unwrap().is_none(), "the miss is cached");
+        assert!(
+            dir.config("late").await.unwrap().is_none(),
+            "the miss is cached"
+        );
         assert_eq!(*mem.reads.lock().unwrap(), 1);
         mem.configs
             .lock()

@@ -136,7 +136,13 @@ impl StripeAccount {
             .as_array()
             .expect("requests")
             .iter()
-            .map(|r| format!("{} {}", r["method"].as_str().unwrap(), r["path"].as_str().unwrap()))
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["method"].as_str().unwrap(),
+                    r["path"].as_str().unwrap()
+                )
+            })
             .collect()
     }
 
@@ -354,11 +360,21 @@ impl Harness {
 
     /// `GET /v1/{tenant}/tools`.
     pub async fn tool_list(&self, tenant: &str) -> (u16, Value) {
+        self.tool_list_as(tenant, None).await
+    }
+
+    /// `GET /v1/{tenant}/tools?format={format}`.
+    pub async fn tool_list_as(&self, tenant: &str, format: Option<&str>) -> (u16, Value) {
         let req = lambda_http::http::Request::builder()
             .method("GET")
             .uri(format!("/v1/{tenant}/tools"))
             .body(Body::Empty)
             .unwrap();
+        let params: std::collections::HashMap<String, String> = format
+            .map(|f| ("format".to_string(), f.to_string()))
+            .into_iter()
+            .collect();
+        let req = lambda_http::RequestExt::with_query_string_parameters(req, params);
         parse(shared::tool_list::handle(&self.app, req).await)
     }
 }

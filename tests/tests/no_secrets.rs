@@ -75,7 +75,10 @@ async fn secrets_never_reach_logs_errors_or_audit() {
     }
     // Agents' tokens too, good and forged.
     let agent = agent_token(TENANT, json!({}));
-    let forged_agent = mint("not-the-agent-secret", &json!({"sub": "a", "role": "agent"}));
+    let forged_agent = mint(
+        "not-the-agent-secret",
+        &json!({"sub": "a", "role": "agent"}),
+    );
     for token in [&agent, &forged_agent] {
         bodies.push(h.insight(Some(token), &[("customer_id", &me)]).await.1);
     }

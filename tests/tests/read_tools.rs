@@ -47,7 +47,10 @@ async fn world() -> World {
         .subscribe(
             &neighbour,
             &prices[2],
-            &[("collection_method", "send_invoice"), ("days_until_due", "30")],
+            &[
+                ("collection_method", "send_invoice"),
+                ("days_until_due", "30"),
+            ],
         )
         .await;
     let neighbour_invoice = manual["latest_invoice"].as_str().unwrap().to_string();
@@ -498,30 +501,31 @@ async fn every_id_taking_tool_refuses_ids_of_others() {
         )
         .await,
     ];
-    let open: Value = w.h.stripe.get(&format!("/v1/invoices/{}", w.neighbour_invoice)).await;
+    let open: Value =
+        w.h.stripe
+            .get(&format!("/v1/invoices/{}", w.neighbour_invoice))
+            .await;
     assert_eq!(
         (open["status"].as_str(), open["collection_method"].as_str()),
         (Some("open"), Some("send_invoice")),
         "the neighbour's invoice is one Stripe could send"
     );
-    let sends: Vec<String> = w
-        .h
-        .stripe
-        .request_log()
-        .await
-        .into_iter()
-        .filter(|r| r.ends_with("/send"))
-        .collect();
+    let sends: Vec<String> =
+        w.h.stripe
+            .request_log()
+            .await
+            .into_iter()
+            .filter(|r| r.ends_with("/send"))
+            .collect();
     assert!(sends.is_empty(), "nothing was sent: {sends:?}");
-    let refused = w
-        .h
-        .audit
-        .records
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|r| r.outcome == "not_owner")
-        .count();
+    let refused =
+        w.h.audit
+            .records
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.outcome == "not_owner")
+            .count();
     assert_eq!(refused, cases.len(), "every refusal is in the audit log");
     for (i, (status, body)) in cases.iter().enumerate() {
         assert_eq!(*status, 403, "case {i}: {body}");

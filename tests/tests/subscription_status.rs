@@ -163,7 +163,11 @@ async fn resolves_customers_by_mapping_and_email_and_never_guesses() {
     // ...unless the tenant vouches for every email it signs.
     h.configure(|c| c.trust_email_claim = true);
     let (status, body) = h.call(&TOOL, Some(&unverified), "{}").await;
-    assert_eq!(body["data"]["customer_id"], by_email.as_str(), "{status} {body}");
+    assert_eq!(
+        body["data"]["customer_id"],
+        by_email.as_str(),
+        "{status} {body}"
+    );
     h.configure(|c| c.trust_email_claim = false);
 
     let token = h.token(visitor_claims(

@@ -26,7 +26,11 @@ impl Demo {
     }
 
     async fn active(&self) -> (String, Value) {
-        let c = self.h.stripe.customer("ada@example.com", Some("pm_card_visa")).await;
+        let c = self
+            .h
+            .stripe
+            .customer("ada@example.com", Some("pm_card_visa"))
+            .await;
         let sub = self.h.stripe.subscribe(&c, &self.prices[1], &[]).await;
         (c, sub)
     }
@@ -52,7 +56,10 @@ impl Demo {
             .subscribe(
                 &c,
                 &self.prices[0],
-                &[("collection_method", "send_invoice"), ("days_until_due", "30")],
+                &[
+                    ("collection_method", "send_invoice"),
+                    ("days_until_due", "30"),
+                ],
             )
             .await;
         (c, sub["latest_invoice"].as_str().unwrap().to_string())
@@ -69,7 +76,8 @@ impl Demo {
             &[("default_payment_method", &failing)],
         )
         .await;
-        s.control("clock/advance", json!({"seconds": 32 * DAY})).await;
+        s.control("clock/advance", json!({"seconds": 32 * DAY}))
+            .await;
         c
     }
 
@@ -84,9 +92,10 @@ impl Demo {
     }
 
     async fn call<T: Tool>(&self, tool: T, customer: &str, args: Value) -> (u16, Value) {
-        let token = self
-            .h
-            .token(visitor_claims("user_1", json!({"stripe_customer_id": customer})));
+        let token = self.h.token(visitor_claims(
+            "user_1",
+            json!({"stripe_customer_id": customer}),
+        ));
         self.h.call(&tool, Some(&token), &args.to_string()).await
     }
 
@@ -98,7 +107,10 @@ impl Demo {
 
     async fn insight(&self, customer: &str) -> Value {
         let token = agent_token(TENANT, json!({}));
-        let (status, body) = self.h.insight(Some(&token), &[("customer_id", customer)]).await;
+        let (status, body) = self
+            .h
+            .insight(Some(&token), &[("customer_id", customer)])
+            .await;
         assert_eq!(status, 200, "{body}");
         body
     }
@@ -115,11 +127,21 @@ async fn invoice_counts_say_when_more_exist_and_since_is_not_yet() {
     assert_eq!(body["data"]["has_more"], true);
     let s = body["summary"].as_str().unwrap();
     assert!(!s.contains("You have one"), "{s}");
-    assert!(s.starts_with("Your latest invoice (you have more) is invoice"), "{s}");
+    assert!(
+        s.starts_with("Your latest invoice (you have more) is invoice"),
+        "{s}"
+    );
     let s = d
-        .summary(GetInvoiceHistory, &c, json!({"since": "2099-01-01T00:00:00Z"}))
+        .summary(
+            GetInvoiceHistory,
+            &c,
+            json!({"since": "2099-01-01T00:00:00Z"}),
+        )
         .await;
-    assert_eq!(s, "You don't have any invoices since January 1, 2099 (UTC).");
+    assert_eq!(
+        s,
+        "You don't have any invoices since January 1, 2099 (UTC)."
+    );
 }
 
 #[tokio::test]
@@ -139,7 +161,10 @@ async fn credit_balance_never_says_nothing_is_owed_over_an_open_invoice() {
     let (c, _) = d.manual().await;
     let (_, body) = d.call(GetCreditBalance, &c, json!({})).await;
     let s = body["summary"].as_str().unwrap();
-    assert!(!s.contains("owe nothing") && !s.contains("nothing is owed"), "{s}");
+    assert!(
+        !s.contains("owe nothing") && !s.contains("nothing is owed"),
+        "{s}"
+    );
     assert!(s.contains("is open with $19.00 due by"), "{s}");
     assert_eq!(body["data"]["open_invoices"].as_array().unwrap().len(), 1);
     let nobody = d.h.stripe.customer("nell@example.com", None).await;
@@ -152,7 +177,11 @@ async fn a_canceling_customer_is_not_offered_a_cancel_link() {
     let d = Demo::new().await;
     let c = d.canceling().await;
     let (status, body) = d
-        .call(GetBillingPortalLink, &c, json!({"flow": "subscription_cancel"}))
+        .call(
+            GetBillingPortalLink,
+            &c,
+            json!({"flow": "subscription_cancel"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let s = body["summary"].as_str().unwrap();
@@ -178,7 +207,10 @@ async fn credit_is_said_as_subtracted_not_included() {
     let s = body["summary"].as_str().unwrap();
     assert!(!s.contains("includes"), "{s}");
     assert!(s.starts_with("Your next invoice will be $34.00 on"), "{s}");
-    assert!(s.contains("after $15.00 of account credit is applied."), "{s}");
+    assert!(
+        s.contains("after $15.00 of account credit is applied."),
+        "{s}"
+    );
     let up = &body["data"]["upcoming_invoice"];
     assert_eq!(up["discount_total"]["amount"], 0, "money, not a list: {up}");
     assert!(up.get("discounts").is_none());
@@ -191,7 +223,10 @@ async fn a_failed_payment_says_the_card_was_declined() {
     let (_, body) = d.call(GetPaymentHistory, &c, json!({})).await;
     let s = body["summary"].as_str().unwrap();
     assert!(s.contains("failed: the card was declined."), "{s}");
-    assert_eq!(body["data"]["payments"][0]["failure_reason"], "the card was declined");
+    assert_eq!(
+        body["data"]["payments"][0]["failure_reason"],
+        "the card was declined"
+    );
 }
 
 #[tokio::test]
@@ -202,15 +237,24 @@ async fn dates_follow_the_tenant_time_zone_or_say_utc() {
     assert!(s.contains("(UTC)"), "{s}");
     d.h.configure(|t| t.time_zone = Some("America/Los_Angeles".into()));
     let s = d.summary(GetSubscriptionStatus, &c, json!({})).await;
-    assert!(!s.contains("UTC") && s.contains("Your next payment is due on"), "{s}");
+    assert!(
+        !s.contains("UTC") && s.contains("Your next payment is due on"),
+        "{s}"
+    );
 }
 
 #[tokio::test]
 async fn agent_insight_tells_the_facts_that_matter() {
     let d = Demo::new().await;
     let canceling = d.canceling().await;
-    let s = d.insight(&canceling).await["summary"].as_str().unwrap().to_string();
-    assert!(s.contains("set to cancel on") && s.contains("(requested"), "{s}");
+    let s = d.insight(&canceling).await["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        s.contains("set to cancel on") && s.contains("(requested"),
+        "{s}"
+    );
 
     let (manual, _) = d.manual().await;
     let body = d.insight(&manual).await;
@@ -221,7 +265,12 @@ async fn agent_insight_tells_the_facts_that_matter() {
     let (credit, _) = d.active().await;
     d.credit(&credit, 1500).await;
     let body = d.insight(&credit).await;
-    assert!(body["summary"].as_str().unwrap().contains("Account credit: $15.00."));
+    assert!(
+        body["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Account credit: $15.00.")
+    );
     assert_eq!(body["credit"]["amount"], 1500);
 
     let past_due = d.past_due().await;
@@ -229,7 +278,10 @@ async fn agent_insight_tells_the_facts_that_matter() {
     let s = body["summary"].as_str().unwrap();
     assert!(s.contains("past due") && s.contains("$19.00 owed"), "{s}");
     assert!(s.contains("failed: the card was declined"), "{s}");
-    assert_eq!(body["last_payment_failure"]["reason"], "the card was declined");
+    assert_eq!(
+        body["last_payment_failure"]["reason"],
+        "the card was declined"
+    );
 }
 
 #[tokio::test]
@@ -241,14 +293,21 @@ async fn agent_insight_errors_speak_to_the_agent_and_list_candidates() {
     assert!(m.contains("agent token") && !m.contains("visitor"), "{m}");
 
     let token = agent_token(TENANT, json!({}));
-    let (status, body) = d.h.insight(Some(&token), &[("email", "nobody@example.com")]).await;
+    let (status, body) =
+        d.h.insight(Some(&token), &[("email", "nobody@example.com")])
+            .await;
     assert_eq!(status, 404);
     let m = body["error"]["message"].as_str().unwrap();
-    assert!(!m.contains("for you") && m.contains("No Stripe customer"), "{m}");
+    assert!(
+        !m.contains("for you") && m.contains("No Stripe customer"),
+        "{m}"
+    );
 
     let a = d.h.stripe.customer("sam@example.com", None).await;
     let b = d.h.stripe.customer("Sam@Example.com", None).await;
-    let (status, body) = d.h.insight(Some(&token), &[("email", "sam@example.com")]).await;
+    let (status, body) =
+        d.h.insight(Some(&token), &[("email", "sam@example.com")])
+            .await;
     assert_eq!(status, 409, "{body}");
     let mut ids: Vec<&str> = body["error"]["candidates"]
         .as_array()
@@ -292,7 +351,11 @@ async fn bad_arguments_get_plain_words_that_name_the_field() {
         ),
     ] {
         let (status, body) = d.call(GetInvoiceHistory, &c, args.clone()).await;
-        assert_eq!((status, body["error"]["message"].as_str()), (400, Some(want)), "{args}");
+        assert_eq!(
+            (status, body["error"]["message"].as_str()),
+            (400, Some(want)),
+            "{args}"
+        );
     }
     let (status, body) = d.call(GetInvoiceHistory, &c, json!({"limit": 2.0})).await;
     assert_eq!(status, 200, "2.0 is the whole number 2: {body}");
@@ -306,7 +369,13 @@ async fn bad_arguments_get_plain_words_that_name_the_field() {
         .call(GetSubscriptionStatus, &c, json!({"subscription_id": long}))
         .await;
     assert_eq!(status, 400);
-    assert!(body["error"]["message"].as_str().unwrap().contains("too long"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too long"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -318,10 +387,9 @@ async fn refused_calls_are_audited_under_their_customer() {
     let token = d.h.token(visitor_claims("user_mapped", json!({})));
     let (status, _) = d.h.call(&GetBillingInfo, Some(&token), "{}").await;
     assert_eq!(status, 403);
-    let (status, _) = d
-        .h
-        .call(&GetInvoiceHistory, Some(&token), r#"{"limit": 99}"#)
-        .await;
+    let (status, _) =
+        d.h.call(&GetInvoiceHistory, Some(&token), r#"{"limit": 99}"#)
+            .await;
     assert_eq!(status, 400);
     let records = d.h.audit.records.lock().unwrap().clone();
     let pk = format!("{TENANT}#{c}");
@@ -330,7 +398,10 @@ async fn refused_calls_are_audited_under_their_customer() {
             .iter()
             .find(|r| r.outcome == outcome)
             .unwrap_or_else(|| panic!("no {outcome} record: {records:?}"));
-        assert_eq!((r.pk.as_str(), r.decision.as_str()), (pk.as_str(), "refused"));
+        assert_eq!(
+            (r.pk.as_str(), r.decision.as_str()),
+            (pk.as_str(), "refused")
+        );
     }
 }
 
@@ -350,11 +421,13 @@ async fn only_aud_refuses_a_token_for_another_tenant_sharing_the_secret() {
     claims["aud"] = json!(OTHER_TENANT);
     let token = integration::mint(&shared_secret, &claims);
     let (status, body) = d.h.call(&GetBillingInfo, Some(&token), "{}").await;
-    assert_eq!((status, body["error"]["reason"].as_str()), (401, Some("wrong_audience")));
+    assert_eq!(
+        (status, body["error"]["reason"].as_str()),
+        (401, Some("wrong_audience"))
+    );
     // The same token is good where its `aud` points.
-    let (status, _) = d
-        .h
-        .call_at(&GetBillingInfo, OTHER_TENANT, Some(&token), "{}")
-        .await;
+    let (status, _) =
+        d.h.call_at(&GetBillingInfo, OTHER_TENANT, Some(&token), "{}")
+            .await;
     assert_ne!(status, 401);
 }

@@ -29,7 +29,10 @@ impl Dates {
             return "an unknown date".into();
         };
         let zone = self.zone.clone().unwrap_or(TimeZone::UTC);
-        let day = ts.to_zoned_datetime(zone).strftime("%B %-d, %Y").to_string();
+        let day = ts
+            .to_zoned_datetime(zone)
+            .strftime("%B %-d, %Y")
+            .to_string();
         if self.zone.is_some() {
             day
         } else {

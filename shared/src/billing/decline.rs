@@ -41,6 +41,9 @@ mod tests {
             decline_phrase(Some("card_declined"), Some("stolen_card")),
             "the card was declined"
         );
-        assert_eq!(decline_phrase(Some("expired_card"), None), "the card has expired");
+        assert_eq!(
+            decline_phrase(Some("expired_card"), None),
+            "the card has expired"
+        );
     }
 }

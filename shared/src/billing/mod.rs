@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn counts_say_when_there_are_more() {
         assert_eq!(shown(1, false, "invoice"), "your only invoice");
-        assert_eq!(shown(1, true, "invoice"), "your latest invoice (you have more)");
+        assert_eq!(
+            shown(1, true, "invoice"),
+            "your latest invoice (you have more)"
+        );
         assert_eq!(shown(4, false, "invoice"), "your 4 invoices");
         assert_eq!(
             shown(2, true, "payment"),

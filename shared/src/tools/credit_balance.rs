@@ -34,7 +34,8 @@ impl Tool for GetCreditBalance {
             call.stripe.get::<Customer>(&customer_path, &none),
             call.stripe
                 .get::<List<BalanceTransaction>>(&txn_path, &txn_params),
-            call.stripe.get::<List<Invoice>>("/v1/invoices", &open_params),
+            call.stripe
+                .get::<List<Invoice>>("/v1/invoices", &open_params),
         );
         let customer = customer.map_err(missing_customer)?;
         let txns = txns.map_err(missing_customer)?;
@@ -103,7 +104,11 @@ impl Tool for GetCreditBalance {
 fn open_invoices_sentence(open: &[Invoice], dates: &Dates) -> Option<String> {
     match open {
         [] => None,
-        [one] => Some(format!("{} is {}.", invoice_name(one), open_phrase(one, dates))),
+        [one] => Some(format!(
+            "{} is {}.",
+            invoice_name(one),
+            open_phrase(one, dates)
+        )),
         many => {
             let currency = &many[0].currency;
             let same = many.iter().all(|i| &i.currency == currency);

@@ -109,7 +109,11 @@ fn summarize(invoices: &[Invoice], has_more: bool, since: Option<i64>, dates: &D
     };
     let which = shown(invoices.len(), has_more, "invoice");
     let lead = if invoices.len() == 1 {
-        format!("{}{since_phrase} is {}.", sentence_case(&which), invoice_phrase(latest, dates))
+        format!(
+            "{}{since_phrase} is {}.",
+            sentence_case(&which),
+            invoice_phrase(latest, dates)
+        )
     } else {
         format!(
             "Here are {which}{since_phrase}; the most recent is {}.",
@@ -123,7 +127,11 @@ fn summarize(invoices: &[Invoice], has_more: bool, since: Option<i64>, dates: &D
         .collect();
     match open.as_slice() {
         [] => lead,
-        [one] => format!("{lead} {} is also {}.", invoice_name(one), open_phrase(one, dates)),
+        [one] => format!(
+            "{lead} {} is also {}.",
+            invoice_name(one),
+            open_phrase(one, dates)
+        ),
         many => format!("{lead} {} older invoices are also still open.", many.len()),
     }
 }

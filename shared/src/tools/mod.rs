@@ -87,8 +87,10 @@ pub(crate) fn check_id(field: &str, value: &str, prefix: &str) -> Result<(), Api
     };
     match problem {
         None => Ok(()),
-        Some(p) => Err(ApiError::invalid_request(format!("Invalid field `{field}`: {p}."))
-            .with_reason("invalid_field")),
+        Some(p) => Err(
+            ApiError::invalid_request(format!("Invalid field `{field}`: {p}."))
+                .with_reason("invalid_field"),
+        ),
     }
 }
 

@@ -7,10 +7,10 @@ use serde_json::json;
 use super::check_opt_id;
 use super::common::subscription;
 use super::subscription_status::scheduled_cancel;
-use crate::timefmt::rfc3339;
 use crate::error::ApiError;
 use crate::stripe::Params;
 use crate::stripe::types::PortalSession;
+use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
 pub struct GetBillingPortalLink;

@@ -8,12 +8,12 @@ use serde_json::{Value, json};
 
 use super::check_opt_id;
 use super::common::{missing_customer, subscription};
+use crate::billing::Dates;
 use crate::error::ApiError;
 use crate::money::Money;
 use crate::pipeline::App;
 use crate::stripe::types::{Coupon, Discount, Expandable, Invoice, List, Subscription};
 use crate::stripe::{Params, StripeSession};
-use crate::billing::Dates;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 

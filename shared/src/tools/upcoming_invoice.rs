@@ -45,9 +45,13 @@ impl Tool for GetUpcomingInvoice {
             }
         };
         if sub.cancel_at_period_end || sub.cancel_at.is_some() {
-            let when = sub
-                .cancel_at
-                .or_else(|| sub.items.data.iter().filter_map(|i| i.current_period_end).min());
+            let when = sub.cancel_at.or_else(|| {
+                sub.items
+                    .data
+                    .iter()
+                    .filter_map(|i| i.current_period_end)
+                    .min()
+            });
             return Ok(Answer {
                 data: json!({"upcoming_invoice": null, "subscription_id": sub.id}),
                 summary: format!(
@@ -111,10 +115,7 @@ impl Tool for GetUpcomingInvoice {
         }
         summary.push('.');
         if discount > 0 {
-            summary.push_str(&format!(
-                " Discounts take {} off.",
-                m(discount).formatted
-            ));
+            summary.push_str(&format!(" Discounts take {} off.", m(discount).formatted));
         }
         Ok(Answer {
             data: json!({
