@@ -8,7 +8,7 @@ use std::time::Instant;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 
-use crate::billing::{Dates, card_phrase, invoice_name, money, open_phrase};
+use crate::billing::{Dates, card_phrase, charge_card_phrase, invoice_name, money, open_phrase};
 use crate::customer;
 use crate::error::ApiError;
 use crate::identity::{self, Visitor};
@@ -207,16 +207,8 @@ impl Facts<'_> {
             ),
         }];
         if let Some(c) = self.last_charge.filter(|c| c.status == "failed") {
-            let card = c
-                .payment_method_details
-                .as_ref()
-                .and_then(|d| d.card.as_ref())
-                .and_then(|k| {
-                    Some(format!(
-                        " ({})",
-                        card_phrase(k.brand.as_deref()?, k.last4.as_deref()?)
-                    ))
-                })
+            let card = charge_card_phrase(c)
+                .map(|p| format!(" ({p})"))
                 .unwrap_or_default();
             out.push(format!(
                 "Last payment of {} on {} failed: {}{card}.",

@@ -103,11 +103,10 @@ impl StripeAccount {
         assert!(resp.status().is_success());
     }
 
-    /// Stripe requests this account received.
-    pub async fn request_count(&self) -> u64 {
+    /// The emulator's request log for this account: `count`, `total`, `requests`.
+    async fn requests(&self) -> Value {
         let url = format!("{}/_emulator/requests", self.base);
-        let body: Value = self
-            .http
+        self.http
             .get(url)
             .query(&[("key", &self.key)])
             .send()
@@ -115,24 +114,17 @@ impl StripeAccount {
             .expect("emulator reachable")
             .json()
             .await
-            .expect("json");
-        body["count"].as_u64().expect("count")
+            .expect("json")
+    }
+
+    /// Stripe requests this account received.
+    pub async fn request_count(&self) -> u64 {
+        self.requests().await["count"].as_u64().expect("count")
     }
 
     /// `METHOD /path` of every Stripe request this account made (the emulator's log).
     pub async fn request_log(&self) -> Vec<String> {
-        let url = format!("{}/_emulator/requests", self.base);
-        let body: Value = self
-            .http
-            .get(url)
-            .query(&[("key", &self.key)])
-            .send()
-            .await
-            .expect("emulator reachable")
-            .json()
-            .await
-            .expect("json");
-        body["requests"]
+        self.requests().await["requests"]
             .as_array()
             .expect("requests")
             .iter()

@@ -8,7 +8,7 @@ pub use dates::{Dates, known_zone};
 pub use decline::decline_phrase;
 
 use crate::money::Money;
-use crate::stripe::types::Invoice;
+use crate::stripe::types::{Charge, Invoice};
 
 /// "$49.00".
 pub fn money(amount: i64, currency: &str) -> String {
@@ -42,6 +42,12 @@ pub fn card_phrase(brand: &str, last4: &str) -> String {
         }
     };
     format!("{brand} ending {last4}")
+}
+
+/// "Visa ending 4242" for the card a charge was made with, when Stripe says.
+pub fn charge_card_phrase(c: &Charge) -> Option<String> {
+    let card = c.payment_method_details.as_ref()?.card.as_ref()?;
+    Some(card_phrase(card.brand.as_deref()?, card.last4.as_deref()?))
 }
 
 /// "invoice ABC-0001 for $49.00 from November 1, 2026 (UTC), paid", or for an open one

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::common::{charged_card, check_range, missing_customer};
-use crate::billing::{Dates, card_phrase, decline_phrase};
+use crate::billing::{Dates, charge_card_phrase, decline_phrase};
 use crate::error::ApiError;
 use crate::money::Money;
 use crate::stripe::Params;
@@ -82,16 +82,8 @@ fn summarize(charges: &[Charge], dates: &Dates) -> String {
     let Some(last) = charges.first() else {
         return "We don't have any payments from you yet.".into();
     };
-    let card = last
-        .payment_method_details
-        .as_ref()
-        .and_then(|d| d.card.as_ref())
-        .and_then(|c| {
-            Some(format!(
-                " with your {}",
-                card_phrase(c.brand.as_deref()?, c.last4.as_deref()?)
-            ))
-        })
+    let card = charge_card_phrase(last)
+        .map(|p| format!(" with your {p}"))
         .unwrap_or_default();
     let amount = Money::new(last.amount, &last.currency).formatted;
     let when = dates.date(last.created);
