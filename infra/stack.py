@@ -59,18 +59,23 @@ def proc_cmdline(pid: int) -> list[str]:
         return []
 
 
-def record_process(pidfile: Path, role: str, pid: int) -> None:
-    """Appends one line; the file is accurate whenever this script is killed."""
+def record_process(pidfile: Path, role: str, pid: int, own_group: bool = True) -> None:
+    """Appends one line; the file is accurate whenever this script is killed. A spawned
+    process leads its own group (`start_new_session`), so its group id is its pid, known
+    without reading /proc at a moment when it may not have exec'd yet."""
     stat = proc_stat(pid) or (pid, 0)
-    line = {"role": role, "pid": pid, "pgid": stat[0], "start": stat[1], "cmd": proc_cmdline(pid)}
+    line = {"role": role, "pid": pid, "pgid": pid if own_group else stat[0], "start": stat[1],
+            "cmd": proc_cmdline(pid)}
     with open(pidfile, "a") as f:
         f.write(json.dumps(line) + "\n")
 
 
 def still_running(rec: dict) -> bool:
-    """The recorded process itself, not another one that got its pid later."""
+    """The recorded process itself, not another one that got its pid later: a pid and its
+    start time (which exec does not change) name one process. The command line is only
+    shown, never compared: it may have been read before the child's exec."""
     stat = proc_stat(rec["pid"])
-    return stat is not None and stat[1] == rec["start"] and proc_cmdline(rec["pid"]) == rec["cmd"]
+    return stat is not None and stat[1] == rec["start"]
 
 
 def group_alive(pgid: int) -> bool:
@@ -220,7 +225,7 @@ class Stack:
                           "cargo-lambda-watch": self.ports["api"]})
         self.pidfile.write_text("")
         self.owns_pidfile = True
-        record_process(self.pidfile, "owner", os.getpid())
+        record_process(self.pidfile, "owner", os.getpid(), own_group=False)
         target = ROOT / "target" / self.profile
         self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports["moto"])])
         self.spawn("stripe-emulator", [str(target / "stripe-emulator")],
