@@ -241,7 +241,11 @@ class Stack:
         layout = provision.provision("stripe-bot-local", {"StripeApiBase": self.stripe_base})
         stripe_key = "sk_test_demo" + tenants.new_secret().replace("-", "").replace("_", "")[:24]
         demo = seed_demo.seed(self.stripe_base, stripe_key)
-        stored = tenants.create_tenant(layout, TENANT, stripe_key, {"return_url": "https://demo.example.com/account"})
+        # Default bounds; the three demo plans are the ones a visitor may choose.
+        stored = tenants.create_tenant(layout, TENANT, stripe_key, {
+            "return_url": "https://demo.example.com/account",
+            "allowed_prices": list(demo["prices"].values()),
+        })
         for state, c in demo.items():
             if state in ("ambiguous", "prices", "nothing", "manual_invoice"):
                 continue
@@ -356,6 +360,8 @@ def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30
         return requests.get(url, timeout=timeout)
     token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
     body = {}
+    if path.endswith("/update_billing_details"):
+        body = {"phone": "+15555550100"}  # already on file: a write that changes nothing
     if path.endswith("/resend_invoice"):
         token = mint(env["IDENTITY_SECRET"], env["DEMO_MANUAL_USER"])
         body = {"invoice_id": env["DEMO_MANUAL_INVOICE"]}
@@ -398,6 +404,16 @@ Ask for the active demo visitor's subscription (token valid 24 h):
 
 curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/get_subscription_status \\
   -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{}}'
+
+A write is two calls: the first previews (nothing changes) and returns a confirmation
+token; the second, with that token, does exactly what the preview said, once:
+
+curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/cancel_subscription \\
+  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{"reason": "unused"}}'
+curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/cancel_subscription \\
+  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{"confirm": "<confirmation.token>"}}'
+
+(resume_subscription undoes it; pause_subscription and update_billing_details work the same way.)
 
 Mint another token:  .venv/bin/python infra/mint_token.py USER_ID [--email E] [--customer cus_...]
                      .venv/bin/python infra/mint_token.py --agent AGENT_ID

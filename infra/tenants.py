@@ -53,18 +53,22 @@ def create_tenant(layout: dict, tenant: str, stripe_key: str, config: dict | Non
         sm.create_secret(Name=name, SecretString=json.dumps(stored))
     except sm.exceptions.ResourceExistsException:
         sm.put_secret_value(SecretId=name, SecretString=json.dumps(stored))
-    item = {"tenant": {"S": tenant}}
-    for k, v in (config or {}).items():
-        if isinstance(v, bool):
-            item[k] = {"BOOL": v}
-        elif isinstance(v, (int, float)):
-            item[k] = {"N": str(v)}
-        elif isinstance(v, list):
-            item[k] = {"L": [{"S": str(x)} for x in v]}
-        else:
-            item[k] = {"S": str(v)}
+    item = {"tenant": {"S": tenant}, **{k: attribute(v) for k, v in (config or {}).items()}}
     dynamo.put_item(TableName=layout["tables"]["TenantsTable"], Item=item)
     return stored
+
+
+def attribute(v) -> dict:
+    """A config value as a DynamoDB attribute (nested maps for bounds like `policy`)."""
+    if isinstance(v, bool):
+        return {"BOOL": v}
+    if isinstance(v, (int, float)):
+        return {"N": str(v)}
+    if isinstance(v, dict):
+        return {"M": {k: attribute(x) for k, x in v.items()}}
+    if isinstance(v, list):
+        return {"L": [attribute(x) for x in v]}
+    return {"S": str(v)}
 
 
 def map_contact(layout: dict, tenant: str, user_id: str, customer_id: str) -> None:

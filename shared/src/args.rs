@@ -129,7 +129,12 @@ fn make_strict(v: &mut Value) {
         }
         return;
     };
-    if obj.get("type") == Some(&json!("object")) {
+    let is_object = match obj.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(ts)) => ts.contains(&json!("object")),
+        _ => false,
+    };
+    if is_object {
         let required: Vec<String> = obj
             .get("required")
             .and_then(Value::as_array)

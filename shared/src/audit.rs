@@ -31,6 +31,10 @@ pub struct AuditRecord {
     pub request_id: String,
     /// DynamoDB TTL (unix seconds).
     pub expires_at: i64,
+    /// A write's Stripe change (method, path, redacted parameters), recorded before it is
+    /// sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sends: Option<Value>,
 }
 
 #[async_trait]

@@ -8,8 +8,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::audit::{AuditRecord, AuditSink};
+use crate::ledger::{Bound, Claim, Confirmation, Ledger, State};
 use crate::secret::Secret;
 use crate::tenant::{SecretStore, StoreError, TenantConfig, TenantSecrets, TenantStore};
 
@@ -206,5 +208,294 @@ impl AuditSink for DynamoAudit {
             .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
         serde_dynamo::from_items(out.items.unwrap_or_default())
             .map_err(|e| StoreError::Malformed(e.to_string()))
+    }
+}
+
+/// Confirmations and bound counters in one DynamoDB table (`pk`, TTL on `ttl`).
+/// A confirmation is its JSON document plus the attributes conditions need (`state`,
+/// `claimed_at`); a counter is `n`.
+pub struct DynamoLedger {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoLedger {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    fn confirm_key(tenant: &str, id: &str) -> AttributeValue {
+        AttributeValue::S(format!("confirm#{tenant}#{id}"))
+    }
+
+    fn count_key(tenant: &str, key: &str) -> AttributeValue {
+        AttributeValue::S(format!("count#{tenant}#{key}"))
+    }
+
+    fn update_confirmation(&self, c: &Confirmation, now: i64) -> aws_sdk_dynamodb::types::Update {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", Self::confirm_key(&c.tenant, &c.id))
+            .update_expression("SET #s = :claimed, claimed_at = :now, audit_sk = :sk")
+            .condition_expression("#s = :pending")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":claimed", AttributeValue::S("claimed".into()))
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(
+                ":sk",
+                AttributeValue::S(c.audit_sk.clone().unwrap_or_default()),
+            )
+            .build()
+            .expect("table, key and expression are set")
+    }
+
+    fn count_up(&self, tenant: &str, b: &Bound) -> aws_sdk_dynamodb::types::Update {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", Self::count_key(tenant, &b.key))
+            .update_expression("ADD n :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(n) OR n < :cap")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":cap", AttributeValue::N(b.cap.to_string()))
+            .expression_attribute_values(":ttl", AttributeValue::N(b.expires_at.to_string()))
+            .build()
+            .expect("table, key and expression are set")
+    }
+}
+
+fn dynamo_err<E>(e: aws_sdk_dynamodb::error::SdkError<E>) -> StoreError
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
+    aws_sdk_dynamodb::error::SdkError<E>: std::error::Error,
+{
+    unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e))
+}
+
+#[async_trait]
+impl Ledger for DynamoLedger {
+    async fn put(&self, c: &Confirmation) -> Result<(), StoreError> {
+        let doc = serde_json::to_string(c).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", Self::confirm_key(&c.tenant, &c.id))
+            .item("doc", AttributeValue::S(doc))
+            .item("state", AttributeValue::S("pending".into()))
+            // Kept a day past its life, so a late replay still gets the first outcome.
+            .item(
+                "ttl",
+                AttributeValue::N((c.expires_at + 86_400).to_string()),
+            )
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        Ok(())
+    }
+
+    async fn get(&self, tenant: &str, id: &str) -> Result<Option<Confirmation>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", Self::confirm_key(tenant, id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        let doc = text("doc").ok_or_else(|| StoreError::Malformed("no doc".into()))?;
+        let mut c: Confirmation =
+            serde_json::from_str(&doc).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        c.state = match text("state").as_deref() {
+            Some("claimed") => State::Claimed,
+            Some("done") => State::Done,
+            _ => State::Pending,
+        };
+        c.claimed_at = item
+            .get("claimed_at")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok());
+        c.audit_sk = text("audit_sk").filter(|s| !s.is_empty());
+        c.outcome = text("outcome").and_then(|o| serde_json::from_str(&o).ok());
+        Ok(Some(c))
+    }
+
+    async fn claim(
+        &self,
+        c: &Confirmation,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<Claim, StoreError> {
+        use aws_sdk_dynamodb::types::TransactWriteItem;
+        match c.state {
+            State::Done => return Ok(Claim::Taken),
+            State::Claimed => {
+                // Its claimer crashed: take it over, without counting it again.
+                let out = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", Self::confirm_key(&c.tenant, &c.id))
+                    .update_expression("SET claimed_at = :now, audit_sk = :sk")
+                    .condition_expression("#s = :claimed AND claimed_at < :stale")
+                    .expression_attribute_names("#s", "state")
+                    .expression_attribute_values(":claimed", AttributeValue::S("claimed".into()))
+                    .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                    .expression_attribute_values(
+                        ":stale",
+                        AttributeValue::N(stale_before.to_string()),
+                    )
+                    .expression_attribute_values(
+                        ":sk",
+                        AttributeValue::S(c.audit_sk.clone().unwrap_or_default()),
+                    )
+                    .send()
+                    .await;
+                return match out {
+                    Ok(_) => Ok(Claim::Won),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                    {
+                        Ok(Claim::Taken)
+                    }
+                    Err(e) => Err(dynamo_err(e)),
+                };
+            }
+            State::Pending => {}
+        }
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(self.update_confirmation(c, now))
+                .build(),
+        ];
+        for b in &c.bounds {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(self.count_up(&c.tenant, b))
+                    .build(),
+            );
+        }
+        let out = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Claim::Won),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                // Which condition failed: the confirmation was taken, or a bound holds.
+                let now_state = self.get(&c.tenant, &c.id).await?;
+                if now_state.is_none_or(|s| s.state != State::Pending) {
+                    return Ok(Claim::Taken);
+                }
+                for b in &c.bounds {
+                    if self.count(&c.tenant, &b.key).await? >= b.cap {
+                        return Ok(Claim::OverCap(b.reason.clone()));
+                    }
+                }
+                // A race on a counter that has since moved: the caller may try again.
+                Ok(Claim::Taken)
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
+    }
+
+    async fn finish(
+        &self,
+        c: &Confirmation,
+        outcome: &Value,
+        release: bool,
+    ) -> Result<(), StoreError> {
+        let text =
+            serde_json::to_string(outcome).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", Self::confirm_key(&c.tenant, &c.id))
+            .update_expression("SET #s = :done, outcome = :o")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":done", AttributeValue::S("done".into()))
+            .expression_attribute_values(":o", AttributeValue::S(text))
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        if release {
+            for b in &c.bounds {
+                let out = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", Self::count_key(&c.tenant, &b.key))
+                    .update_expression("ADD n :minus")
+                    .condition_expression("n > :zero")
+                    .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+                    .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                    .send()
+                    .await;
+                if let Err(e) = out
+                    && !e
+                        .as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception())
+                {
+                    return Err(dynamo_err(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn abandon(&self, c: &Confirmation) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", Self::confirm_key(&c.tenant, &c.id))
+            .update_expression("SET claimed_at = :zero")
+            .condition_expression("#s = :claimed")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":claimed", AttributeValue::S("claimed".into()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .send()
+            .await;
+        match out {
+            Err(e)
+                if !e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(dynamo_err(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn count(&self, tenant: &str, key: &str) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", Self::count_key(tenant, key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        Ok(out
+            .item
+            .and_then(|i| {
+                i.get("n")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or(0))
     }
 }

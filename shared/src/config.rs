@@ -9,6 +9,8 @@ pub struct Settings {
     pub tenants_table: String,
     pub contacts_table: String,
     pub audit_table: String,
+    /// Write confirmations and bound counters.
+    pub ledger_table: String,
     pub secrets_prefix: String,
     pub stripe: StripeSettings,
     /// How long a warm Lambda trusts its copy of a tenant's config and secrets.
@@ -47,6 +49,7 @@ impl Settings {
             tenants_table: required("TENANTS_TABLE")?,
             contacts_table: required("CONTACTS_TABLE")?,
             audit_table: required("AUDIT_TABLE")?,
+            ledger_table: required("LEDGER_TABLE")?,
             secrets_prefix: required("SECRETS_PREFIX")?,
             stripe: StripeSettings {
                 api_base: std::env::var("STRIPE_API_BASE")

@@ -149,6 +149,35 @@ impl ApiError {
         e.matched = Some(Box::new(matched));
         e
     }
+    pub fn confirmation_invalid(reason: &str) -> Self {
+        Self::new(
+            409,
+            "confirmation_invalid",
+            "That confirmation doesn't match this request; ask again to get a new preview.",
+        )
+        .with_reason(reason)
+    }
+    pub fn confirmation_expired() -> Self {
+        Self::new(
+            409,
+            "confirmation_expired",
+            "That confirmation has expired, so nothing was done; ask again to get a new preview.",
+        )
+        .with_reason("confirmation_expired")
+    }
+    /// An error stored as a write's outcome, answered again to a replay.
+    pub fn restored(stored: &serde_json::Value) -> Self {
+        let code = stored["code"].as_str().unwrap_or_default();
+        let status = stored["status"].as_u64().unwrap_or(503) as u16;
+        let code = CODES
+            .iter()
+            .find(|(c, s)| *c == code && *s == status)
+            .map_or("billing_unavailable", |(c, _)| c);
+        let mut e = Self::new(status, code, stored["message"].as_str().unwrap_or_default());
+        e.reason = stored["reason"].as_str().map(String::from);
+        e.escalate = stored["escalate"].as_bool().unwrap_or(false);
+        e
+    }
     pub fn payload_too_large() -> Self {
         Self::new(413, "payload_too_large", "The request body is over 64 KiB.")
     }

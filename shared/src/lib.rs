@@ -15,6 +15,7 @@ pub mod customer;
 pub mod error;
 pub mod identity;
 pub mod insight;
+pub mod ledger;
 pub mod money;
 pub mod pipeline;
 pub mod response;
@@ -27,6 +28,8 @@ pub mod timefmt;
 pub mod tool;
 pub mod tool_list;
 pub mod tools;
+pub mod write;
+pub mod writes;
 
 pub use error::ApiError;
 pub use pipeline::{App, serve, serve_tool};

@@ -2,20 +2,20 @@
 //! tool switch → arguments → customer → tool → audit → envelope.
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde_json::Value;
 
-use crate::args;
 use crate::audit::{self, AuditRecord, AuditSink};
-use crate::aws::{DynamoAudit, DynamoTenants, ManagedSecrets};
+use crate::aws::{DynamoAudit, DynamoLedger, DynamoTenants, ManagedSecrets};
 use crate::catalog::Catalog;
 use crate::config::{Settings, StripeSettings};
 use crate::customer;
 use crate::error::ApiError;
 use crate::identity;
+use crate::ledger::{Ledger, MemoryLedger};
 use crate::response;
 use crate::routes;
 use crate::stripe::StripeClient;
@@ -23,7 +23,7 @@ use crate::tenant::{
     SecretStore, TenantConfig, TenantDirectory, TenantSecrets, TenantStore, valid_tenant_id,
 };
 use crate::timefmt;
-use crate::tool::{Answer, Call, Tool};
+use crate::tool::{Call, Endpoint, Reply};
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -32,6 +32,8 @@ pub struct App {
     pub stripe: StripeClient,
     pub tenants: TenantDirectory,
     pub audit: Arc<dyn AuditSink>,
+    /// Confirmations and bound counters of the write tools.
+    pub ledger: Arc<dyn Ledger>,
     pub catalog: Catalog,
     pub audit_retention_days: u32,
 }
@@ -48,6 +50,7 @@ impl App {
             stripe: StripeClient::new(stripe)?,
             tenants: TenantDirectory::new(store, secrets, cache_ttl),
             audit,
+            ledger: Arc::new(MemoryLedger::default()),
             catalog: Catalog::new(cache_ttl),
             audit_retention_days: 400,
         })
@@ -68,7 +71,11 @@ impl App {
             aws_sdk_kms::Client::new(&aws),
             settings.secrets_prefix.clone(),
         ));
-        let audit = Arc::new(DynamoAudit::new(dynamo, settings.audit_table.clone()));
+        let audit = Arc::new(DynamoAudit::new(
+            dynamo.clone(),
+            settings.audit_table.clone(),
+        ));
+        let ledger = Arc::new(DynamoLedger::new(dynamo, settings.ledger_table.clone()));
         let mut app = Self::new(
             settings.stripe,
             store,
@@ -77,6 +84,7 @@ impl App {
             settings.tenant_cache_ttl,
         )?;
         app.audit_retention_days = settings.audit_retention_days;
+        app.ledger = ledger;
         Ok(app)
     }
 }
@@ -112,8 +120,8 @@ where
     .await
 }
 
-/// Runs one tool as a Lambda function.
-pub async fn serve_tool<T: Tool>(app: App, tool: T) -> Result<(), lambda_http::Error> {
+/// Runs one tool (a read [`crate::Tool`] or a [`crate::write::Write`]) as a Lambda function.
+pub async fn serve_tool<T: Endpoint>(app: App, tool: T) -> Result<(), lambda_http::Error> {
     let tool: &'static T = Box::leak(Box::new(tool));
     serve(app, move |app, req| handle(app, tool, req)).await
 }
@@ -128,9 +136,12 @@ pub(crate) struct Trail {
     pub reached_tool: bool,
     pub stripe_request_ids: Vec<String>,
     pub stripe_requests: u32,
+    /// A write's write-ahead record (sort key, change sent), which this call's record
+    /// completes.
+    pub write_ahead: Option<(String, Value)>,
 }
 
-pub async fn handle<T: Tool>(app: &App, tool: &T, req: Request) -> Response<Body> {
+pub async fn handle<T: Endpoint>(app: &App, tool: &T, req: Request) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&req);
     // Locally the router sends every method to the function; API Gateway sends a wrong
@@ -142,7 +153,7 @@ pub async fn handle<T: Tool>(app: &App, tool: &T, req: Request) -> Response<Body
     let result = run(app, tool, &req, &request_id, &mut trail).await;
     record(app, T::NAME, trail, &result, &request_id, started).await;
     match result {
-        Ok(answer) => response::success(T::NAME, "done", answer.data, &answer.summary, &request_id),
+        Ok(reply) => response::success(T::NAME, reply, &request_id),
         Err(err) => response::failure(&err, &request_id),
     }
 }
@@ -172,7 +183,10 @@ pub(crate) async fn record<A>(
     let time = timefmt::rfc3339_now();
     let record = AuditRecord {
         pk: format!("{tenant}#{}", trail.customer.as_deref().unwrap_or("-")),
-        sk: format!("{time}#{request_id}"),
+        sk: trail
+            .write_ahead
+            .as_ref()
+            .map_or_else(|| format!("{time}#{request_id}"), |(sk, _)| sk.clone()),
         tenant,
         actor: trail.actor.unwrap_or_else(|| "anonymous".into()),
         customer: trail.customer,
@@ -193,6 +207,7 @@ pub(crate) async fn record<A>(
         time,
         request_id: request_id.to_string(),
         expires_at: timefmt::now_unix() + i64::from(app.audit_retention_days) * 86_400,
+        sends: trail.write_ahead.map(|(_, sends)| sends),
     };
     audit::log(&record);
     if let Err(e) = app.audit.write(&record).await {
@@ -220,13 +235,13 @@ pub(crate) async fn tenant(
     Ok((config, secrets))
 }
 
-async fn run<T: Tool>(
+async fn run<T: Endpoint>(
     app: &App,
     tool: &T,
     req: &Request,
     request_id: &str,
     trail: &mut Trail,
-) -> Result<Answer, ApiError> {
+) -> Result<Reply, ApiError> {
     let (tenant_id, tool_name) = route(req.uri().path())?;
     if tool_name != T::NAME {
         return Err(ApiError::not_found("That route is not this tool's.").with_reason("unrouted"));
@@ -249,13 +264,19 @@ async fn run<T: Tool>(
     if !config.tool_enabled(T::NAME) {
         return Err(ApiError::tool_disabled(T::NAME));
     }
-    let args = parse_args::<T>(req.body(), trail)?;
+    let bytes: &[u8] = match req.body() {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"{}",
+    };
+    let input = T::input(bytes, &mut trail.args)?;
     let stripe = app.stripe.session(secrets.stripe_key.clone());
     let outcome = async {
         let customer_id = customer::resolve(&stripe, &config, &visitor, known).await?;
         trail.customer = Some(customer_id.clone());
         trail.reached_tool = true;
         let dates = config.dates();
+        let write_ahead = OnceLock::new();
         let call = Call {
             app,
             tenant: &config,
@@ -264,8 +285,11 @@ async fn run<T: Tool>(
             stripe: &stripe,
             request_id,
             dates: &dates,
+            write_ahead: &write_ahead,
         };
-        tool.run(&call, args).await
+        let reply = tool.serve(&call, input).await;
+        trail.write_ahead = write_ahead.get().cloned();
+        reply
     }
     .await;
     trail.stripe_request_ids = stripe.request_ids();
@@ -301,22 +325,6 @@ fn tenant_of(id: &str) -> Result<&str, ApiError> {
     } else {
         Err(ApiError::unknown_tenant())
     }
-}
-
-fn parse_args<T: Tool>(body: &Body, trail: &mut Trail) -> Result<T::Args, ApiError> {
-    let bytes: &[u8] = match body {
-        Body::Text(t) => t.as_bytes(),
-        Body::Binary(b) => b,
-        _ => b"{}",
-    };
-    let mut seen = Value::Null;
-    let parsed = args::parse::<T::Args>(T::NAME, bytes, &mut seen)
-        .and_then(|args| T::validate(&args).map(|()| args));
-    trail.args = match &parsed {
-        Ok(_) => audit::redact(&seen),
-        Err(_) => audit::shape(&seen),
-    };
-    parsed
 }
 
 #[cfg(test)]

@@ -3,18 +3,16 @@ use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::tool::Reply;
 
-pub fn success(
-    tool: &str,
-    status: &str,
-    data: Value,
-    summary: &str,
-    request_id: &str,
-) -> Response<Body> {
-    let body = json!({
-        "ok": true, "tool": tool, "status": status, "data": data,
-        "summary": summary, "request_id": request_id,
+pub fn success(tool: &str, reply: Reply, request_id: &str) -> Response<Body> {
+    let mut body = json!({
+        "ok": true, "tool": tool, "status": reply.status, "data": reply.answer.data,
+        "summary": reply.answer.summary, "request_id": request_id,
     });
+    if let (Some(c), Some(obj)) = (reply.confirmation, body.as_object_mut()) {
+        obj.insert("confirmation".into(), c);
+    }
     build(200, &body, &[])
 }
 

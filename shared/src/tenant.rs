@@ -45,6 +45,43 @@ pub struct TenantConfig {
     /// `email_verified: true` claim for email look-up.
     #[serde(default)]
     pub trust_email_claim: bool,
+    /// Bounds and switches of the write tools; every field has a safe default.
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+/// The merchant's bounds on what the bot may do. Checked in code, never by the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Policy {
+    /// Write tools that act at once, without a confirmed preview.
+    pub confirmation_off: Vec<String>,
+    /// How long a confirmation token lives.
+    pub confirmation_ttl_secs: i64,
+    /// Plan changes per visitor per calendar month (UTC).
+    pub plan_changes_per_month: u64,
+    /// `cancel_subscription` answers a Billing Portal cancel link instead of cancelling.
+    pub cancel_via_portal: bool,
+    /// `pause_collection[behavior]`: `void`, `keep_as_draft` or `mark_uncollectible`.
+    pub pause_behavior: String,
+    /// The latest `resumes_at` a pause may have, in days from now.
+    pub max_pause_days: i64,
+    /// Promotion codes `apply_coupon` accepts; empty means any valid one.
+    pub allowed_codes: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            confirmation_off: Vec::new(),
+            confirmation_ttl_secs: 600,
+            plan_changes_per_month: 3,
+            cancel_via_portal: false,
+            pause_behavior: "void".into(),
+            max_pause_days: 90,
+            allowed_codes: Vec::new(),
+        }
+    }
 }
 
 fn default_lifetime() -> u64 {
@@ -67,6 +104,7 @@ impl TenantConfig {
             allowed_prices: Vec::new(),
             time_zone: None,
             trust_email_claim: false,
+            policy: Policy::default(),
         }
     }
 

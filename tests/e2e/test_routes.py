@@ -20,7 +20,7 @@ def test_unrouted_paths_and_methods_answer_in_the_envelope_within_a_second():
     auth = {"Authorization": f"Bearer {token}"}
     cases = [
         # (method, path, status, allow, reason)
-        ("POST", f"/v1/{tenant}/tools/cancel_subscription", 404, None, "unknown_tool"),
+        ("POST", f"/v1/{tenant}/tools/delete_my_account", 404, None, "unknown_tool"),
         ("GET", f"/v1/{tenant}/tools/get_subscription_status", 405, "POST", "wrong_method"),
         ("DELETE", f"/v1/{tenant}/tools/get_invoice_history", 405, "POST", "wrong_method"),
         ("POST", f"/v1/{tenant}/tools", 405, "GET", "wrong_method"),
@@ -41,5 +41,5 @@ def test_unrouted_paths_and_methods_answer_in_the_envelope_within_a_second():
         assert err["reason"] == reason, (method, path, err)
         assert r.headers.get("allow") == allow, (method, path, dict(r.headers))
         assert "Rust" not in err["message"] and "expected" not in err["message"]
-    r, _ = call("POST", f"/v1/{tenant}/tools/cancel_subscription", headers=auth, json={})
+    r, _ = call("POST", f"/v1/{tenant}/tools/delete_my_account", headers=auth, json={})
     assert f"GET /v1/{tenant}/tools" in r.json()["error"]["message"], "names the tool list"

@@ -6,12 +6,13 @@ use std::time::Duration;
 use jsonwebtoken::{EncodingKey, Header};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
+use shared::App;
 use shared::audit::MemoryAudit;
 use shared::config::StripeSettings;
 use shared::secret::Secret;
 use shared::tenant::memory::MemoryTenants;
 use shared::tenant::{TenantConfig, TenantSecrets};
-use shared::{App, Tool};
+use shared::tool::Endpoint;
 
 pub const TENANT: &str = "acme";
 pub const OTHER_TENANT: &str = "globex";
@@ -279,11 +280,16 @@ impl Harness {
             .insert((TENANT.into(), user.into()), customer.into());
     }
 
-    pub async fn call<T: Tool>(&self, tool: &T, token: Option<&str>, body: &str) -> (u16, Value) {
+    pub async fn call<T: Endpoint>(
+        &self,
+        tool: &T,
+        token: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
         self.call_at(tool, TENANT, token, body).await
     }
 
-    pub async fn call_at<T: Tool>(
+    pub async fn call_at<T: Endpoint>(
         &self,
         tool: &T,
         tenant: &str,

@@ -72,6 +72,17 @@ impl StripeSession<'_> {
             .await
     }
 
+    /// A write's planned change, sent as planned under the write's idempotency key.
+    pub async fn send_change(
+        &self,
+        change: &crate::ledger::StripeChange,
+        idempotency_key: &str,
+    ) -> Result<serde_json::Value, StripeError> {
+        let method = Method::from_bytes(change.method.as_bytes()).unwrap_or(Method::POST);
+        self.send(method, &change.path, &change.params, Some(idempotency_key))
+            .await
+    }
+
     pub fn request_ids(&self) -> Vec<String> {
         self.request_ids
             .lock()

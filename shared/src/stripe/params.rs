@@ -1,7 +1,7 @@
 //! Request parameters as data, encoded the way Stripe reads them
 //! (`items[0][price]=x`, `expand[]=a`).
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Params(Vec<(String, String)>);
 
 impl Params {

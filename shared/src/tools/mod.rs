@@ -26,12 +26,39 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::tool::Tool;
+use crate::write::WriteTool;
+use crate::writes::{
+    CancelSubscription, PauseSubscription, ResumeSubscription, UpdateBillingDetails,
+};
 
 /// What the tool list publishes about one tool.
 pub struct ToolInfo {
     pub name: &'static str,
     pub description: &'static str,
     pub schema: fn() -> Value,
+}
+
+fn write_info<W: WriteTool>() -> ToolInfo {
+    ToolInfo {
+        name: W::NAME,
+        description: W::DESCRIPTION,
+        schema: write_schema::<W>,
+    }
+}
+
+/// A write tool's arguments, plus the `confirm` token of its second call.
+fn write_schema<W: WriteTool>() -> Value {
+    let mut v = crate::args::schema::<W::Args>();
+    if let Some(props) = v.get_mut("properties").and_then(Value::as_object_mut) {
+        props.insert(
+            "confirm".into(),
+            serde_json::json!({
+                "type": ["string", "null"],
+                "description": "The token from this tool's preview, once the visitor has agreed to exactly what it said.",
+            }),
+        );
+    }
+    v
 }
 
 fn info<T: Tool>() -> ToolInfo {
@@ -59,6 +86,10 @@ pub fn all() -> Vec<ToolInfo> {
         info::<GetCreditBalance>(),
         info::<GetBillingPortalLink>(),
         info::<ResendInvoice>(),
+        write_info::<CancelSubscription>(),
+        write_info::<ResumeSubscription>(),
+        write_info::<PauseSubscription>(),
+        write_info::<UpdateBillingDetails>(),
     ]
 }
 

@@ -1,0 +1,443 @@
+//! The one way anything changes in Stripe. A write tool declares its arguments, a `plan`
+//! (ownership checked, the preview and the exact Stripe change) and its bounds; this module
+//! owns the rest: propose → confirm once → claim with the bounds (one conditional step) →
+//! write-ahead audit → commit under an idempotency key derived from the confirmation →
+//! the stored outcome every replay gets.
+use std::future::Future;
+use std::time::Duration;
+
+use base64::Engine;
+use rand::RngCore;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::audit;
+use crate::error::ApiError;
+use crate::ledger::{Bound, Claim, Confirmation, State, StripeChange};
+use crate::stripe::StripeError;
+use crate::timefmt::{now_unix, rfc3339, rfc3339_now};
+use crate::tool::{Answer, Call, Endpoint, Reply, parse_checked};
+
+/// How long a claimer may take before a retry may take its claim over (it crashed).
+const CLAIM_LEASE_SECS: i64 = 30;
+/// How long a racing confirmation waits for the winner's outcome.
+const WAIT_FOR_OUTCOME: Duration = Duration::from_secs(8);
+
+pub trait WriteTool: Send + Sync + 'static {
+    const NAME: &'static str;
+    const DESCRIPTION: &'static str;
+    type Args: DeserializeOwned + Serialize + JsonSchema + Send + Sync;
+
+    fn validate(_args: &Self::Args) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Reads Stripe, checks that the object is the visitor's and what state it is in, and
+    /// says what would change. `pins` are the inputs a confirmed call must reuse (as the
+    /// proposal stored them); `None` when proposing.
+    fn plan<'a>(
+        &'a self,
+        call: &'a Call<'a>,
+        args: &'a Self::Args,
+        pins: Option<&'a Value>,
+    ) -> impl Future<Output = Result<Plan, ApiError>> + Send + 'a;
+
+    /// The counters this write may not push past their caps.
+    fn bounds(&self, _call: &Call<'_>, _args: &Self::Args) -> Vec<Bound> {
+        Vec::new()
+    }
+
+    /// The answer once Stripe made the change (`stripe` is its response).
+    fn done(&self, call: &Call<'_>, preview: &Value, stripe: &Value) -> Answer;
+}
+
+pub enum Plan {
+    /// Nothing to confirm: say this instead (already done, a portal link, ...).
+    Instead(Answer),
+    Change {
+        /// What the visitor is shown, and what the confirmed call must still see.
+        preview: Value,
+        /// Says exactly what will happen (amounts, dates); the question is added here.
+        summary: String,
+        change: StripeChange,
+        pins: Value,
+    },
+}
+
+/// A write tool as the pipeline runs it.
+pub struct Write<W>(pub W);
+
+pub struct WriteInput<A> {
+    /// `None` when the body is `{"confirm": token}` alone.
+    args: Option<A>,
+    confirm: Option<String>,
+}
+
+impl<W: WriteTool> Endpoint for Write<W> {
+    const NAME: &'static str = W::NAME;
+    type Input = WriteInput<W::Args>;
+
+    fn input(bytes: &[u8], audited: &mut Value) -> Result<Self::Input, ApiError> {
+        let mut value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            serde_json::from_slice(bytes).map_err(|_| {
+                ApiError::invalid_request("The body is not valid JSON.").with_reason("bad_json")
+            })?
+        };
+        let confirm = match value.as_object_mut().and_then(|o| o.remove("confirm")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) if !t.is_empty() && t.len() <= 200 => Some(t),
+            Some(_) => {
+                return Err(ApiError::invalid_request(
+                    "Invalid field `confirm`: must be the token from the preview.",
+                )
+                .with_reason("invalid_field"));
+            }
+        };
+        if confirm.is_some() && value.as_object().is_some_and(|o| o.is_empty()) {
+            *audited = json!({"confirm": "[redacted]"});
+            return Ok(WriteInput {
+                args: None,
+                confirm,
+            });
+        }
+        let rest = serde_json::to_vec(&value).unwrap_or_default();
+        let args = parse_checked::<W::Args>(W::NAME, &rest, W::validate, audited)?;
+        if confirm.is_some()
+            && let Some(obj) = audited.as_object_mut()
+        {
+            obj.insert("confirm".into(), json!("[redacted]"));
+        }
+        Ok(WriteInput {
+            args: Some(args),
+            confirm,
+        })
+    }
+
+    async fn serve<'a>(
+        &'a self,
+        call: &'a Call<'a>,
+        input: Self::Input,
+    ) -> Result<Reply, ApiError> {
+        match (input.confirm, input.args) {
+            (Some(token), args) => confirm(&self.0, call, &token, args).await,
+            (None, Some(args)) => propose(&self.0, call, args, "").await,
+            (None, None) => Err(ApiError::invalid_request("Send the tool's arguments.")),
+        }
+    }
+}
+
+fn token_id(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "cf_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+fn store_err(e: crate::tenant::StoreError) -> ApiError {
+    e.to_api_error()
+}
+
+async fn propose<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    args: W::Args,
+    lead: &str,
+) -> Result<Reply, ApiError> {
+    let (preview, summary, change, pins) = match w.plan(call, &args, None).await? {
+        Plan::Instead(answer) => return Ok(Reply::done(answer)),
+        Plan::Change {
+            preview,
+            summary,
+            change,
+            pins,
+        } => (preview, summary, change, pins),
+    };
+    let ledger = call.app.ledger.as_ref();
+    let bounds = w.bounds(call, &args);
+    // Said now rather than after the visitor confirmed; the claim checks again, atomically.
+    for b in &bounds {
+        if ledger
+            .count(&call.tenant.tenant, &b.key)
+            .await
+            .map_err(store_err)?
+            >= b.cap
+        {
+            return Err(ApiError::policy_denied(&b.reason, b.message.clone()));
+        }
+    }
+    let token = new_token();
+    let c = Confirmation {
+        id: token_id(&token),
+        tenant: call.tenant.tenant.clone(),
+        tool: W::NAME.to_string(),
+        user_id: call.visitor.user_id.clone(),
+        customer: call.customer_id.to_string(),
+        args: serde_json::to_value(&args).unwrap_or(Value::Null),
+        pins,
+        change,
+        preview: preview.clone(),
+        summary: summary.clone(),
+        bounds,
+        expires_at: now_unix() + call.tenant.policy.confirmation_ttl_secs,
+        state: State::Pending,
+        claimed_at: None,
+        outcome: None,
+        audit_sk: None,
+    };
+    ledger.put(&c).await.map_err(store_err)?;
+    if call
+        .tenant
+        .policy
+        .confirmation_off
+        .iter()
+        .any(|t| t == W::NAME)
+    {
+        return commit(w, call, c).await;
+    }
+    Ok(Reply {
+        status: "confirmation_required",
+        answer: Answer {
+            data: preview.clone(),
+            summary: format!("{lead}{summary} Shall I go ahead?"),
+        },
+        confirmation: Some(json!({
+            "token": token,
+            "expires_at": rfc3339(c.expires_at),
+            "preview": preview,
+        })),
+    })
+}
+
+async fn confirm<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    token: &str,
+    given: Option<W::Args>,
+) -> Result<Reply, ApiError> {
+    let ledger = call.app.ledger.as_ref();
+    let c = ledger
+        .get(&call.tenant.tenant, &token_id(token))
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| ApiError::confirmation_invalid("unknown_token"))?;
+    // Bound to its tenant (the key), visitor, customer, tool and arguments.
+    let bound_to = [
+        (c.tool == W::NAME, "other_tool"),
+        (c.user_id == call.visitor.user_id, "other_visitor"),
+        (c.customer == call.customer_id, "other_customer"),
+        (
+            given
+                .as_ref()
+                .is_none_or(|a| serde_json::to_value(a).ok().as_ref() == Some(&c.args)),
+            "other_arguments",
+        ),
+    ];
+    if let Some((_, reason)) = bound_to.iter().find(|(ok, _)| !ok) {
+        return Err(ApiError::confirmation_invalid(reason));
+    }
+    match c.state {
+        State::Done => return replay(&c),
+        State::Claimed => return wait_for_outcome(w, call, c).await,
+        State::Pending if c.expires_at <= now_unix() => {
+            return Err(ApiError::confirmation_expired());
+        }
+        State::Pending => {}
+    }
+    // Does Stripe still look as it did in the preview? If not, show what it would do now.
+    let args: W::Args = serde_json::from_value(c.args.clone())
+        .map_err(|_| ApiError::confirmation_invalid("unknown_token"))?;
+    let same = match w.plan(call, &args, Some(&c.pins)).await? {
+        Plan::Change {
+            preview, change, ..
+        } => preview == c.preview && change == c.change,
+        Plan::Instead(_) => false,
+    };
+    if !same {
+        let latest = ledger.get(&c.tenant, &c.id).await.map_err(store_err)?;
+        if let Some(latest) = latest.filter(|l| l.state != State::Pending) {
+            // It moved because a racing confirmation of this very token committed it.
+            return wait_for_outcome(w, call, latest).await;
+        }
+        let lead = "Something changed since that preview, so nothing was done yet. ";
+        return propose(w, call, args, lead).await;
+    }
+    commit(w, call, c).await
+}
+
+async fn commit<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    mut c: Confirmation,
+) -> Result<Reply, ApiError> {
+    let ledger = call.app.ledger.as_ref();
+    let now = now_unix();
+    let sk = format!("{}#{}", rfc3339_now(), call.request_id);
+    c.audit_sk = Some(sk.clone());
+    match ledger
+        .claim(&c, now, now - CLAIM_LEASE_SECS)
+        .await
+        .map_err(store_err)?
+    {
+        Claim::Won => {}
+        Claim::Taken => return wait_for_outcome(w, call, c).await,
+        Claim::OverCap(reason) => {
+            let message = c
+                .bounds
+                .iter()
+                .find(|b| b.reason == reason)
+                .map(|b| b.message.clone())
+                .unwrap_or_default();
+            let err = ApiError::policy_denied(&reason, message);
+            ledger
+                .finish(&c, &stored_error(&err), false)
+                .await
+                .map_err(store_err)?;
+            return Err(err);
+        }
+    }
+    // Write-ahead: the record exists before Stripe is asked, and the pipeline's closing
+    // record (same key) completes it. A crash in between leaves it "pending", visibly.
+    let sends = write_ahead(call, W::NAME, &c, &sk).await;
+    let _ = call.write_ahead.set((sk.clone(), sends));
+    // Derived from the confirmation, never the request: every retry of this confirmation,
+    // in any process, is the same Stripe request.
+    let key = format!("confirm-{}", &c.id[..40]);
+    let sent = call.stripe.send_change(&c.change, &key).await;
+    match sent {
+        Ok(value) => {
+            let answer = w.done(call, &c.preview, &value);
+            let outcome = json!({"data": answer.data, "summary": answer.summary});
+            ledger
+                .finish(&c, &outcome, false)
+                .await
+                .map_err(store_err)?;
+            Ok(Reply::done(answer))
+        }
+        Err(e) if refused(&e) => {
+            let err = e.to_api_error();
+            // Stripe refused: nothing changed, so the bounds are given back.
+            ledger
+                .finish(&c, &stored_error(&err), true)
+                .await
+                .map_err(store_err)?;
+            Err(err)
+        }
+        Err(e) => {
+            // Unknown whether it happened: a retry resends under the same key, and Stripe
+            // answers it once.
+            if let Err(le) = ledger.abandon(&c).await {
+                tracing::error!(error = %le, "could not release a write's claim");
+            }
+            Err(e.to_api_error())
+        }
+    }
+}
+
+/// Stripe answered and changed nothing (a 4xx other than a conflict or rate limit).
+fn refused(e: &StripeError) -> bool {
+    matches!(e.status(), Some(s) if (400..500).contains(&s) && s != 409 && s != 429)
+}
+
+async fn write_ahead(call: &Call<'_>, tool: &str, c: &Confirmation, sk: &str) -> Value {
+    let sends = json!({
+        "method": c.change.method, "path": c.change.path,
+        "params": audit::redact(&Value::Object(
+            c.change.params.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect(),
+        )),
+    });
+    let record = audit::AuditRecord {
+        pk: format!("{}#{}", call.tenant.tenant, call.customer_id),
+        sk: sk.to_string(),
+        tenant: call.tenant.tenant.clone(),
+        actor: format!("visitor:{}", call.visitor.user_id),
+        customer: Some(call.customer_id.to_string()),
+        tool: tool.to_string(),
+        args: audit::redact(&c.args),
+        decision: "allowed".into(),
+        outcome: "pending".into(),
+        reason: None,
+        http_status: 0,
+        stripe_request_ids: Vec::new(),
+        stripe_requests: 0,
+        latency_ms: 0,
+        time: rfc3339_now(),
+        request_id: call.request_id.to_string(),
+        expires_at: now_unix() + 400 * 86_400,
+        sends: Some(sends.clone()),
+    };
+    audit::log(&record);
+    if let Err(e) = call.app.audit.write(&record).await {
+        tracing::error!(error = %e, "write-ahead audit record not stored");
+    }
+    sends
+}
+
+fn stored_error(e: &ApiError) -> Value {
+    json!({"error": {"status": e.status, "code": e.code, "reason": e.reason,
+                     "message": e.message, "escalate": e.escalate}})
+}
+
+/// The first outcome, again.
+fn replay(c: &Confirmation) -> Result<Reply, ApiError> {
+    let Some(outcome) = &c.outcome else {
+        return Err(ApiError::billing_unavailable(
+            503,
+            "confirmation_in_progress",
+        ));
+    };
+    if let Some(e) = outcome.get("error") {
+        return Err(ApiError::restored(e));
+    }
+    Ok(Reply::done(Answer {
+        data: outcome["data"].clone(),
+        summary: outcome["summary"].as_str().unwrap_or_default().to_string(),
+    }))
+}
+
+/// Another call holds the claim: wait for its outcome, or take the claim over when its
+/// holder is gone (its lease ran out, or it gave the claim up on an unknown outcome).
+async fn wait_for_outcome<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    c: Confirmation,
+) -> Result<Reply, ApiError> {
+    let ledger = call.app.ledger.as_ref();
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_OUTCOME;
+    let mut latest = c;
+    loop {
+        match latest.state {
+            State::Done => return replay(&latest),
+            State::Claimed
+                if latest
+                    .claimed_at
+                    .is_some_and(|t| t < now_unix() - CLAIM_LEASE_SECS) =>
+            {
+                return Box::pin(commit(w, call, latest)).await;
+            }
+            _ => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::billing_unavailable(
+                503,
+                "confirmation_in_progress",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        latest = ledger
+            .get(&latest.tenant, &latest.id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| ApiError::confirmation_invalid("unknown_token"))?;
+    }
+}

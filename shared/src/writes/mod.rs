@@ -1,0 +1,69 @@
+//! The write tools, one module each: arguments, ownership, a plan (preview + the exact
+//! Stripe change) and bounds. `crate::write` runs them.
+mod billing_details;
+mod cancel;
+mod pause;
+mod resume;
+
+pub use billing_details::{AddressArgs, BillingDetailsArgs, UpdateBillingDetails};
+pub use cancel::{CancelArgs, CancelReason, CancelSubscription};
+pub use pause::{PauseArgs, PauseSubscription};
+pub use resume::ResumeSubscription;
+
+use std::collections::HashMap;
+
+use crate::error::ApiError;
+use crate::ledger::StripeChange;
+use crate::stripe::Params;
+use crate::stripe::types::Subscription;
+use crate::tool::{Answer, Call};
+use crate::tools::common::subscription;
+use crate::tools::subscription_status::{plan_name, product_names};
+
+/// `POST {path}` with `params`.
+pub(crate) fn post(path: String, params: Params) -> StripeChange {
+    StripeChange {
+        method: "POST".into(),
+        path,
+        params,
+    }
+}
+
+/// The visitor's subscription `id` (checked to be theirs) or their current one, with its
+/// plan's name; `None` when there is nothing current to act on.
+pub(crate) async fn current(
+    call: &Call<'_>,
+    id: Option<&str>,
+) -> Result<Option<(Subscription, String)>, ApiError> {
+    let Some(sub) = subscription(call, id, &[])
+        .await?
+        .filter(|s| !matches!(s.status.as_str(), "canceled" | "incomplete_expired"))
+    else {
+        return Ok(None);
+    };
+    let names: HashMap<String, String> = product_names(
+        call.app,
+        &call.tenant.tenant,
+        call.stripe,
+        std::slice::from_ref(&sub),
+    )
+    .await?;
+    let plan = plan_name(&sub, &names);
+    Ok(Some((sub, plan)))
+}
+
+pub(crate) fn nothing(summary: impl Into<String>) -> Answer {
+    Answer {
+        data: serde_json::json!({"changed": false}),
+        summary: summary.into(),
+    }
+}
+
+/// The end of the subscription's current period (when a cancellation takes effect).
+pub(crate) fn period_end(sub: &Subscription) -> Option<i64> {
+    sub.items
+        .data
+        .iter()
+        .filter_map(|i| i.current_period_end)
+        .min()
+}

@@ -1,0 +1,89 @@
+//! `resume_subscription` (W): undoes a scheduled cancellation, a pause, or both.
+use serde_json::{Value, json};
+
+use super::{current, nothing, post};
+use crate::error::ApiError;
+use crate::stripe::Params;
+use crate::timefmt::rfc3339;
+use crate::tool::{Answer, Call};
+use crate::tools::SubscriptionStatusArgs;
+use crate::tools::check_opt_id;
+use crate::tools::subscription_status::{price_phrase, scheduled_cancel};
+use crate::write::{Plan, WriteTool};
+
+pub struct ResumeSubscription;
+
+impl WriteTool for ResumeSubscription {
+    const NAME: &'static str = "resume_subscription";
+    const DESCRIPTION: &'static str = "Undoes a scheduled cancellation or a pause of the visitor's subscription. First call returns a preview and a confirmation token; call again with {\"confirm\": token} once the visitor agrees.";
+    type Args = SubscriptionStatusArgs;
+
+    fn validate(args: &Self::Args) -> Result<(), ApiError> {
+        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
+    }
+
+    async fn plan<'a>(
+        &'a self,
+        call: &'a Call<'a>,
+        args: &'a Self::Args,
+        _pins: Option<&'a Value>,
+    ) -> Result<Plan, ApiError> {
+        let Some((sub, plan)) = current(call, args.subscription_id.as_deref()).await? else {
+            return Ok(Plan::Instead(nothing(
+                "You don't have a subscription that can be resumed; a canceled one can't be restarted here.",
+            )));
+        };
+        let canceling = scheduled_cancel(&sub);
+        let paused = sub.pause_collection.is_some();
+        if canceling.is_none() && !paused {
+            return Ok(Plan::Instead(nothing(format!(
+                "Your {plan} plan is not set to cancel or paused, so there is nothing to resume."
+            ))));
+        }
+        let mut params = Params::new();
+        let mut parts = Vec::new();
+        if let Some(end) = canceling {
+            params = if sub.cancel_at_period_end {
+                params.set("cancel_at_period_end", "false")
+            } else {
+                params.set("cancel_at", "")
+            };
+            parts.push(format!("it won't cancel on {}", call.dates.date(end)));
+        }
+        if paused {
+            params = params.set("pause_collection", "");
+            parts.push("payments start again".to_string());
+        }
+        Ok(Plan::Change {
+            preview: json!({
+                "subscription_id": sub.id, "plan": plan,
+                "undo_cancellation": canceling.is_some(), "end_pause": paused,
+                "price": price_phrase(&sub),
+            }),
+            summary: format!(
+                "This will keep your {plan} plan ({}): {}.",
+                price_phrase(&sub),
+                parts.join(" and ")
+            ),
+            change: post(format!("/v1/subscriptions/{}", sub.id), params),
+            pins: json!({}),
+        })
+    }
+
+    fn done(&self, _call: &Call<'_>, preview: &Value, stripe: &Value) -> Answer {
+        let plan = preview["plan"].as_str().unwrap_or("subscription");
+        Answer {
+            data: json!({
+                "changed": true, "subscription_id": preview["subscription_id"],
+                "status": stripe["status"],
+                "cancel_at_period_end": stripe["cancel_at_period_end"],
+                "cancels_at": stripe["cancel_at"].as_i64().and_then(rfc3339),
+                "paused": !stripe["pause_collection"].is_null(),
+            }),
+            summary: format!(
+                "Done: your {plan} plan continues as before ({}).",
+                preview["price"].as_str().unwrap_or_default()
+            ),
+        }
+    }
+}
