@@ -423,3 +423,134 @@ async fn a_pause_stays_within_the_tenant_maximum() {
     assert_eq!(body["confirmation"]["preview"]["resumes_at"], far.as_str());
     assert_eq!(body["confirmation"]["preview"]["behavior"], "void");
 }
+
+mod plans {
+    use super::*;
+    use shared::tools::GetUpcomingInvoice;
+    use shared::writes::ChangePlan;
+
+    const DAY: i64 = 86_400;
+
+    async fn plans_world() -> (W, Vec<String>) {
+        let w = world().await;
+        let starter = w.h.stripe.price("Starter", 1900, "usd").await;
+        let scale = w.h.stripe.price("Scale", 9900, "usd").await;
+        let growth =
+            w.h.stripe
+                .get(&format!("/v1/subscriptions/{}", w.sub))
+                .await["items"]["data"][0]["price"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        (w, vec![starter, growth, scale])
+    }
+
+    #[tokio::test]
+    async fn the_visitor_pays_exactly_what_the_preview_showed() {
+        let (w, prices) = plans_world().await;
+        // Mid-period, so there is something to prorate.
+        w.h.stripe
+            .control("clock/advance", json!({"seconds": 12 * DAY}))
+            .await;
+        let (status, body) = w.write(ChangePlan, json!({"price_id": prices[2]})).await;
+        assert_eq!(status, 200, "{body}");
+        let preview = body["confirmation"]["preview"].clone();
+        assert!(
+            preview["proration"]["amount"].as_i64().unwrap() > 0,
+            "{preview}"
+        );
+        let due = preview["next_invoice"]["amount_due"].clone();
+        let s = body["summary"].as_str().unwrap();
+        assert!(
+            s.contains("from Growth") && s.contains("to Scale ($99.00/month)"),
+            "{s}"
+        );
+        assert!(s.contains(due["formatted"].as_str().unwrap()), "{s}");
+        // Time passes between the preview and the confirmation; the proration does not.
+        w.h.stripe
+            .control("clock/advance", json!({"seconds": 3600}))
+            .await;
+        let token = token_of(&body);
+        let (status, body) = w.write(ChangePlan, json!({"confirm": token})).await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("done")),
+            "{body}"
+        );
+        assert_eq!(w.status().await["plan"]["name"], "Scale");
+        let t = w.token_for("user_1", &w.me);
+        let (_, up) = w.h.call(&GetUpcomingInvoice, Some(&t), "{}").await;
+        assert_eq!(up["data"]["upcoming_invoice"]["amount_due"], due, "{up}");
+    }
+
+    #[tokio::test]
+    async fn ten_concurrent_confirmed_changes_with_a_cap_of_three_make_exactly_three() {
+        let (w, prices) = plans_world().await;
+        let path = format!("/v1/subscriptions/{}", w.sub);
+        let mut tokens = Vec::new();
+        for i in 0..10 {
+            let target = if i % 2 == 0 { &prices[2] } else { &prices[0] };
+            let (status, body) = w.write(ChangePlan, json!({"price_id": target})).await;
+            assert_eq!(status, 200, "{body}");
+            tokens.push(token_of(&body));
+        }
+        let confirms = tokens
+            .iter()
+            .map(|t| w.write(ChangePlan, json!({"confirm": t})));
+        let answers = futures::future::join_all(confirms).await;
+        let done = answers.iter().filter(|(s, _)| *s == 200).count();
+        let denied: Vec<_> = answers
+            .iter()
+            .filter(|(s, b)| *s == 403 && b["error"]["reason"] == "plan_change_limit")
+            .collect();
+        assert_eq!((done, denied.len()), (3, 7), "{answers:#?}");
+        assert!(denied.iter().all(|(_, b)| b["error"]["escalate"] == true));
+        assert_eq!(
+            w.posts(&path).await,
+            3,
+            "exactly three changes reached Stripe"
+        );
+        // The cap holds for a new proposal too, before anything is confirmed.
+        let (status, body) = w.write(ChangePlan, json!({"price_id": prices[1]})).await;
+        assert_eq!(
+            (status, body["error"]["reason"].as_str()),
+            (403, Some("plan_change_limit"))
+        );
+    }
+
+    #[tokio::test]
+    async fn plans_the_tenant_does_not_offer_or_that_cannot_apply_are_refused() {
+        let (w, prices) = plans_world().await;
+        let eur = w.h.stripe.price("Euro", 4900, "eur").await;
+        let before = w.posts(&format!("/v1/subscriptions/{}", w.sub)).await;
+        for (price, status, reason) in [
+            (prices[1].as_str(), 400, "same_price"),
+            (eur.as_str(), 400, "currency_mismatch"),
+            ("price_doesnotexist", 400, "price_unavailable"),
+        ] {
+            let (s, b) = w.write(ChangePlan, json!({"price_id": price})).await;
+            assert_eq!(
+                (s, b["error"]["reason"].as_str()),
+                (status, Some(reason)),
+                "{b}"
+            );
+        }
+        w.h.configure(|t| t.allowed_prices = vec![prices[0].clone()]);
+        let (s, b) = w.write(ChangePlan, json!({"price_id": prices[2]})).await;
+        assert_eq!(
+            (s, b["error"]["reason"].as_str()),
+            (403, Some("price_not_allowed"))
+        );
+        let (s, b) = w
+            .write(
+                ChangePlan,
+                json!({"price_id": prices[0], "subscription_id": w.neighbour_sub}),
+            )
+            .await;
+        assert_eq!((s, b["error"]["code"].as_str()), (403, Some("not_owner")));
+        assert_eq!(
+            w.posts(&format!("/v1/subscriptions/{}", w.sub)).await,
+            before
+        );
+    }
+}

@@ -257,6 +257,20 @@ pub struct InvoiceLine {
     pub description: Option<String>,
     pub quantity: Option<u64>,
     pub period: Option<Period>,
+    /// Where the line comes from; says whether it is a proration.
+    pub parent: Option<serde_json::Value>,
+}
+
+impl InvoiceLine {
+    /// A proration: credit for unused time on the old price, or the rest of the period on
+    /// the new one (`parent.*_details.proration` in the current API).
+    pub fn is_proration(&self) -> bool {
+        self.parent.as_ref().is_some_and(|p| {
+            ["subscription_item_details", "invoice_item_details"]
+                .iter()
+                .any(|k| p[k]["proration"] == true)
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -28,7 +28,7 @@ use crate::error::ApiError;
 use crate::tool::Tool;
 use crate::write::WriteTool;
 use crate::writes::{
-    CancelSubscription, PauseSubscription, ResumeSubscription, UpdateBillingDetails,
+    CancelSubscription, ChangePlan, PauseSubscription, ResumeSubscription, UpdateBillingDetails,
 };
 
 /// What the tool list publishes about one tool.
@@ -86,6 +86,7 @@ pub fn all() -> Vec<ToolInfo> {
         info::<GetCreditBalance>(),
         info::<GetBillingPortalLink>(),
         info::<ResendInvoice>(),
+        write_info::<ChangePlan>(),
         write_info::<CancelSubscription>(),
         write_info::<ResumeSubscription>(),
         write_info::<PauseSubscription>(),

@@ -2,11 +2,13 @@
 //! Stripe change) and bounds. `crate::write` runs them.
 mod billing_details;
 mod cancel;
+mod change_plan;
 mod pause;
 mod resume;
 
 pub use billing_details::{AddressArgs, BillingDetailsArgs, UpdateBillingDetails};
 pub use cancel::{CancelArgs, CancelReason, CancelSubscription};
+pub use change_plan::{ChangePlan, ChangePlanArgs};
 pub use pause::{PauseArgs, PauseSubscription};
 pub use resume::ResumeSubscription;
 

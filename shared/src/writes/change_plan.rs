@@ -1,0 +1,252 @@
+//! `change_plan` (W): to a price the tenant allows (the same rule as
+//! `get_available_plans`), previewed with `create_preview` at a fixed `proration_date`; the
+//! commit reuses that date and proration behaviour, so the visitor pays what they were
+//! shown. At most `policy.plan_changes_per_month` per visitor per calendar month.
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{current, nothing, post};
+use crate::billing::money;
+use crate::error::ApiError;
+use crate::ledger::Bound;
+use crate::money::Money;
+use crate::stripe::Params;
+use crate::stripe::types::{Expandable, Invoice, Price};
+use crate::timefmt::{now_unix, rfc3339};
+use crate::tool::{Answer, Call};
+use crate::tools::subscription_status::price_phrase;
+use crate::tools::{check_id, check_opt_id};
+use crate::write::{Plan, WriteTool};
+
+pub struct ChangePlan;
+
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePlanArgs {
+    /// The plan to move to: a `price_id` from `get_available_plans`.
+    pub price_id: String,
+    /// The subscription to change (`sub_...`); default: the visitor's current one.
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+}
+
+/// Stripe's default: credit unused time, charge the rest of the period on the next invoice.
+const PRORATION: &str = "create_prorations";
+
+fn refuse(reason: &str, message: &str) -> ApiError {
+    ApiError::invalid_request(message).with_reason(reason)
+}
+
+/// "2026-11": the calendar month (UTC) a plan change counts in, and when that count may go.
+fn month(now: i64) -> (String, i64) {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    (
+        format!("{}-{:02}", t.year(), u8::from(t.month())),
+        now + 62 * 86_400,
+    )
+}
+
+impl WriteTool for ChangePlan {
+    const NAME: &'static str = "change_plan";
+    const DESCRIPTION: &'static str = "Moves the visitor's subscription to another plan (a price_id from get_available_plans), with the prorated amount shown first. First call returns a preview and a confirmation token; call again with {\"confirm\": token} once the visitor agrees.";
+    type Args = ChangePlanArgs;
+
+    fn validate(args: &Self::Args) -> Result<(), ApiError> {
+        check_id("price_id", &args.price_id, "price_")?;
+        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
+    }
+
+    fn bounds(&self, call: &Call<'_>, _args: &Self::Args) -> Vec<Bound> {
+        let cap = call.tenant.policy.plan_changes_per_month;
+        let (month, expires_at) = month(now_unix());
+        vec![Bound {
+            key: format!("change_plan#{}#{month}", call.visitor.user_id),
+            cap,
+            reason: "plan_change_limit".into(),
+            message: format!(
+                "Plans can be changed at most {cap} times a month here; a person from support can help with another change."
+            ),
+            expires_at,
+        }]
+    }
+
+    async fn plan<'a>(
+        &'a self,
+        call: &'a Call<'a>,
+        args: &'a Self::Args,
+        pins: Option<&'a Value>,
+    ) -> Result<Plan, ApiError> {
+        let allowed = &call.tenant.allowed_prices;
+        if !allowed.is_empty() && !allowed.contains(&args.price_id) {
+            return Err(ApiError::policy_denied(
+                "price_not_allowed",
+                "That plan isn't one offered here; get_available_plans lists the ones that are.",
+            ));
+        }
+        let price_path = format!("/v1/prices/{}", args.price_id);
+        let price_params = Params::new().expand("product");
+        let (sub, price) = futures::join!(
+            current(call, args.subscription_id.as_deref()),
+            call.stripe.get::<Price>(&price_path, &price_params),
+        );
+        let Some((sub, from_name)) = sub? else {
+            return Ok(Plan::Instead(nothing(
+                "You don't have an active subscription to change; a new one starts from the billing portal.",
+            )));
+        };
+        let price = price.map_err(|e| {
+            if e.is_missing() {
+                refuse(
+                    "price_unavailable",
+                    "Invalid field `price_id`: no such plan.",
+                )
+            } else {
+                e.to_api_error()
+            }
+        })?;
+        let product_active = match &price.product {
+            Expandable::Object(p) => p.active,
+            Expandable::Id(_) => true,
+        };
+        if !price.active || !product_active || price.recurring.is_none() {
+            return Err(refuse(
+                "price_unavailable",
+                "Invalid field `price_id`: that plan is not available any more.",
+            ));
+        }
+        let [item] = sub.items.data.as_slice() else {
+            return Ok(Plan::Instead(nothing(
+                "Your subscription has several parts, so it can only be changed in the billing portal.",
+            )));
+        };
+        if item.price.id == price.id {
+            return Err(refuse(
+                "same_price",
+                "Invalid field `price_id`: you are already on that plan.",
+            ));
+        }
+        if price.currency != sub.currency {
+            return Err(refuse(
+                "currency_mismatch",
+                "Invalid field `price_id`: that plan is billed in another currency, which a subscription can't switch to.",
+            ));
+        }
+        let to_name = match &price.product {
+            Expandable::Object(p) => p.name.clone(),
+            Expandable::Id(_) => price
+                .nickname
+                .clone()
+                .unwrap_or_else(|| "the new plan".into()),
+        };
+        // The same second for the preview and the commit: the same proration to the cent.
+        let proration_date = pins
+            .and_then(|p| p["proration_date"].as_i64())
+            .unwrap_or_else(now_unix);
+        let preview_params = Params::new()
+            .set("customer", call.customer_id)
+            .set("subscription", &sub.id)
+            .set("subscription_details[items][0][id]", &item.id)
+            .set("subscription_details[items][0][price]", &price.id)
+            .set("subscription_details[proration_date]", proration_date)
+            .set("subscription_details[proration_behavior]", PRORATION);
+        let invoice: Invoice = call
+            .stripe
+            .post(
+                "/v1/invoices/create_preview",
+                &preview_params,
+                &format!("{}:plan-preview", call.request_id),
+            )
+            .await
+            .map_err(|e| e.to_api_error())?;
+        let prorated: i64 = invoice
+            .lines
+            .as_ref()
+            .map(|l| {
+                l.data
+                    .iter()
+                    .filter(|x| x.is_proration())
+                    .map(|x| x.amount)
+                    .sum()
+            })
+            .unwrap_or(0);
+        let cur = sub.currency.clone();
+        let new_amount = price.unit_amount.unwrap_or(0) * item.quantity.unwrap_or(1) as i64;
+        let interval = price
+            .recurring
+            .as_ref()
+            .map(|r| r.interval.clone())
+            .unwrap_or_default();
+        let next_date = invoice.next_payment_attempt.unwrap_or(invoice.created);
+        let proration_words = match prorated {
+            0 => String::new(),
+            p if p > 0 => format!(
+                ", which includes {} for the rest of this period on the new plan",
+                money(p, &cur)
+            ),
+            p => format!(
+                ", after {} of credit for the unused part of this period",
+                money(-p, &cur)
+            ),
+        };
+        Ok(Plan::Change {
+            preview: json!({
+                "subscription_id": sub.id,
+                "from": {"price_id": item.price.id, "name": from_name, "price": price_phrase(&sub)},
+                "to": {"price_id": price.id, "name": to_name,
+                       "amount": Money::new(new_amount, &cur), "interval": interval},
+                "effective": rfc3339(proration_date),
+                "proration": Money::new(prorated, &cur),
+                "next_invoice": {"amount_due": Money::new(invoice.amount_due, &cur),
+                                 "date": rfc3339(next_date)},
+            }),
+            summary: format!(
+                "This will move you from {from_name} ({}) to {to_name} ({}/{interval}) now. Your next invoice, on {}, will be {}{proration_words}.",
+                price_phrase(&sub),
+                money(new_amount, &cur),
+                call.dates.date(next_date),
+                money(invoice.amount_due, &cur),
+            ),
+            change: post(
+                format!("/v1/subscriptions/{}", sub.id),
+                Params::new()
+                    .set("items[0][id]", &item.id)
+                    .set("items[0][price]", &price.id)
+                    .set("proration_behavior", PRORATION)
+                    .set("proration_date", proration_date),
+            ),
+            pins: json!({"proration_date": proration_date}),
+        })
+    }
+
+    fn done(&self, call: &Call<'_>, preview: &Value, _stripe: &Value) -> Answer {
+        let to = &preview["to"];
+        Answer {
+            data: json!({
+                "changed": true, "subscription_id": preview["subscription_id"],
+                "plan": to, "proration": preview["proration"],
+                "next_invoice": preview["next_invoice"],
+            }),
+            summary: format!(
+                "Done: you're now on {} ({}/{}). Your next invoice, on {}, will be {}.",
+                to["name"].as_str().unwrap_or("the new plan"),
+                to["amount"]["formatted"].as_str().unwrap_or_default(),
+                to["interval"].as_str().unwrap_or("period"),
+                call.dates.maybe(
+                    preview["next_invoice"]["date"]
+                        .as_str()
+                        .and_then(|d| time::OffsetDateTime::parse(
+                            d,
+                            &time::format_description::well_known::Rfc3339
+                        )
+                        .ok())
+                        .map(|t| t.unix_timestamp())
+                ),
+                preview["next_invoice"]["amount_due"]["formatted"]
+                    .as_str()
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+}
