@@ -360,6 +360,8 @@ def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30
         return requests.get(url, timeout=timeout)
     token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
     body = {}
+    if path.endswith("/change_plan"):
+        body = {"price_id": env["DEMO_PRICE_SCALE"]}  # a preview: nothing changes
     if path.endswith("/update_billing_details"):
         body = {"phone": "+15555550100"}  # already on file: a write that changes nothing
     if path.endswith("/resend_invoice"):

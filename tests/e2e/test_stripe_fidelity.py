@@ -9,6 +9,8 @@ import json
 import os
 import random
 import string
+import threading
+import time
 import urllib.request
 import uuid
 
@@ -341,3 +343,243 @@ def test_billing_portal_session_with_flow(client, plan):
         client.v1.billing_portal.sessions.create(
             params={"customer": cus.id, "flow_data": {"type": "subscription_cancel"}}
         )
+
+
+# ---- plan changes, previews, discounts, and wire details ----
+
+def clock_now() -> int:
+    return control("GET", "/clock")["now"]
+
+
+def two_prices(client):
+    product = client.v1.products.create(params={"name": "Scale"})
+    scale = client.v1.prices.create(
+        params={"product": product.id, "unit_amount": 9900, "currency": "usd", "recurring": {"interval": "month"}}
+    )
+    return scale
+
+
+def prorate(unit: int, at: int, start: int, end: int) -> int:
+    # Stripe prorates to the second and rounds to the minor unit (half away from zero).
+    exact = unit * (end - at) / (end - start)
+    return int(exact + 0.5) if exact >= 0 else -int(-exact + 0.5)
+
+
+def test_price_swap_prorations_match_their_preview(client, plan):
+    _, growth = plan
+    scale = two_prices(client)
+    cus, _ = customer_with_card(client, "pm_card_visa", "swap@example.com")
+    sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": growth.id}]})
+    item = sub["items"].data[0]
+    start, end = item.current_period_start, item.current_period_end
+    at = clock_now() + 5
+    change = {"items": [{"id": item.id, "price": scale.id}], "proration_date": at}
+
+    preview = client.v1.invoices.create_preview(
+        params={"customer": cus.id, "subscription": sub.id, "subscription_details": change}
+    )
+    prorations = [l for l in preview.lines.data if l.parent.subscription_item_details.proration]
+    credit, debit = -prorate(4900, at, start, end), prorate(9900, at, start, end)
+    assert [l.amount for l in prorations] == [credit, debit]
+    assert prorations[0].description.startswith("Unused time on Growth after ")
+    assert prorations[1].description.startswith("Remaining time on Scale after ")
+    assert prorations[0].period.start == at and prorations[0].period.end == end
+    assert preview.total == credit + debit + 9900
+    assert client.v1.invoice_items.list(params={"customer": cus.id, "pending": True}).data == []
+
+    updated = client.v1.subscriptions.update(sub.id, params=change)
+    assert updated["items"].data[0].price.id == scale.id
+    assert updated.latest_invoice == sub.latest_invoice  # create_prorations bills nothing now
+    pending = client.v1.invoice_items.list(params={"customer": cus.id, "pending": True}).data
+    assert sorted(i.amount for i in pending) == sorted([credit, debit])
+    assert all(i.proration and i.invoice is None for i in pending)
+    # The next invoice is exactly what was previewed.
+    after = client.v1.invoices.create_preview(params={"customer": cus.id, "subscription": sub.id})
+    assert after.total == preview.total
+
+
+def test_always_invoice_upgrade_is_billed_at_once(client, plan):
+    _, growth = plan
+    scale = two_prices(client)
+    cus, _ = customer_with_card(client, "pm_card_visa", "upgrade@example.com")
+    sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": growth.id}]})
+    item = sub["items"].data[0]
+    at = clock_now() + 5
+    details = {"items": [{"id": item.id, "price": scale.id}], "proration_date": at,
+               "proration_behavior": "always_invoice"}
+    preview = client.v1.invoices.create_preview(params={"subscription": sub.id, "subscription_details": details})
+    assert preview.billing_reason == "subscription_update"
+    updated = client.v1.subscriptions.update(sub.id, params={**details, "expand": ["latest_invoice"]})
+    invoice = updated.latest_invoice
+    assert invoice.billing_reason == "subscription_update" and invoice.status == "paid"
+    assert invoice.amount_paid == preview.total == (
+        prorate(9900, at, item.current_period_start, item.current_period_end)
+        - prorate(4900, at, item.current_period_start, item.current_period_end)
+    )
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.subscriptions.update(sub.id, params={"proration_behavior": "sometimes"})
+    assert err.value.param == "proration_behavior"
+
+
+def test_renewal_waits_an_hour_as_a_draft():
+    # A trial ending in a few seconds renews on real time passing, without moving the
+    # emulator-wide clock that other suites' data depends on.
+    fresh = new_client(new_key())
+    product = fresh.v1.products.create(params={"name": "Hourly"})
+    price = fresh.v1.prices.create(
+        params={"product": product.id, "unit_amount": 1500, "currency": "usd", "recurring": {"interval": "month"}}
+    )
+    cus, _ = customer_with_card(fresh, "pm_card_visa", "draft@example.com")
+    sub = fresh.v1.subscriptions.create(
+        params={"customer": cus.id, "items": [{"price": price.id}], "trial_end": clock_now() + 2}
+    )
+    assert sub.status == "trialing"
+    time.sleep(3)
+    sub = fresh.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
+    invoice = sub.latest_invoice
+    assert sub.status == "active"
+    assert invoice.billing_reason == "subscription_cycle"
+    assert invoice.status == "draft" and invoice.number is None
+    assert invoice.automatically_finalizes_at == invoice.created + 3600
+    assert invoice.total == 1500
+
+
+def test_coupons_and_promotion_codes(client, plan):
+    _, growth = plan
+    coupon = client.v1.coupons.create(
+        params={"percent_off": 25, "duration": "repeating", "duration_in_months": 3, "name": "Quarter off"}
+    )
+    assert (coupon.valid, coupon.times_redeemed, coupon.duration_in_months) == (True, 0, 3)
+    code = f"Spring{uuid.uuid4().hex[:6]}"
+    promo = client.v1.promotion_codes.create(
+        params={"promotion": {"type": "coupon", "coupon": coupon.id}, "code": code, "max_redemptions": 1}
+    )
+    assert promo.promotion.coupon == coupon.id and promo.active
+    found = client.v1.promotion_codes.list(params={"code": code.upper()})
+    assert [p.id for p in found.data] == [promo.id]
+    assert client.v1.coupons.retrieve(coupon.id).percent_off == 25
+
+    cus, _ = customer_with_card(client, "pm_card_visa", "coupon@example.com")
+    sub = client.v1.subscriptions.create(
+        params={
+            "customer": cus.id,
+            "items": [{"price": growth.id}],
+            "discounts": [{"promotion_code": promo.id}],
+            "expand": ["latest_invoice", "discounts.source.coupon"],
+        }
+    )
+    invoice = sub.latest_invoice
+    assert (invoice.subtotal, invoice.total, invoice.amount_paid) == (4900, 3675, 3675)
+    assert invoice.total_discount_amounts[0].amount == 1225
+    assert invoice.lines.data[0].discount_amounts[0].amount == 1225
+    discount = sub.discounts[0]
+    assert discount.promotion_code == promo.id and discount.source.coupon.name == "Quarter off"
+    assert client.v1.promotion_codes.retrieve(promo.id).times_redeemed == 1
+    assert client.v1.coupons.retrieve(coupon.id).times_redeemed == 1
+    preview = client.v1.invoices.create_preview(params={"subscription": sub.id})
+    assert preview.total == 3675
+
+    other, _ = customer_with_card(client, "pm_card_visa", "coupon2@example.com")
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.subscriptions.create(
+            params={"customer": other.id, "items": [{"price": growth.id}], "discounts": [{"promotion_code": promo.id}]}
+        )
+    personal = client.v1.promotion_codes.create(
+        params={"promotion": {"type": "coupon", "coupon": coupon.id}, "customer": cus.id}
+    )
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.subscriptions.create(
+            params={"customer": other.id, "items": [{"price": growth.id}], "discounts": [{"promotion_code": personal.id}]}
+        )
+    first_time = client.v1.promotion_codes.create(
+        params={"promotion": {"type": "coupon", "coupon": coupon.id},
+                "restrictions": {"first_time_transaction": True, "minimum_amount": 1000, "minimum_amount_currency": "usd"}}
+    )
+    assert first_time.restrictions.first_time_transaction and first_time.restrictions.minimum_amount == 1000
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.subscriptions.create(
+            params={"customer": cus.id, "items": [{"price": growth.id}], "discounts": [{"promotion_code": first_time.id}]}
+        )
+    assert "prior transactions" in str(err.value.user_message)
+
+    flat = client.v1.coupons.create(params={"amount_off": 1000, "currency": "usd", "duration": "once"})
+    sub2 = client.v1.subscriptions.create(params={"customer": other.id, "items": [{"price": growth.id}]})
+    updated = client.v1.subscriptions.update(sub2.id, params={"discounts": [{"coupon": flat.id}]})
+    assert len(updated.discounts) == 1
+    assert client.v1.invoices.create_preview(params={"subscription": sub2.id}).total == 3900
+
+
+def test_customer_details_update(client):
+    cus = client.v1.customers.create(params={"email": "before@example.com"})
+    updated = client.v1.customers.update(
+        cus.id,
+        params={
+            "name": "Grace Hopper",
+            "email": "grace@example.com",
+            "phone": "+15555550123",
+            "address": {"line1": "1 Navy Way", "line2": "Suite 2", "city": "Arlington",
+                        "state": "VA", "postal_code": "22202", "country": "US"},
+        },
+    )
+    assert (updated.name, updated.email, updated.phone) == ("Grace Hopper", "grace@example.com", "+15555550123")
+    assert updated.address.city == "Arlington" and updated.address.postal_code == "22202"
+    assert client.v1.customers.retrieve(cus.id).address.line2 == "Suite 2"
+
+
+def test_unexpandable_fields_are_refused(client, plan):
+    _, price = plan
+    cus, _ = customer_with_card(client, "pm_card_visa", "expand@example.com")
+    sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": price.id}]})
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.subscriptions.retrieve(sub.id, params={"expand": ["status"]})
+    assert err.value.http_status == 400
+    assert str(err.value.user_message) == "This property cannot be expanded (status)."
+    charges = client.v1.charges.list(params={"customer": cus.id, "expand": ["data.balance_transaction"]})
+    assert charges.data[0].balance_transaction.balance_type == "payments"
+
+
+def test_search_auto_paging_ends():
+    fresh = new_client(new_key())
+    ids = {fresh.v1.customers.create(params={"email": f"s{i}@paging.example.com"}).id for i in range(5)}
+    first = fresh.v1.customers.search(params={"query": "email~'paging.example.com'", "limit": 2})
+    assert first.has_more and first.next_page
+    assert {c.id for c in first.auto_paging_iter()} == ids
+
+
+def test_bad_stripe_version_is_refused(client):
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.customers.list(options={"stripe_version": "not-a-version"})
+    assert err.value.http_status == 400
+    assert "Invalid Stripe API version" in str(err.value.user_message)
+
+
+def test_concurrent_idempotency_key_reuse_is_409():
+    key = new_key()
+    fresh = new_client(key)
+    control("POST", "/latency", {"ms": 500, "key": key})
+    ik = str(uuid.uuid4())
+    results = {}
+
+    def create(name):
+        try:
+            results[name] = fresh.v1.customers.create(params={"email": "ik@example.com"}, options={"idempotency_key": ik})
+        except stripe.StripeError as e:
+            results[name] = e
+
+    try:
+        first = threading.Thread(target=create, args=("first",))
+        first.start()
+        time.sleep(0.15)
+        create("second")
+        first.join()
+    finally:
+        control("POST", "/latency", {"ms": 0, "key": key})
+    assert isinstance(results["first"], stripe.Customer)
+    # stripe-python raises its generic APIError for a 409; the body says what it is.
+    second = results["second"]
+    assert isinstance(second, stripe.APIError) and second.http_status == 409
+    assert second.json_body["error"]["type"] == "idempotency_error"
+    assert "another in-progress request" in str(second.user_message)
+    # Once the first request is done, the key replays it.
+    again = fresh.v1.customers.create(params={"email": "ik@example.com"}, options={"idempotency_key": ik})
+    assert again.id == results["first"].id

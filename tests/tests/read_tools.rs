@@ -103,7 +103,7 @@ async fn invoice_history_lists_links_and_pages() {
     // Three renewals later: four invoices, asked two at a time.
     for _ in 0..3 {
         w.h.stripe
-            .control("clock/advance", json!({"seconds": 31 * DAY}))
+            .control("clock/advance", json!({"seconds": 32 * DAY}))
             .await;
     }
     let (_, body) = w

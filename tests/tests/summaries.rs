@@ -121,7 +121,7 @@ async fn invoice_counts_say_when_more_exist_and_since_is_not_yet() {
     let d = Demo::new().await;
     let (c, _) = d.active().await;
     d.h.stripe
-        .control("clock/advance", json!({"seconds": 31 * DAY}))
+        .control("clock/advance", json!({"seconds": 32 * DAY}))
         .await;
     let (_, body) = d.call(GetInvoiceHistory, &c, json!({"limit": 1})).await;
     assert_eq!(body["data"]["has_more"], true);

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::errors::ApiError;
 use crate::params::Params;
-use crate::resources::{Ctx, dispatch};
+use crate::resources::{Ctx, dispatch, lifecycle};
 use crate::store::{Emulator, FaultKind, Shared, StoredResponse, random_alnum};
 use crate::{expand, form};
 
@@ -51,6 +51,18 @@ pub async fn handle(
         }
     };
 
+    // A POST whose idempotency key another request is still using gets Stripe's 409.
+    let _claim = match (&method, &log_key, &idem) {
+        (&Method::POST, Some(k), Some(i)) => match InFlight::claim(&shared, k, i) {
+            Some(claim) => Some(claim),
+            None => {
+                let outcome = error_outcome(ApiError::idempotency_in_use(i), &request_id);
+                log(outcome.status);
+                return respond(outcome, &headers, &request_id, idem.as_deref());
+            }
+        },
+        _ => None,
+    };
     let (fault, latency) = {
         let mut st = shared.lock();
         (
@@ -73,18 +85,21 @@ pub async fn handle(
         }
         Some(FaultKind::ServerError) => error_outcome(ApiError::server_error(), &request_id),
         Some(FaultKind::RateLimit) => error_outcome(ApiError::rate_limit(), &request_id),
-        None => {
-            let mut st = shared.lock();
-            process(
-                &mut st,
-                &method,
-                &uri,
-                &body,
-                key.as_deref(),
-                idem.as_deref(),
-                &request_id,
-            )
-        }
+        None => match check_version(header(&headers, "stripe-version").as_deref()) {
+            Err(e) => error_outcome(e, &request_id),
+            Ok(()) => {
+                let mut st = shared.lock();
+                process(
+                    &mut st,
+                    &method,
+                    &uri,
+                    &body,
+                    key.as_deref(),
+                    idem.as_deref(),
+                    &request_id,
+                )
+            }
+        },
     };
     log(outcome.status);
     respond(outcome, &headers, &request_id, idem.as_deref())
@@ -190,6 +205,8 @@ fn run(
         .collect();
     let now = st.now();
     let clock_offset = st.clock_offset;
+    // Whatever came due as real time passed (a renewal's finalization, say) happens first.
+    lifecycle::advance(st.account(key), clock_offset, now);
     let mut ctx = Ctx {
         acct: st.account(key),
         now,
@@ -257,6 +274,58 @@ pub fn mask(key: &str) -> String {
     format!("{prefix}****{last4}")
 }
 
+/// Holds an idempotency key while its request runs; released when dropped, even when the
+/// request ends by unwinding (the `reset` fault).
+struct InFlight {
+    shared: Shared,
+    slot: (String, String),
+}
+
+impl InFlight {
+    fn claim(shared: &Shared, api_key: &str, idem: &str) -> Option<Self> {
+        let slot = (api_key.to_string(), idem.to_string());
+        shared.lock().in_flight.insert(slot.clone()).then(|| Self {
+            shared: shared.clone(),
+            slot,
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.shared.lock().in_flight.remove(&self.slot);
+    }
+}
+
+/// A `Stripe-Version` must look like a Stripe version: `YYYY-MM-DD`, optionally followed by
+/// a release name (`.endive`) and beta flags (`; feature_beta=v1`).
+fn check_version(version: Option<&str>) -> Result<(), ApiError> {
+    let Some(raw) = version else {
+        return Ok(());
+    };
+    let base = raw.split(';').next().unwrap_or_default().trim();
+    let (date, name) = match base.split_once('.') {
+        Some((d, n)) => (d, Some(n)),
+        None => (base, None),
+    };
+    let parts: Vec<&str> = date.split('-').collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_digit());
+    let date_ok = parts.len() == 3
+        && digits(parts[0], 4)
+        && digits(parts[1], 2)
+        && digits(parts[2], 2)
+        && parts[1].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
+        && parts[2].parse::<u32>().is_ok_and(|d| (1..=31).contains(&d));
+    let name_ok = name.is_none_or(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_lowercase()));
+    if date_ok && name_ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "Invalid Stripe API version: {raw}"
+        )))
+    }
+}
+
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
@@ -296,6 +365,7 @@ fn respond(outcome: Outcome, req: &HeaderMap, request_id: &str, idem: Option<&st
     let version = req
         .get("stripe-version")
         .and_then(|v| v.to_str().ok())
+        .filter(|v| check_version(Some(v)).is_ok())
         .unwrap_or(DEFAULT_API_VERSION);
     set("stripe-version", version);
     if let Some(k) = idem {
@@ -325,5 +395,26 @@ mod tests {
         assert_eq!(mask("sk_test_abcdefghijWXYZ"), "sk_test_****WXYZ");
         assert_eq!(mask("garbage"), "****");
         assert!(!mask("nonsense-secret-value").contains("secret"));
+    }
+
+    #[test]
+    fn version_formats() {
+        for ok in [
+            "2026-10-28.endive",
+            "2024-06-20",
+            "2025-03-31.basil; some_beta=v1",
+        ] {
+            assert!(check_version(Some(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "latest",
+            "2026-13-01",
+            "2026-10-28.",
+            "2026-10-28.Endive",
+            "26-10-28",
+            "",
+        ] {
+            assert!(check_version(Some(bad)).is_err(), "{bad}");
+        }
     }
 }

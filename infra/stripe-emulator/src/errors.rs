@@ -139,6 +139,18 @@ impl ApiError {
         Self::new(400, "idempotency_error", None, message)
     }
 
+    /// A request reusing the idempotency key of one still in progress.
+    pub fn idempotency_in_use(key: &str) -> Self {
+        Self::new(
+            409,
+            "idempotency_error",
+            Some("idempotency_key_in_use"),
+            format!(
+                "There is currently another in-progress request using this Stripe-Idempotency-Key (that probably means you submitted twice, and the other request is still going through): {key}. Please try again later."
+            ),
+        )
+    }
+
     pub fn body(&self, request_id: &str) -> Value {
         let mut err = Map::new();
         err.insert("type".into(), json!(self.kind));

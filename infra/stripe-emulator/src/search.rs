@@ -1,9 +1,12 @@
 //! A subset of Stripe's search query language:
 //! `field:'v'`, `field~'v'`, `-field:'v'`, `metadata['k']:'v'`, joined by ` AND ` or ` OR `.
 
-use serde_json::Value;
+use base64::Engine;
+use serde_json::{Value, json};
 
 use crate::errors::{ApiError, ApiResult};
+use crate::list;
+use crate::params::Params;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clause {
@@ -144,6 +147,40 @@ fn quoted(chars: &[char], i: usize, query: &str) -> ApiResult<(String, usize)> {
     Err(bad(query))
 }
 
+/// One page of search results (`limit`, `page`). When more remain, `next_page` is the
+/// opaque token for the next call's `page`, as Stripe's SDKs page with it.
+pub fn page(matched: Vec<Value>, p: &Params, url: &str) -> ApiResult<Value> {
+    let limit = list::limit(p)?;
+    let start = match p.str("page")? {
+        Some(token) => decode_page(&token)
+            .ok_or_else(|| ApiError::invalid_param("page", format!("Invalid page: {token}")))?,
+        None => 0,
+    };
+    let rest: Vec<Value> = matched.into_iter().skip(start).collect();
+    let has_more = rest.len() > limit;
+    let data: Vec<Value> = rest.into_iter().take(limit).collect();
+    let next_page = has_more.then(|| encode_page(start + limit));
+    Ok(json!({
+        "object": "search_result", "data": data, "has_more": has_more,
+        "next_page": next_page, "url": url,
+    }))
+}
+
+fn encode_page(offset: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("emulator-page:{offset}"))
+}
+
+fn decode_page(token: &str) -> Option<usize> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("emulator-page:")?
+        .parse()
+        .ok()
+}
+
 impl Query {
     pub fn matches(&self, obj: &Value) -> bool {
         let hit = |c: &Clause| {
@@ -199,6 +236,12 @@ mod tests {
                 .map(|q| q.matches(&c))
                 .unwrap_or(false)
         );
+    }
+
+    #[test]
+    fn page_tokens_round_trip() {
+        assert_eq!(decode_page(&encode_page(20)), Some(20));
+        assert_eq!(decode_page("nonsense"), None);
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Emulator {
     /// Requests per key since the log was last cleared; unlike the log it is not capped, so
     /// benchmarks can count requests over any number of calls.
     pub request_totals: HashMap<String, u64>,
+    /// (API key, idempotency key) of POSTs still running.
+    pub in_flight: HashSet<(String, String)>,
 }
 
 impl Emulator {

@@ -520,3 +520,148 @@ async fn deleted_customer_is_a_tombstone() {
     );
     assert_eq!(emu.get("/v1/customers").await["data"], json!([]));
 }
+
+#[tokio::test]
+async fn only_expandable_fields_expand() {
+    let emu = Emu::start().await;
+    let price = emu.price("Growth", 4900).await;
+    let cus = emu.customer("x@x.com", Some("pm_card_visa")).await;
+    let sub = emu.subscribe(&cus, &price, "").await;
+    let id = sub["id"].as_str().unwrap_or_default();
+    for field in ["status", "description", "items", "cancellation_details"] {
+        let (status, body) = emu
+            .call(
+                "GET",
+                &format!("/v1/subscriptions/{id}?expand[]={field}"),
+                "",
+            )
+            .await;
+        assert_eq!(status, 400, "{field}");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(
+            body["error"]["message"],
+            format!("This property cannot be expanded ({field}).")
+        );
+    }
+    // Expandable fields expand even where nothing is set, and through embedded objects.
+    let ok = emu
+        .get(&format!(
+            "/v1/subscriptions/{id}?expand[]=schedule&expand[]=latest_invoice.parent.subscription_details.subscription"
+        ))
+        .await;
+    assert_eq!(ok["schedule"], json!(null));
+    assert_eq!(
+        ok["latest_invoice"]["parent"]["subscription_details"]["subscription"]["id"],
+        id
+    );
+    let inv = ok["latest_invoice"]["id"].as_str().unwrap_or_default();
+    let lines = emu
+        .get(&format!(
+            "/v1/invoices/{inv}/lines?expand[]=data.pricing.price_details.price"
+        ))
+        .await;
+    assert_eq!(
+        lines["data"][0]["pricing"]["price_details"]["price"]["object"],
+        "price"
+    );
+    let charges = emu
+        .get("/v1/charges?expand[]=data.balance_transaction")
+        .await;
+    let txn = &charges["data"][0]["balance_transaction"];
+    assert_eq!(txn["object"], "balance_transaction");
+    assert_eq!(txn["balance_type"], "payments");
+}
+
+#[tokio::test]
+async fn search_pages_with_next_page() {
+    let emu = Emu::start().await;
+    for i in 0..5 {
+        emu.post("/v1/customers", &format!("email=p{i}%40page.com"))
+            .await;
+    }
+    let q = "query=email~%27page.com%27&limit=2";
+    let mut seen = Vec::new();
+    let mut page = emu.get(&format!("/v1/customers/search?{q}")).await;
+    loop {
+        for c in page["data"].as_array().into_iter().flatten() {
+            seen.push(c["id"].as_str().unwrap_or_default().to_string());
+        }
+        if page["has_more"] != true {
+            assert_eq!(page["next_page"], json!(null));
+            break;
+        }
+        let token = page["next_page"].as_str().unwrap_or_default().to_string();
+        assert!(!token.is_empty());
+        page = emu
+            .get(&format!("/v1/customers/search?{q}&page={token}"))
+            .await;
+    }
+    assert_eq!(seen.len(), 5);
+    seen.dedup();
+    assert_eq!(seen.len(), 5);
+    let (status, body) = emu
+        .call("GET", &format!("/v1/customers/search?{q}&page=bogus"), "")
+        .await;
+    assert_eq!(
+        (status, body["error"]["param"].clone()),
+        (400, json!("page"))
+    );
+}
+
+#[tokio::test]
+async fn unknown_stripe_version_format_is_400() {
+    let emu = Emu::start().await;
+    let resp = emu
+        .http
+        .get(format!("{}/v1/customers", emu.base))
+        .bearer_auth(&emu.key)
+        .header("stripe-version", "latest")
+        .send()
+        .await
+        .expect("reachable");
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert_eq!(
+        body["error"]["message"],
+        "Invalid Stripe API version: latest"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_reuse_of_an_idempotency_key_is_409() {
+    let emu = Emu::start().await;
+    emu.control("POST", "latency", json!({"ms": 400, "key": emu.key}))
+        .await;
+    let post = || {
+        emu.http
+            .post(format!("{}/v1/customers", emu.base))
+            .bearer_auth(&emu.key)
+            .header("idempotency-key", "same-key")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("email=c@x.com")
+            .send()
+    };
+    let first = post();
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        post().await
+    };
+    let (first, second) = tokio::join!(first, second);
+    let (first, second) = (first.expect("reachable"), second.expect("reachable"));
+    assert_eq!(first.status(), 200);
+    assert_eq!(second.status(), 409);
+    let body: serde_json::Value = second.json().await.expect("json");
+    assert_eq!(body["error"]["type"], "idempotency_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("There is currently another in-progress request"))
+    );
+    // Once the first is done the key replays it.
+    let again = post().await.expect("reachable");
+    assert_eq!(again.status(), 200);
+    assert!(again.headers().get("idempotent-replayed").is_some());
+    emu.control("POST", "latency", json!({"ms": 0, "key": emu.key}))
+        .await;
+}

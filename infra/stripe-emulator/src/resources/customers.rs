@@ -112,7 +112,6 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
 pub fn search(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     p.allow(&["query", "limit", "page"])?;
     let query = search::parse(&p.req_str("query")?, &["email", "name", "phone"])?;
-    let limit = list::limit(p)?;
     let matched: Vec<Value> = ctx
         .acct
         .all("customer")
@@ -120,12 +119,7 @@ pub fn search(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         .filter(|c| c["deleted"] != true && query.matches(c))
         .map(|c| render(ctx.acct, c))
         .collect();
-    let has_more = matched.len() > limit;
-    let data: Vec<Value> = matched.into_iter().take(limit).collect();
-    Ok(json!({
-        "object": "search_result", "data": data, "has_more": has_more,
-        "next_page": null, "url": "/v1/customers/search",
-    }))
+    search::page(matched, p, "/v1/customers/search")
 }
 
 fn apply_fields(cus: &mut Value, p: &Params) -> ApiResult<()> {

@@ -1,11 +1,11 @@
-//! What happens to subscriptions as emulator time passes: trial ends, renewals,
-//! period-end cancellations, pause resumption and expiry of incomplete subscriptions.
+//! What happens as emulator time passes: trial ends, renewals (drafted, then finalized and
+//! charged an hour later), period-end cancellations, pause resumption and expiry of
+//! incomplete subscriptions.
 
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::billing;
-use super::payments::Outcome;
+use super::billing::{self, Settled};
 use super::subscriptions::line_specs;
 use crate::clock::next_period_end;
 use crate::store::Account;
@@ -16,16 +16,28 @@ const INCOMPLETE_EXPIRY: i64 = 23 * 3600;
 const RETRY_AFTER: i64 = 3 * 86_400;
 const MAX_EVENTS: usize = 100_000;
 
-/// Processes every subscription event due up to `to`, oldest first, each at its own time.
+/// Something due at a time: a subscription's period end, cancellation, resumption or
+/// expiry, or a draft invoice's automatic finalization.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Subscription(String),
+    Finalize(String),
+}
+
+/// Processes every event due up to `to`, oldest first, each at its own time.
 pub fn advance(acct: &mut Account, clock_offset: i64, to: i64) {
     for _ in 0..MAX_EVENTS {
-        let next = acct
+        let subs = acct
             .all("subscription")
             .into_iter()
-            .filter_map(|s| Some((next_event(s)?, s["id"].as_str()?.to_string())))
-            .filter(|(t, _)| *t <= to)
-            .min();
-        let Some((t, id)) = next else {
+            .filter_map(|s| Some((next_event(s)?, Due::Subscription(s["id"].as_str()?.into()))));
+        let drafts = acct.all("invoice").into_iter().filter_map(|i| {
+            let at = i["automatically_finalizes_at"].as_i64()?;
+            let id = i["id"].as_str()?;
+            (i["status"] == "draft").then(|| (at, Due::Finalize(id.into())))
+        });
+        let next = subs.chain(drafts).filter(|(t, _)| *t <= to).min();
+        let Some((t, due)) = next else {
             return;
         };
         let mut ctx = Ctx {
@@ -33,8 +45,42 @@ pub fn advance(acct: &mut Account, clock_offset: i64, to: i64) {
             now: t,
             clock_offset,
         };
-        process(&mut ctx, &id);
+        match due {
+            Due::Subscription(id) => process(&mut ctx, &id),
+            Due::Finalize(id) => finalize_due(&mut ctx, &id),
+        }
     }
+}
+
+/// A renewal's draft reaches its finalization time: finalize it and, for
+/// `charge_automatically`, charge it; the subscription follows the payment.
+fn finalize_due(ctx: &mut Ctx, invoice: &str) {
+    let Some(inv) = ctx.acct.get(invoice).cloned() else {
+        return;
+    };
+    let sub_id = inv["parent"]["subscription_details"]["subscription"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let sub = ctx.acct.get(&sub_id).cloned().unwrap_or(Value::Null);
+    let ended = matches!(
+        sub["status"].as_str(),
+        Some("canceled" | "incomplete_expired") | None
+    );
+    if ended {
+        // Nothing charges the invoices of a subscription that has ended.
+        billing::finalize(ctx, invoice);
+        return;
+    }
+    let settled = billing::settle(ctx, invoice, &sub, Some(RETRY_AFTER));
+    if sub["latest_invoice"] != invoice {
+        return;
+    }
+    let status = match settled {
+        Settled::Paid | Settled::Sent => "active",
+        Settled::Declined | Settled::NoPaymentMethod => "past_due",
+    };
+    ctx.acct.update(&sub_id, |s| s["status"] = json!(status));
 }
 
 fn period(sub: &Value) -> (i64, i64) {
@@ -94,7 +140,7 @@ fn process(ctx: &mut Ctx, id: &str) {
         return;
     }
     if period(&sub).1 <= t {
-        renew(ctx, id);
+        renew(ctx, id, false);
     }
 }
 
@@ -114,11 +160,13 @@ pub fn end_trial_now(ctx: &mut Ctx, id: &str) {
             }
         }
     });
-    renew(ctx, id);
+    renew(ctx, id, true);
 }
 
-/// Starts the next period and bills it (`subscription_cycle`).
-fn renew(ctx: &mut Ctx, id: &str) {
+/// Starts the next period and bills it. A renewal (`subscription_cycle`) stays a draft for
+/// an hour before it is finalized and charged; `immediate` (a trial ended by an update)
+/// finalizes and charges at once (`subscription_update`).
+fn renew(ctx: &mut Ctx, id: &str, immediate: bool) {
     let Some(sub) = ctx.acct.get(id).cloned() else {
         return;
     };
@@ -142,25 +190,27 @@ fn renew(ctx: &mut Ctx, id: &str) {
     let Some(sub) = ctx.acct.get(id).cloned() else {
         return;
     };
+    let reason = if immediate {
+        "subscription_update"
+    } else {
+        "subscription_cycle"
+    };
     let invoice = billing::create_invoice(
         ctx,
         &sub,
-        "subscription_cycle",
+        reason,
         &line_specs(&sub, false),
         (old_start, old_end),
     );
     ctx.acct
         .update(id, |s| s["latest_invoice"] = json!(invoice));
-    let was_trialing = sub["status"] == "trialing";
-    let set_status = |ctx: &mut Ctx, status: &str| {
-        let status = status.to_string();
-        ctx.acct.update(id, |s| s["status"] = json!(status));
-    };
+    if sub["status"] == "trialing" {
+        ctx.acct.update(id, |s| s["status"] = json!("active"));
+    }
     match sub["pause_collection"]["behavior"].as_str() {
         Some("keep_as_draft") => {
-            if was_trialing {
-                set_status(ctx, "active");
-            }
+            ctx.acct
+                .update(&invoice, |i| i["auto_advance"] = json!(false));
             return;
         }
         Some("mark_uncollectible") => {
@@ -175,18 +225,9 @@ fn renew(ctx: &mut Ctx, id: &str) {
         }
         _ => {}
     }
-    billing::finalize(ctx, &invoice);
-    let paid = ctx
-        .acct
-        .get(&invoice)
-        .is_some_and(|i| i["status"] == "paid");
-    if paid || sub["collection_method"] == "send_invoice" {
-        set_status(ctx, "active");
-        return;
-    }
-    let pm = billing::payment_method_for(ctx, &sub);
-    match billing::collect(ctx, &invoice, pm.as_deref(), Some(RETRY_AFTER)) {
-        Outcome::Succeeded => set_status(ctx, "active"),
-        Outcome::Declined | Outcome::NoPaymentMethod => set_status(ctx, "past_due"),
+    if immediate {
+        finalize_due(ctx, &invoice);
+    } else {
+        billing::schedule_finalization(ctx, &invoice);
     }
 }

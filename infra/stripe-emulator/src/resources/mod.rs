@@ -1,8 +1,14 @@
 //! `/v1` resources: routing by method and path segments, one module per resource.
+//!
+//! Resources turn a request into a change. Billing arithmetic (invoices, payment,
+//! prorations, discounts) lives in `billing`, which subscriptions, previews, invoices and
+//! the clock (`lifecycle`) call and which calls none of them back.
 
 pub mod balance;
 pub mod billing;
+pub mod coupons;
 pub mod customers;
+pub mod invoice_items;
 pub mod invoices;
 pub mod lifecycle;
 pub mod payment_methods;
@@ -62,6 +68,18 @@ pub fn dispatch(ctx: &mut Ctx, method: &str, segs: &[&str], p: &Params) -> ApiRe
         ("GET", ["subscriptions", id]) => subscriptions::retrieve(ctx, id, p),
         ("POST", ["subscriptions", id]) => subscription_update::update(ctx, id, p),
         ("DELETE", ["subscriptions", id]) => subscriptions::cancel(ctx, id, p),
+
+        ("POST", ["coupons"]) => coupons::create_coupon(ctx, p),
+        ("GET", ["coupons"]) => coupons::list_coupons(ctx, p),
+        ("GET", ["coupons", id]) => coupons::retrieve_coupon(ctx, id, p),
+        ("POST", ["coupons", id]) => coupons::update_coupon(ctx, id, p),
+        ("POST", ["promotion_codes"]) => coupons::create_promotion_code(ctx, p),
+        ("GET", ["promotion_codes"]) => coupons::list_promotion_codes(ctx, p),
+        ("GET", ["promotion_codes", id]) => coupons::retrieve_promotion_code(ctx, id, p),
+        ("POST", ["promotion_codes", id]) => coupons::update_promotion_code(ctx, id, p),
+
+        ("GET", ["invoiceitems"]) => invoice_items::list(ctx, p),
+        ("GET", ["invoiceitems", id]) => invoice_items::retrieve(ctx, id, p),
 
         ("GET", ["invoices"]) => invoices::list(ctx, p),
         ("POST", ["invoices", "create_preview"]) => preview::create(ctx, p),

@@ -147,7 +147,8 @@ fn balance_transaction(ctx: &mut Ctx, charge: &str, amount: i64, currency: &Valu
     let fee = (amount * 29 + 500) / 1000 + 30;
     ctx.acct.put(json!({
         "id": id, "object": "balance_transaction", "amount": amount,
-        "available_on": ctx.now + 2 * 86_400, "created": ctx.now, "currency": currency,
+        "available_on": ctx.now + 2 * 86_400, "balance_type": "payments",
+        "created": ctx.now, "currency": currency,
         "description": null, "exchange_rate": null, "fee": fee,
         "fee_details": [{"amount": fee, "application": null, "currency": currency,
                          "description": "Stripe processing fees", "type": "stripe_fee"}],

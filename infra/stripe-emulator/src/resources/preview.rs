@@ -1,13 +1,21 @@
-//! `POST /v1/invoices/create_preview`: the subscription's next invoice, computed but not kept.
+//! `POST /v1/invoices/create_preview`: the invoice a subscription (optionally with changes
+//! from `subscription_details`) would produce next, computed on a scratch copy of the
+//! account and thrown away, so a preview and the real change match to the cent.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use super::Ctx;
+use super::billing;
+use super::subscription_update::{
+    change_items, period_of, proration_behavior, proration_date, redeem_discounts, stage,
+};
 use super::subscriptions::line_specs;
-use super::{Ctx, billing};
 use crate::clock::next_period_end;
 use crate::errors::{ApiError, ApiResult};
-use crate::params::Params;
+use crate::params::{Params, allow_nested, opt_bool, opt_int, opt_obj, opt_str};
 use crate::store::new_id;
+
+const NEEDS_ONE_OF: &str = "You must provide at least one of: `subscription`, `schedule`, `subscription_details.items`, `schedule_details.phases`, `invoice_items`.";
 
 pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     p.allow(&[
@@ -23,11 +31,38 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         "issuer",
         "on_behalf_of",
     ])?;
+    let empty = Map::new();
+    let details = match opt_obj(p.get("subscription_details"), "subscription_details")? {
+        Some(Some(m)) => m,
+        _ => &empty,
+    };
+    allow_nested(
+        details,
+        "subscription_details",
+        &[
+            "items",
+            "proration_date",
+            "proration_behavior",
+            "cancel_at_period_end",
+            "cancel_at",
+            "cancel_now",
+            "trial_end",
+            "billing_cycle_anchor",
+            "billing_mode",
+            "default_tax_rates",
+            "metadata",
+            "resume_at",
+            "start_date",
+        ],
+    )?;
     let Some(sub_id) = p.str("subscription")? else {
-        return Err(ApiError::invalid(
-            "The emulator previews subscription invoices only: pass `subscription`.",
-        )
-        .with_param("subscription"));
+        if details.contains_key("items") {
+            return Err(ApiError::invalid(
+                "The emulator previews changes to existing subscriptions only: pass `subscription`.",
+            )
+            .with_param("subscription"));
+        }
+        return Err(ApiError::invalid(NEEDS_ONE_OF));
     };
     let sub = ctx.acct.fetch("subscription", &sub_id, "subscription")?;
     if let Some(customer) = p.str("customer")? {
@@ -48,10 +83,126 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
             "You can't preview the upcoming invoice for a canceled subscription.",
         ));
     }
-    let item = &sub["items"]["data"][0];
-    let start = item["current_period_start"].as_i64().unwrap_or(ctx.now);
-    let end = item["current_period_end"].as_i64().unwrap_or(ctx.now);
-    let recurring = &item["price"]["recurring"];
+    let behavior = proration_behavior(
+        opt_str(
+            details.get("proration_behavior"),
+            "subscription_details[proration_behavior]",
+        )?,
+        "subscription_details[proration_behavior]",
+    )?;
+    let date_param = "subscription_details[proration_date]";
+    let date = opt_int(details.get("proration_date"), date_param)?;
+    if date.is_some() && behavior == "none" {
+        return Err(ApiError::invalid_param(
+            date_param,
+            "`subscription_details[proration_date]` cannot be used when `subscription_details[proration_behavior]` is `none`.",
+        ));
+    }
+    let at = proration_date(ctx, &sub, date, date_param)?;
+    let cancel_at_period_end = opt_bool(
+        details.get("cancel_at_period_end"),
+        "subscription_details[cancel_at_period_end]",
+    )?;
+    // Build it with the real engine on a scratch copy, then throw the copy away.
+    let snapshot = ctx.acct.clone();
+    let now = ctx.now;
+    let built = build(
+        ctx,
+        &sub,
+        details,
+        p.get("discounts"),
+        &behavior,
+        at,
+        cancel_at_period_end,
+    );
+    ctx.now = now;
+    *ctx.acct = snapshot;
+    let (mut invoice, new_items) = built?;
+    present(&mut invoice, &new_items);
+    Ok(invoice)
+}
+
+/// Applies the previewed changes as the update would, then builds the invoice that follows:
+/// the one the change invoices at once, else the next renewal. Returns the draft and the
+/// ids of invoice items that exist only in the scratch copy.
+fn build(
+    ctx: &mut Ctx,
+    sub: &Value,
+    details: &Map<String, Value>,
+    discounts: Option<&Value>,
+    behavior: &str,
+    at: i64,
+    cancel_at_period_end: Option<bool>,
+) -> ApiResult<(Value, Vec<String>)> {
+    let id = sub["id"].as_str().unwrap_or_default().to_string();
+    let mut next = sub.clone();
+    let change = change_items(ctx, &mut next, details.get("items"), at)?;
+    redeem_discounts(ctx, &mut next, discounts)?;
+    if let Some(flag) = cancel_at_period_end {
+        next["cancel_at_period_end"] = json!(flag);
+        next["cancel_at"] = if flag {
+            next["items"]["data"][0]["current_period_end"].clone()
+        } else {
+            Value::Null
+        };
+    }
+    ctx.acct.put(next);
+    let before: Vec<String> = ctx
+        .acct
+        .all("invoiceitem")
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(String::from))
+        .collect();
+    let invoice_id = match stage(ctx, &id, &change, behavior) {
+        Some((lines, period)) => {
+            let next = ctx.acct.fetch("subscription", &id, "subscription")?;
+            let invoice =
+                billing::create_invoice(ctx, &next, "subscription_update", &lines, period);
+            ctx.acct.update(&invoice, |i| {
+                i["next_payment_attempt"] = json!(i["created"]);
+            });
+            invoice
+        }
+        None => renewal(ctx, &id)?,
+    };
+    let new_items: Vec<String> = ctx
+        .acct
+        .all("invoiceitem")
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(String::from))
+        .filter(|i| !before.contains(i))
+        .collect();
+    let mut invoice = ctx
+        .acct
+        .get(&invoice_id)
+        .cloned()
+        .ok_or_else(ApiError::server_error)?;
+    let customer = ctx
+        .acct
+        .get(invoice["customer"].as_str().unwrap_or_default())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let balance = customer["balance"].as_i64().unwrap_or(0);
+    let (due, delta) = billing::balance_effect(balance, invoice["total"].as_i64().unwrap_or(0));
+    invoice["starting_balance"] = json!(balance);
+    invoice["ending_balance"] = json!(balance + delta);
+    invoice["amount_due"] = json!(due);
+    invoice["amount_remaining"] = json!(due);
+    Ok((invoice, new_items))
+}
+
+/// The next renewal invoice, as the clock would draft it at the period's end.
+fn renewal(ctx: &mut Ctx, id: &str) -> ApiResult<String> {
+    let sub = ctx.acct.fetch("subscription", id, "subscription")?;
+    let (start, end) = period_of(&sub, ctx.now);
+    if sub["cancel_at"].as_i64().is_some_and(|c| c <= end) {
+        let customer = sub["customer"].as_str().unwrap_or_default();
+        let mut e = ApiError::invalid(format!("No upcoming invoices for customer: {customer}"));
+        e.status = 404;
+        e.code = Some("invoice_upcoming_none");
+        return Err(e);
+    }
+    let recurring = &sub["items"]["data"][0]["price"]["recurring"];
     let next_end = next_period_end(
         sub["billing_cycle_anchor"].as_i64().unwrap_or(end),
         end,
@@ -65,33 +216,28 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
             i["current_period_end"] = json!(next_end);
         }
     }
-    // Build it with the real engine on a scratch copy, then throw the copy away.
-    let snapshot = ctx.acct.clone();
-    let now = ctx.now;
     ctx.now = end;
-    let id = billing::create_invoice(
+    let invoice = billing::create_invoice(
         ctx,
         &next,
-        "upcoming",
+        "subscription_cycle",
         &line_specs(&next, false),
         (start, end),
     );
-    let invoice = ctx.acct.get(&id).cloned();
-    let balance = ctx
-        .acct
-        .get(sub["customer"].as_str().unwrap_or_default())
-        .and_then(|c| c["balance"].as_i64())
-        .unwrap_or(0);
-    ctx.now = now;
-    *ctx.acct = snapshot;
-    let mut invoice = invoice.ok_or_else(ApiError::server_error)?;
+    let automatic = sub["collection_method"] == "charge_automatically";
+    let days = sub["days_until_due"].as_i64().unwrap_or(30);
+    ctx.acct.update(&invoice, |i| {
+        i["next_payment_attempt"] = if automatic { json!(end) } else { Value::Null };
+        if !automatic {
+            i["due_date"] = json!(end + days * 86_400);
+        }
+    });
+    Ok(invoice)
+}
 
-    let total = invoice["total"].as_i64().unwrap_or(0);
-    let applied = if balance < 0 {
-        balance.max(-total)
-    } else {
-        balance
-    };
+/// Gives the preview Stripe's preview ids; prorations not yet stored as invoice items
+/// point at none.
+fn present(invoice: &mut Value, new_items: &[String]) {
     let preview_id = format!("upcoming_{}", new_id("in"));
     invoice["id"] = json!(preview_id);
     invoice["lines"]["url"] = json!(format!("/v1/invoices/{preview_id}/lines"));
@@ -99,16 +245,13 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         for line in lines {
             line["id"] = json!(format!("il_tmp_{}", &new_id("il")[3..]));
             line["invoice"] = json!(preview_id);
+            let details = &mut line["parent"]["subscription_item_details"];
+            if details["invoice_item"]
+                .as_str()
+                .is_some_and(|ii| new_items.iter().any(|n| n == ii))
+            {
+                details["invoice_item"] = Value::Null;
+            }
         }
     }
-    invoice["starting_balance"] = json!(balance);
-    invoice["ending_balance"] = json!(balance - applied);
-    invoice["amount_due"] = json!(total + applied);
-    invoice["amount_remaining"] = json!(total + applied);
-    let automatic = sub["collection_method"] == "charge_automatically";
-    invoice["next_payment_attempt"] = if automatic { json!(end) } else { Value::Null };
-    if !automatic {
-        invoice["due_date"] = json!(end + sub["days_until_due"].as_i64().unwrap_or(30) * 86_400);
-    }
-    Ok(invoice)
 }

@@ -1,11 +1,20 @@
-//! `POST /v1/subscriptions/{id}`: cancellation flags, payment method, pause, item changes.
+//! `POST /v1/subscriptions/{id}`: cancellation flags, payment method, pause, discounts, and
+//! item changes with their prorations.
 
 use serde_json::{Map, Value, json};
 
-use super::subscriptions::{NewItem, check_compatible, item_json, quantity, usable_price};
-use super::{Ctx, lifecycle, payment_methods, render};
+use super::billing::proration::{self, Change, Prorated};
+use super::billing::{self, LineSpec, Settled};
+use super::subscriptions::{
+    NO_PAYMENT_METHOD, NewItem, check_compatible, interval_of, item_json, line_specs, quantity,
+    usable_price,
+};
+use super::{Ctx, coupons, lifecycle, payment_methods, render};
+use crate::clock::add_interval;
 use crate::errors::{ApiError, ApiResult};
 use crate::params::{Params, allow_nested, apply_metadata, opt_bool, opt_int, opt_obj, opt_str};
+
+const BEHAVIORS: &[&str] = &["create_prorations", "always_invoice", "none"];
 
 pub fn update(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(&[
@@ -16,12 +25,14 @@ pub fn update(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
         "pause_collection",
         "items",
         "proration_behavior",
+        "proration_date",
         "payment_behavior",
         "description",
         "trial_end",
         "off_session",
         "cancellation_details",
         "days_until_due",
+        "discounts",
     ])?;
     let mut sub = ctx.acct.fetch("subscription", id, "id")?;
     if sub["status"] == "canceled"
@@ -33,6 +44,25 @@ pub fn update(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
             "A canceled subscription can only update its cancellation_details and metadata.",
         ));
     }
+    let behavior = proration_behavior(p.str("proration_behavior")?, "proration_behavior")?;
+    let at = proration_date(ctx, &sub, p.int("proration_date")?, "proration_date")?;
+    let payment_behavior = p
+        .str("payment_behavior")?
+        .unwrap_or_else(|| "allow_incomplete".into());
+    if ![
+        "allow_incomplete",
+        "default_incomplete",
+        "error_if_incomplete",
+        "pending_if_incomplete",
+    ]
+    .contains(&payment_behavior.as_str())
+    {
+        return Err(ApiError::invalid_param(
+            "payment_behavior",
+            format!("Invalid payment_behavior: {payment_behavior}"),
+        ));
+    }
+    let snapshot = ctx.acct.clone();
     let customer = sub["customer"].as_str().unwrap_or_default().to_string();
     let period_end = sub["items"]["data"][0]["current_period_end"].clone();
     if let Some(flag) = p.bool("cancel_at_period_end")? {
@@ -81,14 +111,82 @@ pub fn update(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
         }
     }
     apply_metadata(&mut sub["metadata"], p.get("metadata"))?;
-    update_items(ctx, &mut sub, p.get("items"))?;
+    let change = change_items(ctx, &mut sub, p.get("items"), at)?;
+    redeem_discounts(ctx, &mut sub, p.get("discounts"))?;
     ctx.acct.put(sub);
+    let outcome = apply_change(ctx, id, change, &behavior);
+    if matches!(outcome, Some(Settled::Declined | Settled::NoPaymentMethod))
+        && payment_behavior == "error_if_incomplete"
+    {
+        // Stripe keeps nothing of an update whose payment fails this way.
+        *ctx.acct = snapshot;
+        return Err(match outcome {
+            Some(Settled::Declined) => ApiError::card_declined(),
+            _ => ApiError::invalid(NO_PAYMENT_METHOD),
+        });
+    }
     if p.str("trial_end")?.as_deref() == Some("now") {
         lifecycle::end_trial_now(ctx, id);
     }
     ctx.acct
         .fetch("subscription", id, "id")
         .map(|s| render(ctx.acct, &s))
+}
+
+pub fn proration_behavior(v: Option<String>, param: &str) -> ApiResult<String> {
+    let b = v.unwrap_or_else(|| "create_prorations".into());
+    if !BEHAVIORS.contains(&b.as_str()) {
+        return Err(ApiError::invalid_param(
+            param,
+            format!(
+                "Invalid {param}: must be one of always_invoice, create_prorations, or none; got {b}"
+            ),
+        ));
+    }
+    Ok(b)
+}
+
+/// When the change counts as made: `proration_date` (within the current period) or now.
+pub fn proration_date(ctx: &Ctx, sub: &Value, v: Option<i64>, param: &str) -> ApiResult<i64> {
+    let Some(t) = v else {
+        return Ok(ctx.now);
+    };
+    let (start, end) = period_of(sub, ctx.now);
+    if t < start || t > end {
+        return Err(ApiError::invalid_param(
+            param,
+            format!(
+                "The `{param}` must be within the subscription's current period ({start} to {end})."
+            ),
+        ));
+    }
+    Ok(t)
+}
+
+pub fn period_of(sub: &Value, now: i64) -> (i64, i64) {
+    let item = &sub["items"]["data"][0];
+    (
+        item["current_period_start"].as_i64().unwrap_or(now),
+        item["current_period_end"].as_i64().unwrap_or(now),
+    )
+}
+
+pub fn redeem_discounts(ctx: &mut Ctx, sub: &mut Value, v: Option<&Value>) -> ApiResult<()> {
+    let existing = billing::id_list(&sub["discounts"]);
+    let amount: i64 = line_specs(sub, false)
+        .iter()
+        .map(|l| l.price["unit_amount"].as_i64().unwrap_or(0) * l.quantity)
+        .sum();
+    let buy = coupons::Purchase {
+        customer: sub["customer"].as_str().unwrap_or_default(),
+        subscription: sub["id"].as_str().unwrap_or_default(),
+        amount,
+        currency: sub["currency"].as_str().unwrap_or_default(),
+    };
+    if let Some(ids) = coupons::redeem(ctx, v, &existing, &buy)? {
+        sub["discounts"] = json!(ids);
+    }
+    Ok(())
 }
 
 fn pause_value(m: &Map<String, Value>) -> ApiResult<Value> {
@@ -107,25 +205,36 @@ fn pause_value(m: &Map<String, Value>) -> ApiResult<Value> {
     Ok(json!({"behavior": behavior, "resumes_at": resumes_at}))
 }
 
+/// What an item change does to billing, computed before it is applied.
+pub struct ItemChange {
+    /// Credits and debits for the changed items (empty while trialing).
+    pub prorations: Vec<Prorated>,
+    /// The billing interval changed: the period restarts now and is invoiced at once.
+    pub new_interval: bool,
+}
+
 /// `items[N][id]` changes or deletes an existing item; an entry without `id` adds one.
-/// Prorations are not simulated: the change shows from the next invoice.
-fn update_items(ctx: &Ctx, sub: &mut Value, v: Option<&Value>) -> ApiResult<()> {
+/// Applies the change to `sub` and returns the prorations it makes at `at`.
+pub fn change_items(
+    ctx: &Ctx,
+    sub: &mut Value,
+    v: Option<&Value>,
+    at: i64,
+) -> ApiResult<ItemChange> {
+    let none = ItemChange {
+        prorations: Vec::new(),
+        new_interval: false,
+    };
     let Some(v) = v else {
-        return Ok(());
+        return Ok(none);
     };
     let Value::Array(list) = v else {
         return Err(ApiError::invalid_param("items", "Invalid array"));
     };
     let sub_id = sub["id"].as_str().unwrap_or_default().to_string();
-    let period = (
-        sub["items"]["data"][0]["current_period_start"]
-            .as_i64()
-            .unwrap_or(ctx.now),
-        sub["items"]["data"][0]["current_period_end"]
-            .as_i64()
-            .unwrap_or(ctx.now),
-    );
-    let mut items: Vec<Value> = sub["items"]["data"].as_array().cloned().unwrap_or_default();
+    let period = period_of(sub, ctx.now);
+    let before: Vec<Value> = sub["items"]["data"].as_array().cloned().unwrap_or_default();
+    let mut items = before.clone();
     for (i, entry) in list.iter().enumerate() {
         let name = format!("items[{i}]");
         let Value::Object(m) = entry else {
@@ -200,8 +309,102 @@ fn update_items(ctx: &Ctx, sub: &mut Value, v: Option<&Value>) -> ApiResult<()> 
         .map(|i| (i["price"].clone(), 0, Value::Null))
         .collect();
     check_compatible(&prices)?;
+    let new_interval = interval_of(&before[0]["price"]) != interval_of(&items[0]["price"]);
+    let trialing = sub["status"] == "trialing";
+    let state = |i: &Value| (i["price"].clone(), i["quantity"].as_i64().unwrap_or(1));
+    let mut changes: Vec<Change> = before
+        .iter()
+        .map(|b| Change {
+            item_id: b["id"].as_str().unwrap_or_default().to_string(),
+            before: Some(state(b)),
+            after: if new_interval {
+                None
+            } else {
+                items.iter().find(|a| a["id"] == b["id"]).map(state)
+            },
+        })
+        .collect();
+    if !new_interval {
+        changes.extend(
+            items
+                .iter()
+                .filter(|a| !before.iter().any(|b| b["id"] == a["id"]))
+                .map(|a| Change {
+                    item_id: a["id"].as_str().unwrap_or_default().to_string(),
+                    before: None,
+                    after: Some(state(a)),
+                }),
+        );
+    }
+    let prorations = if trialing {
+        Vec::new()
+    } else {
+        proration::prorations(ctx, &changes, at, period)
+    };
     sub["currency"] = items[0]["price"]["currency"].clone();
     sub["items"]["total_count"] = json!(items.len());
     sub["items"]["data"] = Value::Array(items);
-    Ok(())
+    Ok(ItemChange {
+        prorations,
+        new_interval: new_interval && !trialing,
+    })
+}
+
+/// Books an applied item change as `behavior` says: prorations become pending invoice
+/// items for the next invoice unless `behavior` is `none`. Returns what must be invoiced
+/// right away (`always_invoice`, or any change of billing interval, which restarts the
+/// period now): the subscription lines to bill and the invoice's period.
+pub fn stage(
+    ctx: &mut Ctx,
+    id: &str,
+    change: &ItemChange,
+    behavior: &str,
+) -> Option<(Vec<LineSpec>, (i64, i64))> {
+    if change.new_interval {
+        restart_period(ctx, id);
+    }
+    let sub = ctx.acct.get(id).cloned()?;
+    if behavior != "none" {
+        proration::add_pending(ctx, &sub, &change.prorations);
+    }
+    if change.new_interval {
+        return Some((line_specs(&sub, false), period_of(&sub, ctx.now)));
+    }
+    (behavior == "always_invoice" && !change.prorations.is_empty())
+        .then(|| (Vec::new(), (ctx.now, ctx.now)))
+}
+
+/// Stages the change and, when it is invoiced at once, creates, finalizes and charges that
+/// invoice (`subscription_update`). Returns how it was settled.
+fn apply_change(ctx: &mut Ctx, id: &str, change: ItemChange, behavior: &str) -> Option<Settled> {
+    let (lines, period) = stage(ctx, id, &change, behavior)?;
+    let sub = ctx.acct.get(id).cloned()?;
+    let invoice = billing::create_invoice(ctx, &sub, "subscription_update", &lines, period);
+    ctx.acct
+        .update(id, |s| s["latest_invoice"] = json!(invoice));
+    let settled = billing::settle(ctx, &invoice, &sub, None);
+    if matches!(settled, Settled::Declined | Settled::NoPaymentMethod) && sub["status"] == "active"
+    {
+        ctx.acct.update(id, |s| s["status"] = json!("past_due"));
+    }
+    Some(settled)
+}
+
+/// A new billing interval starts a new period now, anchored now, as Stripe does.
+fn restart_period(ctx: &mut Ctx, id: &str) {
+    let now = ctx.now;
+    ctx.acct.update(id, |s| {
+        let (interval, count) = interval_of(&s["items"]["data"][0]["price"]);
+        let end = add_interval(now, &interval, count);
+        s["billing_cycle_anchor"] = json!(now);
+        if let Some(items) = s["items"]["data"].as_array_mut() {
+            for item in items {
+                item["current_period_start"] = json!(now);
+                item["current_period_end"] = json!(end);
+            }
+        }
+        if s["cancel_at_period_end"] == true {
+            s["cancel_at"] = json!(end);
+        }
+    });
 }

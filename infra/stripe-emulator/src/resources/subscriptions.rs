@@ -4,14 +4,14 @@ use serde_json::{Map, Value, json};
 
 use super::billing::{self, LineSpec};
 use super::payments::Outcome;
-use super::{Ctx, payment_methods, render};
+use super::{Ctx, coupons, payment_methods, render};
 use crate::clock::add_interval;
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::{Params, allow_nested, apply_metadata, opt_int, opt_obj, opt_str};
 use crate::store::new_id;
 
-const NO_PAYMENT_METHOD: &str = "This customer has no attached payment source or default payment method. Please consider adding a default payment method. For more information, visit https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority.";
+pub(super) const NO_PAYMENT_METHOD: &str = "This customer has no attached payment source or default payment method. Please consider adding a default payment method. For more information, visit https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority.";
 
 pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     p.allow(&[
@@ -29,6 +29,7 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         "off_session",
         "proration_behavior",
         "payment_settings",
+        "discounts",
     ])?;
     let customer = p.req_str("customer")?;
     ctx.acct.fetch_live("customer", &customer, "customer")?;
@@ -133,6 +134,23 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         sub["cancel_at_period_end"] = json!(true);
         sub["cancel_at"] = json!(period_end);
         sub["canceled_at"] = json!(now);
+    }
+    let amount: i64 = if trial_end.is_some() {
+        0
+    } else {
+        items
+            .iter()
+            .map(|(price, qty, _)| price["unit_amount"].as_i64().unwrap_or(0) * qty)
+            .sum()
+    };
+    let buy = coupons::Purchase {
+        customer: &customer,
+        subscription: &id,
+        amount,
+        currency: first["currency"].as_str().unwrap_or_default(),
+    };
+    if let Some(discounts) = coupons::redeem(ctx, p.get("discounts"), &[], &buy)? {
+        sub["discounts"] = json!(discounts);
     }
     ctx.acct.put(sub.clone());
 
@@ -299,7 +317,7 @@ pub(super) fn usable_price(ctx: &Ctx, id: &str, param: &str) -> ApiResult<Value>
     Ok(price)
 }
 
-fn interval_of(price: &Value) -> (String, i64) {
+pub(super) fn interval_of(price: &Value) -> (String, i64) {
     (
         price["recurring"]["interval"]
             .as_str()

@@ -1,11 +1,22 @@
-//! The invoice engine shared by subscription creation, `/pay` and clock advances:
-//! build a draft, finalize it (number, customer balance), and collect it.
+//! The invoice engine shared by subscriptions, `/pay`, previews and clock advances: build a
+//! draft (subscription lines, pending invoice items, discounts), finalize it (number,
+//! customer balance), and collect it. Prorations and discounts are its arithmetic.
+//!
+//! It reads and writes stored objects but calls no resource module: subscriptions, the
+//! clock and invoices call it, never the other way round.
+
+pub mod discounts;
+pub mod proration;
 
 use serde_json::{Value, json};
 
 use super::Ctx;
 use super::payments::{self, Outcome};
 use crate::store::new_id;
+
+/// Stripe finalizes a subscription's renewal invoice about an hour after creating it (the
+/// first invoice of a new subscription is finalized at once).
+pub const FINALIZE_AFTER: i64 = 3600;
 
 pub struct LineSpec {
     pub item_id: String,
@@ -15,7 +26,9 @@ pub struct LineSpec {
     pub trial: bool,
 }
 
-/// Creates a draft subscription invoice and returns its id.
+/// Creates a draft subscription invoice and returns its id. Besides `lines` (the
+/// subscription's items) it takes the subscription's pending invoice items (prorations)
+/// and applies the subscription's discounts.
 pub fn create_invoice(
     ctx: &mut Ctx,
     sub: &Value,
@@ -24,19 +37,21 @@ pub fn create_invoice(
     period: (i64, i64),
 ) -> String {
     let id = new_id("in");
-    let sub_id = sub["id"].as_str().unwrap_or_default();
+    let sub_id = sub["id"].as_str().unwrap_or_default().to_string();
     let customer_id = sub["customer"].as_str().unwrap_or_default();
     let customer = ctx.acct.get(customer_id).cloned().unwrap_or(Value::Null);
     let currency = sub["currency"].clone();
-    let data: Vec<Value> = lines
-        .iter()
-        .map(|l| line_item(ctx, &id, sub_id, l))
-        .collect();
+    let pending: Vec<Value> = pending_items(ctx, &sub_id);
+    let mut data: Vec<Value> = pending.iter().map(|ii| pending_line(&id, ii)).collect();
+    data.extend(lines.iter().map(|l| line_item(ctx, &id, &sub_id, l)));
+    let discount_ids = id_list(&sub["discounts"]);
+    let applied = discounts::apply(ctx.acct, &discount_ids, &currency, &mut data, ctx.now);
     let subtotal: i64 = data.iter().filter_map(|l| l["amount"].as_i64()).sum();
+    let total = subtotal - applied.total;
     let invoice = json!({
         "id": id, "object": "invoice", "account_country": "US",
         "account_name": "Stripe Emulator", "account_tax_ids": null,
-        "amount_due": subtotal, "amount_paid": 0, "amount_remaining": subtotal,
+        "amount_due": total.max(0), "amount_paid": 0, "amount_remaining": total.max(0),
         "amount_shipping": 0, "application": null, "attempt_count": 0, "attempted": false,
         "auto_advance": true,
         "automatic_tax": {"enabled": false, "liability": null, "status": null,
@@ -48,12 +63,13 @@ pub fn create_invoice(
         "customer_phone": customer["phone"], "customer_shipping": customer["shipping"],
         "customer_tax_exempt": customer["tax_exempt"], "customer_tax_ids": [],
         "default_payment_method": null, "default_source": null, "default_tax_rates": [],
-        "description": null, "discounts": [], "due_date": null, "effective_at": null,
+        "description": null, "discounts": applied.ids, "due_date": null, "effective_at": null,
         "ending_balance": null, "footer": customer["invoice_settings"]["footer"],
         "from_invoice": null, "hosted_invoice_url": null, "invoice_pdf": null,
         "issuer": {"type": "self"}, "last_finalization_error": null, "latest_revision": null,
         "lines": {"object": "list", "data": data, "has_more": false,
-                  "total_count": lines.len(), "url": format!("/v1/invoices/{id}/lines")},
+                  "total_count": lines.len() + pending.len(),
+                  "url": format!("/v1/invoices/{id}/lines")},
         "livemode": false, "metadata": {}, "next_payment_attempt": null, "number": null,
         "on_behalf_of": null,
         "parent": {"quote_details": null, "type": "subscription_details",
@@ -70,12 +86,24 @@ pub fn create_invoice(
         "status_transitions": {"finalized_at": null, "marked_uncollectible_at": null,
                                "paid_at": null, "voided_at": null},
         "subtotal": subtotal, "subtotal_excluding_tax": subtotal, "test_clock": null,
-        "total": subtotal, "total_discount_amounts": [], "total_excluding_tax": subtotal,
+        "total": total, "total_discount_amounts": applied.amounts,
+        "total_excluding_tax": total,
         "webhooks_delivered_at": ctx.now, "automatically_finalizes_at": null,
         "total_pretax_credit_amounts": [], "total_taxes": [], "amount_overpaid": 0,
         "customer_account": null,
     });
     ctx.acct.put(invoice);
+    for ii in &pending {
+        let ii_id = ii["id"].as_str().unwrap_or_default();
+        ctx.acct.update(ii_id, |i| i["invoice"] = json!(id));
+    }
+    if !applied.used_up.is_empty() {
+        ctx.acct.update(&sub_id, |s| {
+            if let Some(list) = s["discounts"].as_array_mut() {
+                list.retain(|d| !applied.used_up.iter().any(|u| d == u.as_str()));
+            }
+        });
+    }
     if customer["currency"].is_null() && !currency.is_null() {
         ctx.acct
             .update(customer_id, |c| c["currency"] = currency.clone());
@@ -83,16 +111,69 @@ pub fn create_invoice(
     id
 }
 
+/// Ids in a JSON array (`discounts`), whether still ids or already expanded.
+pub fn id_list(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().or_else(|| d["id"].as_str()))
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The subscription's invoice items not yet on an invoice, oldest first.
+pub fn pending_items(ctx: &Ctx, sub: &str) -> Vec<Value> {
+    let mut items: Vec<Value> = ctx
+        .acct
+        .all("invoiceitem")
+        .into_iter()
+        .filter(|ii| {
+            ii["invoice"].is_null() && ii["parent"]["subscription_details"]["subscription"] == sub
+        })
+        .cloned()
+        .collect();
+    items.reverse();
+    items
+}
+
+/// An invoice line for a pending invoice item. Proration lines carry
+/// `parent.subscription_item_details.proration = true`, as Stripe shapes them.
+fn pending_line(invoice: &str, ii: &Value) -> Value {
+    let details = &ii["parent"]["subscription_details"];
+    let credited = &ii["proration_details"]["credited_items"];
+    let credited_lines = if credited["type"] == "invoice_line_items" {
+        credited["invoice_line_item_details"].clone()
+    } else {
+        Value::Null
+    };
+    json!({
+        "id": new_id("il"), "object": "line_item", "amount": ii["amount"],
+        "currency": ii["currency"], "description": ii["description"], "discount_amounts": [],
+        "discountable": ii["discountable"], "discounts": [], "invoice": invoice,
+        "livemode": false, "metadata": ii["metadata"], "period": ii["period"],
+        "quantity": ii["quantity"], "subscription": details["subscription"],
+        "pretax_credit_amounts": [], "taxes": [],
+        "parent": {
+            "invoice_item_details": null, "type": "subscription_item_details",
+            "subscription_item_details": {
+                "invoice_item": ii["id"], "proration": ii["proration"],
+                "proration_details": {"credited_items": credited_lines},
+                "subscription": details["subscription"],
+                "subscription_item": details["subscription_item"],
+            },
+        },
+        "pricing": ii["pricing"], "subtotal": ii["amount"],
+        "quantity_decimal": ii["quantity_decimal"],
+    })
+}
+
 fn line_item(ctx: &Ctx, invoice: &str, sub: &str, l: &LineSpec) -> Value {
     let unit = l.price["unit_amount"].as_i64().unwrap_or(0);
     let amount = if l.trial { 0 } else { unit * l.quantity };
     let product_id = l.price["product"].as_str().unwrap_or_default();
-    let product_name = ctx
-        .acct
-        .get(product_id)
-        .and_then(|p| p["name"].as_str())
-        .unwrap_or(product_id)
-        .to_string();
+    let product_name = product_name(ctx, product_id);
     let description = if l.trial {
         format!("Trial period for {product_name}")
     } else {
@@ -125,6 +206,14 @@ fn line_item(ctx: &Ctx, invoice: &str, sub: &str, l: &LineSpec) -> Value {
     })
 }
 
+pub fn product_name(ctx: &Ctx, product_id: &str) -> String {
+    ctx.acct
+        .get(product_id)
+        .and_then(|p| p["name"].as_str())
+        .unwrap_or(product_id)
+        .to_string()
+}
+
 fn interval_words(recurring: &Value) -> String {
     let interval = recurring["interval"].as_str().unwrap_or("month");
     match recurring["interval_count"].as_i64().unwrap_or(1) {
@@ -148,6 +237,31 @@ pub fn money(amount: i64, currency: &str) -> String {
     }
 }
 
+/// What an invoice of `total` leaves due, and how it moves a customer balance of `balance`.
+/// A negative balance is credit: it reduces what is due, never below zero. A positive
+/// balance is owed and is added. A negative total (a downgrade's credit prorations) is due
+/// nothing and becomes credit.
+pub fn balance_effect(balance: i64, total: i64) -> (i64, i64) {
+    if total < 0 {
+        return (0, total);
+    }
+    let applied = if balance < 0 {
+        balance.max(-total)
+    } else {
+        balance
+    };
+    (total + applied, -applied)
+}
+
+/// Marks a draft to finalize on its own an hour from its creation, as Stripe does for
+/// renewals; the clock does it (see `lifecycle`).
+pub fn schedule_finalization(ctx: &mut Ctx, id: &str) {
+    ctx.acct.update(id, |i| {
+        let created = i["created"].as_i64().unwrap_or(0);
+        i["automatically_finalizes_at"] = json!(created + FINALIZE_AFTER);
+    });
+}
+
 /// Draft → open: assigns the number, applies the customer balance, and marks a zero
 /// invoice paid right away as Stripe does.
 pub fn finalize(ctx: &mut Ctx, id: &str) {
@@ -163,22 +277,15 @@ pub fn finalize(ctx: &mut Ctx, id: &str) {
         .to_string();
     let balance = customer["balance"].as_i64().unwrap_or(0);
     let total = inv["total"].as_i64().unwrap_or(0);
-    // A negative balance is credit: it reduces what is due, never below zero.
-    let applied = if balance < 0 {
-        balance.max(-total)
-    } else {
-        balance
-    };
-    let due = total + applied;
-    let ending = balance - applied;
+    let (due, delta) = balance_effect(balance, total);
     ctx.acct.update(&customer_id, |c| {
         c["next_invoice_sequence"] = json!(seq + 1)
     });
-    if applied != 0 {
+    if delta != 0 {
         super::balance::record(
             ctx,
             &customer_id,
-            -applied,
+            delta,
             "applied_to_invoice",
             None,
             Some(id),
@@ -196,13 +303,25 @@ pub fn finalize(ctx: &mut Ctx, id: &str) {
         .and_then(|s| s["days_until_due"].as_i64())
         .unwrap_or(30);
     ctx.acct.update(id, |i| {
+        // Stripe copies the customer's details until the invoice is finalized.
+        for field in [
+            "address",
+            "email",
+            "name",
+            "phone",
+            "shipping",
+            "tax_exempt",
+        ] {
+            i[format!("customer_{field}")] = customer[field].clone();
+        }
         i["number"] = json!(format!("{prefix}-{seq:04}"));
         i["status"] = json!("open");
         i["starting_balance"] = json!(balance);
-        i["ending_balance"] = json!(ending);
+        i["ending_balance"] = json!(balance + delta);
         i["amount_due"] = json!(due);
         i["amount_remaining"] = json!(due);
         i["effective_at"] = json!(now);
+        i["automatically_finalizes_at"] = Value::Null;
         i["status_transitions"]["finalized_at"] = json!(now);
         i["hosted_invoice_url"] = json!(format!("https://invoice.stripe.com/i/acct_emulator/{id}"));
         i["invoice_pdf"] = json!(format!(
@@ -217,6 +336,36 @@ pub fn finalize(ctx: &mut Ctx, id: &str) {
     }
 }
 
+/// How a subscription invoice ended up after `settle`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Settled {
+    Paid,
+    /// `send_invoice`: open, waiting for the customer.
+    Sent,
+    Declined,
+    NoPaymentMethod,
+}
+
+/// Finalizes a draft (if it still is one) and, for `charge_automatically`, charges it with
+/// the subscription's payment method. `retry_after` sets `next_payment_attempt` on failure.
+pub fn settle(ctx: &mut Ctx, id: &str, sub: &Value, retry_after: Option<i64>) -> Settled {
+    if ctx.acct.get(id).is_some_and(|i| i["status"] == "draft") {
+        finalize(ctx, id);
+    }
+    if ctx.acct.get(id).is_some_and(|i| i["status"] == "paid") {
+        return Settled::Paid;
+    }
+    if sub["collection_method"] == "send_invoice" {
+        return Settled::Sent;
+    }
+    let pm = payment_method_for(ctx, sub);
+    match collect(ctx, id, pm.as_deref(), retry_after) {
+        Outcome::Succeeded => Settled::Paid,
+        Outcome::Declined => Settled::Declined,
+        Outcome::NoPaymentMethod => Settled::NoPaymentMethod,
+    }
+}
+
 pub fn mark_paid(ctx: &mut Ctx, id: &str) {
     let now = ctx.now;
     let mut customer = String::new();
@@ -226,6 +375,7 @@ pub fn mark_paid(ctx: &mut Ctx, id: &str) {
         i["amount_remaining"] = json!(0);
         i["next_payment_attempt"] = Value::Null;
         i["auto_advance"] = json!(false);
+        i["automatically_finalizes_at"] = Value::Null;
         i["status_transitions"]["paid_at"] = json!(now);
         customer = i["customer"].as_str().unwrap_or_default().to_string();
     });
@@ -328,6 +478,7 @@ pub fn void(ctx: &mut Ctx, id: &str) {
         i["amount_remaining"] = json!(0);
         i["next_payment_attempt"] = Value::Null;
         i["auto_advance"] = json!(false);
+        i["automatically_finalizes_at"] = Value::Null;
         i["status_transitions"]["voided_at"] = json!(now);
     });
     let payments: Vec<String> = ctx
@@ -351,6 +502,25 @@ pub fn mark_uncollectible(ctx: &mut Ctx, id: &str) {
         i["status"] = json!("uncollectible");
         i["next_payment_attempt"] = Value::Null;
         i["auto_advance"] = json!(false);
+        i["automatically_finalizes_at"] = Value::Null;
         i["status_transitions"]["marked_uncollectible_at"] = json!(now);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balance_effects() {
+        // Credit covers part of an invoice.
+        assert_eq!(balance_effect(-1500, 4900), (3400, 1500));
+        // Credit larger than the invoice: nothing due, the rest stays.
+        assert_eq!(balance_effect(-6000, 4900), (0, 4900));
+        // An owed balance is added.
+        assert_eq!(balance_effect(200, 4900), (5100, -200));
+        // A negative invoice becomes credit.
+        assert_eq!(balance_effect(0, -2450), (0, -2450));
+        assert_eq!(balance_effect(-100, -2450), (0, -2450));
+    }
 }
