@@ -554,3 +554,98 @@ mod plans {
         );
     }
 }
+
+mod crashes {
+    use super::*;
+
+    async fn arm(w: &W, kind: &str, after: bool) {
+        w.h.stripe
+            .control(
+                "faults",
+                json!({"kind": kind, "count": 3, "key": w.h.stripe.key, "method": "POST",
+                       "after": after, "hang_ms": 1000}),
+            )
+            .await;
+    }
+
+    /// Every Stripe write to `path` carried one idempotency key, so Stripe applied it once.
+    async fn keys_of_writes(w: &W, path: &str) -> std::collections::BTreeSet<String> {
+        let url = format!("{}/_emulator/requests", w.h.stripe.base);
+        let log: Value = reqwest::Client::new()
+            .get(url)
+            .query(&[("key", &w.h.stripe.key)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        log["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["method"] == "POST" && r["path"] == path)
+            .map(|r| r["idempotency_key"].as_str().unwrap_or("none").to_string())
+            .collect()
+    }
+
+    async fn crash_then_retry(kind: &str, after: bool) {
+        let w = world().await;
+        let path = format!("/v1/subscriptions/{}", w.sub);
+        let (_, body) = w.write(CancelSubscription, json!({})).await;
+        let confirm = json!({"confirm": token_of(&body)});
+        arm(&w, kind, after).await;
+        let (status, body) = w.write(CancelSubscription, confirm.clone()).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (503, Some("billing_unavailable")),
+            "{body}"
+        );
+        // The write-ahead record exists and is completed with the failure: visible.
+        let failed =
+            w.h.audit
+                .records
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.sends.is_some())
+                .map(|r| r.outcome.clone())
+                .collect::<Vec<_>>();
+        assert!(
+            failed.contains(&"billing_unavailable".to_string()),
+            "{failed:?}"
+        );
+        w.h.stripe.clear_faults().await;
+        // The retry resends the same request; Stripe applies it once.
+        let (status, body) = w.write(CancelSubscription, confirm.clone()).await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("done")),
+            "{body}"
+        );
+        assert!(w.status().await["cancels_at"].is_string());
+        assert_eq!(
+            keys_of_writes(&w, &path).await.len(),
+            1,
+            "one idempotency key"
+        );
+        let (_, again) = w.write(CancelSubscription, confirm).await;
+        assert_eq!(
+            again["data"], body["data"],
+            "and a replay gets the same outcome"
+        );
+        let records = w.h.audit.records.lock().unwrap().clone();
+        let last = records.iter().rev().find(|r| r.sends.is_some()).unwrap();
+        assert_eq!(last.outcome, "ok", "the audit is complete");
+    }
+
+    #[tokio::test]
+    async fn stripe_never_got_the_write_then_a_retry_makes_it_once() {
+        crash_then_retry("hang", false).await;
+    }
+
+    #[tokio::test]
+    async fn stripe_applied_the_write_but_the_answer_was_lost_then_a_retry_makes_it_once() {
+        crash_then_retry("reset", true).await;
+    }
+}

@@ -66,13 +66,18 @@ pub async fn handle(
     let (fault, latency) = {
         let mut st = shared.lock();
         (
-            st.take_fault(key.as_deref()),
+            st.take_fault(key.as_deref(), method.as_str()),
             st.latency_for(key.as_deref()),
         )
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    let (fault, after) = match fault {
+        Some((kind, true)) => (None, Some(kind)),
+        Some((kind, false)) => (Some(kind), None),
+        None => (None, None),
+    };
     let outcome = match fault {
         Some(FaultKind::Reset) => {
             log(0);
@@ -102,6 +107,15 @@ pub async fn handle(
         },
     };
     log(outcome.status);
+    // Applied, but the answer never arrives.
+    match after {
+        Some(FaultKind::Hang(ms)) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            std::panic::resume_unwind(Box::new(ConnectionReset));
+        }
+        Some(_) => std::panic::resume_unwind(Box::new(ConnectionReset)),
+        None => {}
+    }
     respond(outcome, &headers, &request_id, idem.as_deref())
 }
 

@@ -167,10 +167,18 @@ fn push_fault(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Outcome {
         return Err("`count` must be at least 1.".into());
     }
     let key = str_field(&m, "key")?;
+    let method = str_field(&m, "method")?;
+    let after = matches!(str_field(&m, "after")?.as_deref(), Some("true"))
+        || m.get("after") == Some(&Value::Bool(true));
+    if after && !matches!(kind, FaultKind::Hang(_) | FaultKind::Reset) {
+        return Err("`after` goes with `hang` or `reset`.".into());
+    }
     shared.lock().faults.push(Fault {
         kind,
         remaining: count as u64,
         key,
+        method,
+        after,
     });
     Ok(json!({"ok": true}))
 }
@@ -192,7 +200,8 @@ async fn list_faults(State(shared): State<Shared>) -> Response {
                 FaultKind::Hang(_) => "hang",
                 FaultKind::Reset => "reset",
             };
-            json!({"kind": kind, "remaining": f.remaining, "key": f.key})
+            json!({"kind": kind, "remaining": f.remaining, "key": f.key,
+                   "method": f.method, "after": f.after})
         })
         .collect();
     Json(json!({"faults": faults})).into_response()

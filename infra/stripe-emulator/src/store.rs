@@ -56,19 +56,23 @@ impl Emulator {
         }
     }
 
-    /// Consumes one matching fault, if any is armed for this request.
-    pub fn take_fault(&mut self, key: Option<&str>) -> Option<FaultKind> {
-        let i = self
-            .faults
-            .iter()
-            .position(|f| f.remaining > 0 && (f.key.is_none() || f.key.as_deref() == key))?;
+    /// Consumes one matching fault, if any is armed for this request: the fault, and
+    /// whether it strikes after the request took effect (its answer lost).
+    pub fn take_fault(&mut self, key: Option<&str>, method: &str) -> Option<(FaultKind, bool)> {
+        let i = self.faults.iter().position(|f| {
+            f.remaining > 0
+                && (f.key.is_none() || f.key.as_deref() == key)
+                && f.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
+        })?;
         let fault = &mut self.faults[i];
         fault.remaining -= 1;
-        let kind = fault.kind.clone();
+        let taken = (fault.kind.clone(), fault.after);
         if fault.remaining == 0 {
             self.faults.remove(i);
         }
-        Some(kind)
+        Some(taken)
     }
 
     pub fn latency_for(&self, key: Option<&str>) -> u64 {
@@ -90,6 +94,11 @@ pub struct Fault {
     pub kind: FaultKind,
     pub remaining: u64,
     pub key: Option<String>,
+    /// Only requests with this method (e.g. `POST`, to fail a write but not its reads).
+    pub method: Option<String>,
+    /// `hang`/`reset` after the request was applied: the change happens, the answer is
+    /// lost, as when a client times out on a request Stripe did complete.
+    pub after: bool,
 }
 
 #[derive(Clone)]
