@@ -78,5 +78,10 @@ def seed(base: str, key: str) -> dict[str, dict]:
     dup_a = v1.customers.create(params={"email": "sam.shared@demo.example.com", "name": "Sam One"})
     v1.customers.create(params={"email": "Sam.Shared@Demo.Example.com", "name": "Sam Two"})
     out["ambiguous"] = {"customer": dup_a.id, "user": "user_ambiguous", "email": "sam.shared@demo.example.com"}
+    # A promotion code a visitor can apply: 10% off for 3 months.
+    coupon = v1.coupons.create(params={"percent_off": 10, "duration": "repeating",
+                                       "duration_in_months": 3, "name": "Welcome"})
+    v1.promotion_codes.create(params={"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "WELCOME10"})
+    out["promotion_code"] = "WELCOME10"
     out["prices"] = {k: p.id for k, p in prices.items()}
     return out

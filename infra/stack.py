@@ -247,7 +247,7 @@ class Stack:
             "allowed_prices": list(demo["prices"].values()),
         })
         for state, c in demo.items():
-            if state in ("ambiguous", "prices", "nothing", "manual_invoice"):
+            if state in ("ambiguous", "prices", "nothing", "manual_invoice", "promotion_code"):
                 continue
             tenants.map_contact(layout, TENANT, c["user"], c["customer"])
 
@@ -282,6 +282,9 @@ class Stack:
             if state == "prices":
                 for plan, pid in c.items():
                     env[f"DEMO_PRICE_{plan.upper()}"] = pid
+                continue
+            if state == "promotion_code":
+                env["DEMO_PROMOTION_CODE"] = c
                 continue
             if state == "manual_invoice":
                 env["DEMO_MANUAL_INVOICE"] = c
@@ -360,6 +363,8 @@ def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30
         return requests.get(url, timeout=timeout)
     token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
     body = {}
+    if path.endswith("/apply_coupon"):
+        body = {"code": "welcome10"}  # a preview: nothing changes
     if path.endswith("/change_plan"):
         body = {"price_id": env["DEMO_PRICE_SCALE"]}  # a preview: nothing changes
     if path.endswith("/update_billing_details"):
@@ -415,7 +420,8 @@ curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/cancel_subscription \\
 curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/cancel_subscription \\
   -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{"confirm": "<confirmation.token>"}}'
 
-(resume_subscription undoes it; pause_subscription and update_billing_details work the same way.)
+(resume_subscription undoes it; change_plan {{"price_id": ...}}, pause_subscription,
+apply_coupon {{"code": "WELCOME10"}} and update_billing_details work the same way.)
 
 Mint another token:  .venv/bin/python infra/mint_token.py USER_ID [--email E] [--customer cus_...]
                      .venv/bin/python infra/mint_token.py --agent AGENT_ID

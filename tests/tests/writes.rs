@@ -649,3 +649,114 @@ mod crashes {
         crash_then_retry("reset", true).await;
     }
 }
+
+mod coupons {
+    use super::*;
+    use shared::tools::GetUpcomingInvoice;
+    use shared::writes::ApplyCoupon;
+
+    async fn promo(w: &W, code: &str, extra: &[(&str, &str)]) -> String {
+        let c =
+            w.h.stripe
+                .post(
+                    "/v1/coupons",
+                    &[
+                        ("percent_off", "20"),
+                        ("duration", "repeating"),
+                        ("duration_in_months", "3"),
+                    ],
+                )
+                .await;
+        let mut form = vec![
+            ("promotion[type]", "coupon"),
+            ("promotion[coupon]", c["id"].as_str().unwrap()),
+            ("code", code),
+        ];
+        form.extend_from_slice(extra);
+        w.h.stripe.post("/v1/promotion_codes", &form).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_code_shows_before_and_after_and_the_next_invoice_agrees() {
+        let w = world().await;
+        promo(&w, "SPRING20", &[]).await;
+        // Typed in another case: Stripe matches promotion codes without regard to case.
+        let (status, body) = w.write(ApplyCoupon, json!({"code": "spring20"})).await;
+        assert_eq!(status, 200, "{body}");
+        let p = body["confirmation"]["preview"].clone();
+        assert_eq!(p["before"]["formatted"], "$49.00");
+        assert_eq!(p["after"]["formatted"], "$39.20");
+        assert_eq!(p["discount"], "20% off for 3 months");
+        let s = body["summary"].as_str().unwrap();
+        assert!(s.contains("from $49.00 to $39.20"), "{s}");
+        let token = token_of(&body);
+        let (status, body) = w.write(ApplyCoupon, json!({"confirm": token})).await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("done")),
+            "{body}"
+        );
+        let sub = w.status().await;
+        assert_eq!(sub["discounts"][0]["percent_off"], 20.0, "{sub}");
+        let t = w.token_for("user_1", &w.me);
+        let (_, up) = w.h.call(&GetUpcomingInvoice, Some(&t), "{}").await;
+        assert_eq!(
+            up["data"]["upcoming_invoice"]["amount_due"], p["after"],
+            "{up}"
+        );
+        let (_, again) = w.write(ApplyCoupon, json!({"code": "SPRING20"})).await;
+        assert_eq!(again["data"]["changed"], false, "{again}");
+    }
+
+    #[tokio::test]
+    async fn codes_stripe_would_refuse_are_refused_before_the_preview() {
+        let w = world().await;
+        let other = w.h.stripe.customer("o@example.com", None).await;
+        let soon = (shared::timefmt::now_unix() + 2).to_string();
+        promo(&w, "THEIRS", &[("customer", &other)]).await;
+        promo(
+            &w,
+            "FIRSTONLY",
+            &[("restrictions[first_time_transaction]", "true")],
+        )
+        .await;
+        promo(
+            &w,
+            "BIGSPEND",
+            &[
+                ("restrictions[minimum_amount]", "10000"),
+                ("restrictions[minimum_amount_currency]", "usd"),
+            ],
+        )
+        .await;
+        promo(&w, "SOON", &[("expires_at", &soon)]).await;
+        // Real time, which both we and the emulator keep.
+        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+        let path = format!("/v1/subscriptions/{}", w.sub);
+        for (code, reason) in [
+            ("NOPE", "code_unknown"),
+            ("THEIRS", "code_not_for_you"),
+            ("FIRSTONLY", "code_first_time_only"),
+            ("BIGSPEND", "code_minimum_not_met"),
+            ("SOON", "code_expired"),
+        ] {
+            let (status, body) = w.write(ApplyCoupon, json!({"code": code})).await;
+            assert_eq!(
+                (status, body["error"]["reason"].as_str()),
+                (400, Some(reason)),
+                "{body}"
+            );
+        }
+        promo(&w, "OTHER10", &[]).await;
+        w.h.configure(|t| t.policy.allowed_codes = vec!["welcome".into()]);
+        let (status, body) = w.write(ApplyCoupon, json!({"code": "OTHER10"})).await;
+        assert_eq!(
+            (status, body["error"]["reason"].as_str()),
+            (403, Some("code_not_allowed"))
+        );
+        assert_eq!(w.posts(&path).await, 0);
+    }
+}

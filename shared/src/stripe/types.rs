@@ -155,6 +155,9 @@ pub struct Coupon {
     pub currency: Option<String>,
     pub duration: Option<String>,
     pub duration_in_months: Option<u32>,
+    /// Whether it can still be redeemed.
+    #[serde(default = "yes")]
+    pub valid: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -167,6 +170,7 @@ pub struct Discount {
     pub id: String,
     pub source: Option<DiscountSource>,
     pub end: Option<i64>,
+    pub promotion_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -28,7 +28,8 @@ use crate::error::ApiError;
 use crate::tool::Tool;
 use crate::write::WriteTool;
 use crate::writes::{
-    CancelSubscription, ChangePlan, PauseSubscription, ResumeSubscription, UpdateBillingDetails,
+    ApplyCoupon, CancelSubscription, ChangePlan, PauseSubscription, ResumeSubscription,
+    UpdateBillingDetails,
 };
 
 /// What the tool list publishes about one tool.
@@ -90,6 +91,7 @@ pub fn all() -> Vec<ToolInfo> {
         write_info::<CancelSubscription>(),
         write_info::<ResumeSubscription>(),
         write_info::<PauseSubscription>(),
+        write_info::<ApplyCoupon>(),
         write_info::<UpdateBillingDetails>(),
     ]
 }

@@ -194,7 +194,7 @@ fn coupon(d: &Expandable<Discount>) -> Option<&Coupon> {
     d.object()?.source.as_ref()?.coupon.as_ref()?.object()
 }
 
-fn discount_phrase(c: &Coupon) -> String {
+pub(crate) fn discount_phrase(c: &Coupon) -> String {
     let off = match (c.percent_off, c.amount_off, &c.currency) {
         (Some(p), _, _) => format!("{}% off", p),
         (None, Some(a), Some(cur)) => format!("{} off", Money::new(a, cur).formatted),

@@ -3,12 +3,14 @@
 mod billing_details;
 mod cancel;
 mod change_plan;
+mod coupon;
 mod pause;
 mod resume;
 
 pub use billing_details::{AddressArgs, BillingDetailsArgs, UpdateBillingDetails};
 pub use cancel::{CancelArgs, CancelReason, CancelSubscription};
 pub use change_plan::{ChangePlan, ChangePlanArgs};
+pub use coupon::{ApplyCoupon, CouponArgs};
 pub use pause::{PauseArgs, PauseSubscription};
 pub use resume::ResumeSubscription;
 
@@ -37,7 +39,16 @@ pub(crate) async fn current(
     call: &Call<'_>,
     id: Option<&str>,
 ) -> Result<Option<(Subscription, String)>, ApiError> {
-    let Some(sub) = subscription(call, id, &[])
+    current_with(call, id, &[]).await
+}
+
+/// [`current`], with `expand` paths on the subscription.
+pub(crate) async fn current_with(
+    call: &Call<'_>,
+    id: Option<&str>,
+    expand: &[&str],
+) -> Result<Option<(Subscription, String)>, ApiError> {
+    let Some(sub) = subscription(call, id, expand)
         .await?
         .filter(|s| !matches!(s.status.as_str(), "canceled" | "incomplete_expired"))
     else {
