@@ -1,7 +1,9 @@
 """`make bench`: every route on the local stack (release binaries) with the Stripe emulator
 answering each request 50 ms late. Prints per route: warm p50/p99 over N calls, p50 divided
-by the injected round trip, Stripe requests per call; per function: cold start (process
-start to first answer), peak RSS, release binary size."""
+by the injected round trip, Stripe requests per call; for each write tool, its propose and
+its confirm the same way (a write and its undo, alternately, so every confirm is a real
+change); per function: cold start (process start to first answer), peak RSS, release binary
+size."""
 from __future__ import annotations
 
 import os
@@ -16,6 +18,7 @@ import requests
 import stack as st
 
 CALLS = int(os.environ.get("BENCH_CALLS", "200"))
+WRITE_PAIRS = int(os.environ.get("BENCH_WRITE_PAIRS", "40"))
 LATENCY_MS = 50
 
 
@@ -37,9 +40,58 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def tool(env: dict, name: str, token: str, body: dict) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    r = requests.post(f"{env['API_URL']}/v1/{st.TENANT}/tools/{name}", json=body, timeout=30,
+                      headers={"Authorization": f"Bearer {token}"})
+    took = (time.perf_counter() - t0) * 1000
+    if r.status_code != 200:
+        raise SystemExit(f"{name}: {r.status_code} {r.text[:300]}")
+    return took, r.json()
+
+
+def write_pairs(env: dict) -> list[tuple]:
+    """Each write tool's propose and confirm, timed apart, with the Stripe requests each made.
+    Writes alternate with their undo so every confirm changes something."""
+    token = st.mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
+    prices = [env["DEMO_PRICE_SCALE"], env["DEMO_PRICE_GROWTH"]]
+    pairs = {
+        "change_plan": lambda i: ("change_plan", {"price_id": prices[i % 2]}),
+        "cancel_subscription": lambda i: (("cancel_subscription", {}) if i % 2 == 0 else ("resume_subscription", {})),
+        "pause_subscription": lambda i: (("pause_subscription", {}) if i % 2 == 0 else ("resume_subscription", {})),
+        "update_billing_details": lambda i: ("update_billing_details", {"name": f"Ada {'AB'[i % 2]}"}),
+    }
+    rows = []
+    for label, step in pairs.items():
+        times = {"propose": [], "confirm": []}
+        reqs = {"propose": 0, "confirm": 0}
+        for i in range(2 * WRITE_PAIRS):
+            name, body = step(i)
+            before = requests_of(env)
+            took, answer = tool(env, name, token, body)
+            mid = requests_of(env)
+            assert answer["status"] == "confirmation_required", answer
+            took2, done = tool(env, name, token, {"confirm": answer["confirmation"]["token"]})
+            assert done["status"] == "done", done
+            after = requests_of(env)
+            if name == label:  # the undo steps are not this tool's numbers
+                times["propose"].append(took)
+                times["confirm"].append(took2)
+                reqs["propose"] += mid - before
+                reqs["confirm"] += after - mid
+        n = len(times["propose"])
+        for phase in ("propose", "confirm"):
+            xs = times[phase]
+            rows.append((f"POST {label} ({phase})", pct(xs, 50), pct(xs, 99), pct(xs, 50) / LATENCY_MS,
+                         reqs[phase] / n))
+    return rows
+
+
 def main() -> int:
     ports = {"stripe": 12113, "moto": 5002, "api": 9002}
-    stack = st.Stack(ports, "release", {})
+    # Writes are measured back to back; the plan-change bound would stop them after three.
+    stack = st.Stack(ports, os.environ.get("PROFILE", "release"), {},
+                     {"policy": {"plan_changes_per_month": 1_000_000}})
     rows, cold_rows = [], []
     try:
         env = stack.up()
@@ -60,6 +112,7 @@ def main() -> int:
                 per_call = (requests_of(env) - before) / CALLS
                 p50, p99 = pct(times, 50), pct(times, 99)
                 rows.append((f"{method} {path}", p50, p99, p50 / LATENCY_MS, per_call))
+        rows += write_pairs(env)
         for fn in stack.layout["functions"]:
             name = fn["binary"]
             method, path = fn["routes"][0]
@@ -71,7 +124,7 @@ def main() -> int:
             assert r.status_code == st.expected_status(path), r.text
             for _ in range(20):
                 st.sample_call(env, method, path)
-            size = (st.ROOT / "target" / "release" / name).stat().st_size
+            size = (st.ROOT / "target" / stack.profile / name).stat().st_size
             cold_rows.append((name, cold, peak_rss_kib(proc.pid) / 1024, size / 1024 / 1024))
     finally:
         stack.down()
@@ -79,6 +132,8 @@ def main() -> int:
     print(f"\n{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
           f"{platform.processor() or platform.platform()}; release binaries; Stripe emulator +{LATENCY_MS} ms per request; "
           f"{CALLS} sequential warm calls per route.\n")
+    print("Write tools: the first call (propose) and the second (confirm) measured apart, "
+          f"{WRITE_PAIRS} of each, alternating with the write's undo.\n")
     print("| route | p50 ms | p99 ms | p50 / Stripe round trip | Stripe requests per call |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for route, p50, p99, ratio, per in rows:

@@ -177,8 +177,11 @@ def check_ports_free(roles: dict[str, int]) -> None:
 
 
 class Stack:
-    def __init__(self, ports: dict[str, int], profile: str, fn_env: dict[str, str]):
+    def __init__(self, ports: dict[str, int], profile: str, fn_env: dict[str, str],
+                 tenant_config: dict | None = None):
         self.ports = ports
+        # Extra demo tenant settings (the bench lifts the plan-change bound, for one).
+        self.tenant_config = tenant_config or {}
         self.profile = profile
         self.fn_env = fn_env
         self.procs: list[tuple[str, subprocess.Popen]] = []
@@ -245,6 +248,7 @@ class Stack:
         stored = tenants.create_tenant(layout, TENANT, stripe_key, {
             "return_url": "https://demo.example.com/account",
             "allowed_prices": list(demo["prices"].values()),
+            **self.tenant_config,
         })
         for state, c in demo.items():
             if state in ("ambiguous", "prices", "nothing", "manual_invoice", "promotion_code"):
