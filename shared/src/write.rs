@@ -284,11 +284,27 @@ async fn commit<W: WriteTool>(
     let now = now_unix();
     let sk = format!("{}#{}", rfc3339_now(), call.request_id);
     c.audit_sk = Some(sk.clone());
-    match ledger
-        .claim(&c, now, now - CLAIM_LEASE_SECS)
-        .await
-        .map_err(store_err)?
-    {
+    // A claim can lose a race on a counter to another confirmation (DynamoDB cancels one
+    // of two transactions on the same item); it is still pending then, so try again.
+    let mut claim = Claim::Taken;
+    for attempt in 0..5u64 {
+        claim = ledger
+            .claim(&c, now, now - CLAIM_LEASE_SECS)
+            .await
+            .map_err(store_err)?;
+        let still_pending = claim == Claim::Taken
+            && c.state == State::Pending
+            && ledger
+                .get(&c.tenant, &c.id)
+                .await
+                .map_err(store_err)?
+                .is_some_and(|l| l.state == State::Pending);
+        if !still_pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20 + 30 * attempt)).await;
+    }
+    match claim {
         Claim::Won => {}
         Claim::Taken => return wait_for_outcome(w, call, c).await,
         Claim::OverCap(reason) => {
@@ -373,7 +389,7 @@ async fn write_ahead(call: &Call<'_>, tool: &str, c: &Confirmation, sk: &str) ->
         latency_ms: 0,
         time: rfc3339_now(),
         request_id: call.request_id.to_string(),
-        expires_at: now_unix() + 400 * 86_400,
+        expires_at: now_unix() + i64::from(call.app.audit_retention_days) * 86_400,
         sends: Some(sends.clone()),
     };
     audit::log(&record);
