@@ -64,11 +64,11 @@ async fn by_email(
         let search_params = Params::new().set("query", query).set("limit", 3);
         let search = stripe.get::<List<Customer>>("/v1/customers/search", &search_params);
         let (exact, search) = futures::join!(exact, search);
-        let exact = exact.map_err(|e| e.to_api_error())?;
-        let search = search.map_err(|e| e.to_api_error())?;
+        let exact = exact?;
+        let search = search?;
         live(exact).chain(live(search)).collect()
     } else {
-        live(exact.await.map_err(|e| e.to_api_error())?).collect()
+        live(exact.await?).collect()
     };
     if found.len() > 1 {
         let matched = found

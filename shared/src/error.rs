@@ -232,6 +232,20 @@ impl ApiError {
     }
 }
 
+/// Stripe failing is `billing_unavailable` (or what a tool made of a 404 before this).
+impl From<crate::stripe::StripeError> for ApiError {
+    fn from(e: crate::stripe::StripeError) -> Self {
+        e.to_api_error()
+    }
+}
+
+/// Our own storage failing is `billing_unavailable` too, logged where it happened.
+impl From<crate::tenant::StoreError> for ApiError {
+    fn from(e: crate::tenant::StoreError) -> Self {
+        e.to_api_error()
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)

@@ -8,12 +8,13 @@ use std::time::Instant;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 
+use crate::app::App;
 use crate::billing::{Dates, card_phrase, charge_card_phrase, invoice_name, money, open_phrase};
 use crate::customer;
 use crate::error::ApiError;
 use crate::identity::{self, Visitor};
 use crate::money::Money;
-use crate::pipeline::{App, Trail, record, request_id, tenant, tenant_route};
+use crate::pipeline::{Trail, record, request_id, tenant, tenant_route};
 use crate::response;
 use crate::routes;
 use crate::stripe::Params;

@@ -5,6 +5,7 @@
 //! tenant config and secrets, customer resolution, audit, the response envelope) lives
 //! here once, in [`pipeline`].
 
+pub mod app;
 pub mod args;
 pub mod audit;
 pub mod aws;
@@ -31,6 +32,7 @@ pub mod tools;
 pub mod write;
 pub mod writes;
 
+pub use app::App;
 pub use error::ApiError;
-pub use pipeline::{App, serve, serve_tool};
+pub use pipeline::{serve, serve_tool};
 pub use tool::{Answer, Call, Tool};

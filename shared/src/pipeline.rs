@@ -3,91 +3,23 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde_json::Value;
 
-use crate::audit::{self, AuditRecord, AuditSink};
-use crate::aws::{DynamoAudit, DynamoLedger, DynamoTenants, ManagedSecrets};
-use crate::catalog::Catalog;
-use crate::config::{Settings, StripeSettings};
+use crate::app::App;
+use crate::audit::{self, AuditRecord};
 use crate::customer;
 use crate::error::ApiError;
 use crate::identity;
-use crate::ledger::{Ledger, MemoryLedger};
 use crate::response;
 use crate::routes;
-use crate::stripe::StripeClient;
-use crate::tenant::{
-    SecretStore, TenantConfig, TenantDirectory, TenantSecrets, TenantStore, valid_tenant_id,
-};
+use crate::tenant::{TenantConfig, TenantSecrets, valid_tenant_id};
 use crate::timefmt;
 use crate::tool::{Call, Endpoint, Reply};
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Built once per cold start and borrowed by every invocation.
-pub struct App {
-    pub stripe: StripeClient,
-    pub tenants: TenantDirectory,
-    pub audit: Arc<dyn AuditSink>,
-    /// Confirmations and bound counters of the write tools.
-    pub ledger: Arc<dyn Ledger>,
-    pub catalog: Catalog,
-    pub audit_retention_days: u32,
-}
-
-impl App {
-    pub fn new(
-        stripe: StripeSettings,
-        store: Arc<dyn TenantStore>,
-        secrets: Arc<dyn SecretStore>,
-        audit: Arc<dyn AuditSink>,
-        cache_ttl: Duration,
-    ) -> Result<Self, lambda_http::Error> {
-        Ok(Self {
-            stripe: StripeClient::new(stripe)?,
-            tenants: TenantDirectory::new(store, secrets, cache_ttl),
-            audit,
-            ledger: Arc::new(MemoryLedger::default()),
-            catalog: Catalog::new(cache_ttl),
-            audit_retention_days: 400,
-        })
-    }
-
-    /// The real adapters, configured from the environment template.yaml sets.
-    pub async fn from_env() -> Result<Self, lambda_http::Error> {
-        let settings = Settings::from_env()?;
-        let aws = aws_config::load_from_env().await;
-        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-        let store = Arc::new(DynamoTenants::new(
-            dynamo.clone(),
-            settings.tenants_table.clone(),
-            settings.contacts_table.clone(),
-        ));
-        let secrets = Arc::new(ManagedSecrets::new(
-            aws_sdk_secretsmanager::Client::new(&aws),
-            aws_sdk_kms::Client::new(&aws),
-            settings.secrets_prefix.clone(),
-        ));
-        let audit = Arc::new(DynamoAudit::new(
-            dynamo.clone(),
-            settings.audit_table.clone(),
-        ));
-        let ledger = Arc::new(DynamoLedger::new(dynamo, settings.ledger_table.clone()));
-        let mut app = Self::new(
-            settings.stripe,
-            store,
-            secrets,
-            audit,
-            settings.tenant_cache_ttl,
-        )?;
-        app.audit_retention_days = settings.audit_retention_days;
-        app.ledger = ledger;
-        Ok(app)
-    }
-}
 
 /// Runs a handler as a Lambda function until the runtime stops it. The app is built once
 /// per cold start and lives as long as the process, so every invocation borrows it.
@@ -223,14 +155,12 @@ pub(crate) async fn tenant(
     let config = app
         .tenants
         .config(tenant_id)
-        .await
-        .map_err(|e| e.to_api_error())?
+        .await?
         .ok_or_else(ApiError::unknown_tenant)?;
     let secrets = app
         .tenants
         .secrets(tenant_id)
-        .await
-        .map_err(|e| e.to_api_error())?
+        .await?
         .ok_or_else(|| ApiError::billing_unavailable(503, "tenant_not_connected"))?;
     Ok((config, secrets))
 }

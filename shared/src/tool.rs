@@ -10,12 +10,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::app::App;
 use crate::args;
 use crate::audit;
 use crate::billing::Dates;
 use crate::error::ApiError;
 use crate::identity::Visitor;
-use crate::pipeline::App;
 use crate::stripe::StripeSession;
 use crate::tenant::TenantConfig;
 

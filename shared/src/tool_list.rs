@@ -5,9 +5,10 @@
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 
+use crate::app::App;
 use crate::args;
 use crate::error::ApiError;
-use crate::pipeline::{App, request_id, tenant_route};
+use crate::pipeline::{request_id, tenant_route};
 use crate::response;
 use crate::routes;
 use crate::tools::{self, ToolInfo};
@@ -58,8 +59,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         let config = app
             .tenants
             .config(tenant_id)
-            .await
-            .map_err(|e| e.to_api_error())?
+            .await?
             .ok_or_else(ApiError::unknown_tenant)?;
         let tools: Vec<Value> = tools::all()
             .iter()

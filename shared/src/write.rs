@@ -144,10 +144,6 @@ fn new_token() -> String {
     )
 }
 
-fn store_err(e: crate::tenant::StoreError) -> ApiError {
-    e.to_api_error()
-}
-
 async fn propose<W: WriteTool>(
     w: &W,
     call: &Call<'_>,
@@ -167,12 +163,7 @@ async fn propose<W: WriteTool>(
     let bounds = w.bounds(call, &args);
     // Said now rather than after the visitor confirmed; the claim checks again, atomically.
     for b in &bounds {
-        if ledger
-            .count(&call.tenant.tenant, &b.key)
-            .await
-            .map_err(store_err)?
-            >= b.cap
-        {
+        if ledger.count(&call.tenant.tenant, &b.key).await? >= b.cap {
             return Err(ApiError::policy_denied(&b.reason, b.message.clone()));
         }
     }
@@ -195,7 +186,7 @@ async fn propose<W: WriteTool>(
         outcome: None,
         audit_sk: None,
     };
-    ledger.put(&c).await.map_err(store_err)?;
+    ledger.put(&c).await?;
     if call
         .tenant
         .policy
@@ -228,8 +219,7 @@ async fn confirm<W: WriteTool>(
     let ledger = call.app.ledger.as_ref();
     let c = ledger
         .get(&call.tenant.tenant, &token_id(token))
-        .await
-        .map_err(store_err)?
+        .await?
         .ok_or_else(|| ApiError::confirmation_invalid("unknown_token"))?;
     // Bound to its tenant (the key), visitor, customer, tool and arguments.
     let bound_to = [
@@ -264,7 +254,7 @@ async fn confirm<W: WriteTool>(
         Plan::Instead(_) => false,
     };
     if !same {
-        let latest = ledger.get(&c.tenant, &c.id).await.map_err(store_err)?;
+        let latest = ledger.get(&c.tenant, &c.id).await?;
         if let Some(latest) = latest.filter(|l| l.state != State::Pending) {
             // It moved because a racing confirmation of this very token committed it.
             return wait_for_outcome(w, call, latest).await;
@@ -288,16 +278,12 @@ async fn commit<W: WriteTool>(
     // of two transactions on the same item); it is still pending then, so try again.
     let mut claim = Claim::Taken;
     for attempt in 0..5u64 {
-        claim = ledger
-            .claim(&c, now, now - CLAIM_LEASE_SECS)
-            .await
-            .map_err(store_err)?;
+        claim = ledger.claim(&c, now, now - CLAIM_LEASE_SECS).await?;
         let still_pending = claim == Claim::Taken
             && c.state == State::Pending
             && ledger
                 .get(&c.tenant, &c.id)
-                .await
-                .map_err(store_err)?
+                .await?
                 .is_some_and(|l| l.state == State::Pending);
         if !still_pending {
             break;
@@ -315,10 +301,7 @@ async fn commit<W: WriteTool>(
                 .map(|b| b.message.clone())
                 .unwrap_or_default();
             let err = ApiError::policy_denied(&reason, message);
-            ledger
-                .finish(&c, &stored_error(&err), false)
-                .await
-                .map_err(store_err)?;
+            ledger.finish(&c, &stored_error(&err), false).await?;
             return Err(err);
         }
     }
@@ -334,19 +317,13 @@ async fn commit<W: WriteTool>(
         Ok(value) => {
             let answer = w.done(call, &c.preview, &value);
             let outcome = json!({"data": answer.data, "summary": answer.summary});
-            ledger
-                .finish(&c, &outcome, false)
-                .await
-                .map_err(store_err)?;
+            ledger.finish(&c, &outcome, false).await?;
             Ok(Reply::done(answer))
         }
         Err(e) if refused(&e) => {
             let err = e.to_api_error();
             // Stripe refused: nothing changed, so the bounds are given back.
-            ledger
-                .finish(&c, &stored_error(&err), true)
-                .await
-                .map_err(store_err)?;
+            ledger.finish(&c, &stored_error(&err), true).await?;
             Err(err)
         }
         Err(e) => {
@@ -452,8 +429,7 @@ async fn wait_for_outcome<W: WriteTool>(
         tokio::time::sleep(Duration::from_millis(50)).await;
         latest = ledger
             .get(&latest.tenant, &latest.id)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(|| ApiError::confirmation_invalid("unknown_token"))?;
     }
 }

@@ -33,7 +33,7 @@ impl Tool for GetAvailablePlans {
             call.stripe
                 .get::<List<Subscription>>("/v1/subscriptions", &sub_params),
         );
-        let prices = prices.map_err(|e| e.to_api_error())?;
+        let prices = prices?;
         let subs = subs.map_err(missing_customer)?;
         let current: HashSet<&str> = subs
             .data

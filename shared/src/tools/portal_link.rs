@@ -101,8 +101,7 @@ impl Tool for GetBillingPortalLink {
                 &params,
                 &format!("{}:portal", call.request_id),
             )
-            .await
-            .map_err(|e| e.to_api_error())?;
+            .await?;
         let task = match args.flow.filter(|_| already_canceling.is_none()) {
             Some(PortalFlow::PaymentMethodUpdate) => " to update your card",
             Some(PortalFlow::SubscriptionCancel) => " to cancel your subscription",

@@ -64,8 +64,7 @@ impl Tool for ResendInvoice {
         let sent: Invoice = call
             .stripe
             .post(&format!("{path}/send"), &Params::new(), &key)
-            .await
-            .map_err(|e| e.to_api_error())?;
+            .await?;
         Ok(Answer {
             data: json!({"sent": true, "invoice": invoice(&sent)}),
             summary: format!(

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use super::check_opt_id;
 use super::common::{missing_customer, subscription};
+use crate::app::App;
 use crate::billing::Dates;
 use crate::error::ApiError;
 use crate::money::Money;
-use crate::pipeline::App;
 use crate::stripe::types::{Coupon, Discount, Expandable, Invoice, List, Subscription};
 use crate::stripe::{Params, StripeSession};
 use crate::timefmt::rfc3339;
@@ -89,11 +89,7 @@ pub(crate) async fn product_names(
             Expandable::Id(id) => ids.push(id.as_str()),
         }
     }
-    let mut names = app
-        .catalog
-        .names(tenant, stripe, &ids)
-        .await
-        .map_err(|e| e.to_api_error())?;
+    let mut names = app.catalog.names(tenant, stripe, &ids).await?;
     for item in subs.iter().flat_map(|s| &s.items.data) {
         if let Expandable::Object(p) = &item.price.product {
             names.insert(p.id.clone(), p.name.clone());

@@ -71,8 +71,7 @@ impl Tool for GetUpcomingInvoice {
                 &params,
                 &format!("{}:preview", call.request_id),
             )
-            .await
-            .map_err(|e| e.to_api_error())?;
+            .await?;
         let cur = preview.currency.clone();
         let m = |a: i64| Money::new(a, &cur);
         let date = preview.next_payment_attempt.unwrap_or(preview.created);

@@ -158,8 +158,7 @@ impl WriteTool for ChangePlan {
                 &preview_params,
                 &format!("{}:plan-preview", call.request_id),
             )
-            .await
-            .map_err(|e| e.to_api_error())?;
+            .await?;
         let prorated: i64 = invoice
             .lines
             .as_ref()

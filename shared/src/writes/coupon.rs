@@ -114,17 +114,12 @@ impl WriteTool for ApplyCoupon {
                 "You don't have an active subscription to apply a code to.",
             )));
         };
-        let promo = promos
-            .map_err(|e| e.to_api_error())?
-            .data
-            .into_iter()
-            .next()
-            .ok_or_else(|| {
-                invalid(
-                    "code_unknown",
-                    "That promotion code doesn't exist; please check how it is written.",
-                )
-            })?;
+        let promo = promos?.data.into_iter().next().ok_or_else(|| {
+            invalid(
+                "code_unknown",
+                "That promotion code doesn't exist; please check how it is written.",
+            )
+        })?;
         let coupon = match &promo.promotion.coupon {
             Some(Expandable::Object(c)) => c.clone(),
             _ => {
@@ -164,7 +159,7 @@ impl WriteTool for ApplyCoupon {
                 "That promotion code is for another account.",
             ));
         }
-        let paid_before = !paid.map_err(|e| e.to_api_error())?.data.is_empty();
+        let paid_before = !paid?.data.is_empty();
         if promo.restrictions.first_time_transaction && paid_before {
             return Err(invalid(
                 "code_first_time_only",
@@ -228,7 +223,7 @@ impl WriteTool for ApplyCoupon {
             call.stripe
                 .post::<Invoice>("/v1/invoices/create_preview", &with, &key_after),
         );
-        let before = before.map_err(|e| e.to_api_error())?;
+        let before = before?;
         // Stripe may still refuse the code for this subscription (a rule we did not see).
         let after = after.map_err(|e| match e.status() {
             Some(400) => invalid(
