@@ -1,7 +1,6 @@
 //! Times as the contract wants them: RFC 3339 UTC in data, plain English in summaries.
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 
 pub fn now_unix() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
@@ -19,17 +18,21 @@ pub fn rfc3339_now() -> String {
         .unwrap_or_default()
 }
 
-/// "December 22, 2026": how a bot says a date.
-pub fn human_date(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
+/// A time an argument gives (RFC 3339), as unix seconds; the error names the field.
+pub fn parse_arg(field: &str, s: &str) -> Result<i64, crate::ApiError> {
+    parse(s).ok_or_else(|| {
+        crate::ApiError::invalid_request(format!(
+            "Invalid field `{field}`: must be an RFC 3339 time such as 2026-01-01T00:00:00Z."
+        ))
+        .with_reason("invalid_field")
+    })
+}
+
+/// An RFC 3339 time as unix seconds.
+pub fn parse(s: &str) -> Option<i64> {
+    OffsetDateTime::parse(s, &Rfc3339)
         .ok()
-        .and_then(|t| {
-            t.format(format_description!(
-                "[month repr:long] [day padding:none], [year]"
-            ))
-            .ok()
-        })
-        .unwrap_or_else(|| "an unknown date".into())
+        .map(|t| t.unix_timestamp())
 }
 
 #[cfg(test)]
@@ -39,6 +42,10 @@ mod tests {
     #[test]
     fn formats_utc() {
         assert_eq!(rfc3339(1_798_000_000).unwrap(), "2026-12-23T04:26:40Z");
-        assert_eq!(human_date(1_798_000_000), "December 23, 2026");
+        assert_eq!(parse("2026-12-23T04:26:40Z"), Some(1_798_000_000));
+        assert_eq!(
+            parse_arg("since", "soon").unwrap_err().code,
+            "invalid_request"
+        );
     }
 }

@@ -26,8 +26,12 @@ const CLAIM_LEASE_SECS: i64 = 30;
 /// How long a racing confirmation waits for the winner's outcome.
 const WAIT_FOR_OUTCOME: Duration = Duration::from_secs(8);
 
+/// How every write tool is called, added to its description in the tool list.
+pub const TWO_PHASE: &str = "First call returns a preview and a confirmation token; call again with {\"confirm\": token} once the visitor agrees.";
+
 pub trait WriteTool: Send + Sync + 'static {
     const NAME: &'static str;
+    /// What it does; the tool list adds [`TWO_PHASE`].
     const DESCRIPTION: &'static str;
     type Args: DeserializeOwned + Serialize + JsonSchema + Send + Sync;
 

@@ -8,6 +8,7 @@ use crate::billing::{Dates, invoice_name, invoice_phrase, open_phrase, sentence_
 use crate::error::ApiError;
 use crate::stripe::Params;
 use crate::stripe::types::{Invoice, List};
+use crate::timefmt::parse_arg;
 use crate::tool::{Answer, Call, Tool};
 
 pub struct GetInvoiceHistory;
@@ -35,7 +36,7 @@ impl Tool for GetInvoiceHistory {
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
         check_range("limit", args.limit, 1, 24)?;
         if let Some(s) = &args.since {
-            parse_since(s)?;
+            parse_arg("since", s)?;
         }
         Ok(())
     }
@@ -45,7 +46,11 @@ impl Tool for GetInvoiceHistory {
         let mut base = Params::new()
             .set("customer", call.customer_id)
             .set("limit", (limit + 2).min(100));
-        let since = args.since.as_deref().map(parse_since).transpose()?;
+        let since = args
+            .since
+            .as_deref()
+            .map(|s| parse_arg("since", s))
+            .transpose()?;
         if let Some(t) = since {
             base = base.set("created[gte]", t);
         }
@@ -84,17 +89,6 @@ impl Tool for GetInvoiceHistory {
             summary: summarize(&shown, has_more, since, call.dates),
         })
     }
-}
-
-fn parse_since(s: &str) -> Result<i64, ApiError> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .map_err(|_| {
-            ApiError::invalid_request(
-                "Invalid field `since`: expected an RFC 3339 time such as 2026-01-01T00:00:00Z.",
-            )
-            .with_reason("invalid_field")
-        })
 }
 
 fn summarize(invoices: &[Invoice], has_more: bool, since: Option<i64>, dates: &Dates) -> String {

@@ -35,14 +35,14 @@ use crate::writes::{
 /// What the tool list publishes about one tool.
 pub struct ToolInfo {
     pub name: &'static str,
-    pub description: &'static str,
+    pub description: std::borrow::Cow<'static, str>,
     pub schema: fn() -> Value,
 }
 
 fn write_info<W: WriteTool>() -> ToolInfo {
     ToolInfo {
         name: W::NAME,
-        description: W::DESCRIPTION,
+        description: format!("{} {}", W::DESCRIPTION, crate::write::TWO_PHASE).into(),
         schema: write_schema::<W>,
     }
 }
@@ -65,7 +65,7 @@ fn write_schema<W: WriteTool>() -> Value {
 fn info<T: Tool>() -> ToolInfo {
     ToolInfo {
         name: T::NAME,
-        description: T::DESCRIPTION,
+        description: T::DESCRIPTION.into(),
         schema: schema::<T>,
     }
 }

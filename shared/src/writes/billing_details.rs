@@ -68,7 +68,7 @@ fn text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
 
 impl WriteTool for UpdateBillingDetails {
     const NAME: &'static str = "update_billing_details";
-    const DESCRIPTION: &'static str = "Changes the visitor's billing name, email, phone or address (never the payment method: use the billing portal for that). First call returns the before and after and a confirmation token; call again with {\"confirm\": token} once the visitor agrees.";
+    const DESCRIPTION: &'static str = "Changes the visitor's billing name, email, phone or address (never the payment method: use the billing portal for that).";
     type Args = BillingDetailsArgs;
 
     fn validate(a: &Self::Args) -> Result<(), ApiError> {

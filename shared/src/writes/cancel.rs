@@ -42,7 +42,7 @@ pub struct CancelArgs {
 
 impl WriteTool for CancelSubscription {
     const NAME: &'static str = "cancel_subscription";
-    const DESCRIPTION: &'static str = "Cancels the visitor's subscription at the end of the current period (never immediately; it can be undone until then). First call returns a preview and a confirmation token; call again with {\"confirm\": token} once the visitor agrees.";
+    const DESCRIPTION: &'static str = "Cancels the visitor's subscription at the end of the current period (never immediately; it can be undone until then).";
     type Args = CancelArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {

@@ -13,7 +13,7 @@ use crate::ledger::Bound;
 use crate::money::Money;
 use crate::stripe::Params;
 use crate::stripe::types::{Expandable, Invoice, Price};
-use crate::timefmt::{now_unix, rfc3339};
+use crate::timefmt::{self, now_unix, rfc3339};
 use crate::tool::{Answer, Call};
 use crate::tools::subscription_status::price_phrase;
 use crate::tools::{check_id, check_opt_id};
@@ -50,7 +50,7 @@ fn month(now: i64) -> (String, i64) {
 
 impl WriteTool for ChangePlan {
     const NAME: &'static str = "change_plan";
-    const DESCRIPTION: &'static str = "Moves the visitor's subscription to another plan (a price_id from get_available_plans), with the prorated amount shown first. First call returns a preview and a confirmation token; call again with {\"confirm\": token} once the visitor agrees.";
+    const DESCRIPTION: &'static str = "Moves the visitor's subscription to another plan (a price_id from get_available_plans), with the prorated amount shown first.";
     type Args = ChangePlanArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
@@ -235,12 +235,7 @@ impl WriteTool for ChangePlan {
                 call.dates.maybe(
                     preview["next_invoice"]["date"]
                         .as_str()
-                        .and_then(|d| time::OffsetDateTime::parse(
-                            d,
-                            &time::format_description::well_known::Rfc3339
-                        )
-                        .ok())
-                        .map(|t| t.unix_timestamp())
+                        .and_then(timefmt::parse)
                 ),
                 preview["next_invoice"]["amount_due"]["formatted"]
                     .as_str()

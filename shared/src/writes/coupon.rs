@@ -65,7 +65,7 @@ fn invalid(reason: &str, message: impl Into<String>) -> ApiError {
 
 impl WriteTool for ApplyCoupon {
     const NAME: &'static str = "apply_coupon";
-    const DESCRIPTION: &'static str = "Applies a promotion code the visitor has to their subscription, showing the next invoice before and after. First call returns a preview and a confirmation token; call again with {\"confirm\": token} once the visitor agrees.";
+    const DESCRIPTION: &'static str = "Applies a promotion code the visitor has to their subscription, showing the next invoice before and after.";
     type Args = CouponArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{current, nothing, post};
 use crate::error::ApiError;
 use crate::stripe::Params;
-use crate::timefmt::{now_unix, rfc3339};
+use crate::timefmt::{now_unix, parse_arg, rfc3339};
 use crate::tool::{Answer, Call};
 use crate::tools::check_opt_id;
 use crate::tools::subscription_status::scheduled_cancel;
@@ -27,25 +27,17 @@ pub struct PauseArgs {
     pub resumes_at: Option<String>,
 }
 
-fn parse_time(s: &str) -> Result<i64, ApiError> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .map_err(|_| {
-            ApiError::invalid_request(
-                "Invalid field `resumes_at`: must be an RFC 3339 time such as 2027-01-01T00:00:00Z.",
-            )
-            .with_reason("invalid_field")
-        })
-}
-
 impl WriteTool for PauseSubscription {
     const NAME: &'static str = "pause_subscription";
-    const DESCRIPTION: &'static str = "Pauses payment collection on the visitor's subscription until a date within the merchant's maximum. First call returns a preview and a confirmation token; call again with {\"confirm\": token} once the visitor agrees.";
+    const DESCRIPTION: &'static str = "Pauses payment collection on the visitor's subscription until a date within the merchant's maximum.";
     type Args = PauseArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
         check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")?;
-        args.resumes_at.as_deref().map(parse_time).transpose()?;
+        args.resumes_at
+            .as_deref()
+            .map(|s| parse_arg("resumes_at", s))
+            .transpose()?;
         Ok(())
     }
 
@@ -64,7 +56,7 @@ impl WriteTool for PauseSubscription {
             &args.resumes_at,
         ) {
             (Some(pinned), _) => pinned,
-            (None, Some(s)) => parse_time(s)?,
+            (None, Some(s)) => parse_arg("resumes_at", s)?,
             (None, None) => latest,
         };
         if resumes_at <= now {

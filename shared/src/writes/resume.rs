@@ -15,7 +15,8 @@ pub struct ResumeSubscription;
 
 impl WriteTool for ResumeSubscription {
     const NAME: &'static str = "resume_subscription";
-    const DESCRIPTION: &'static str = "Undoes a scheduled cancellation or a pause of the visitor's subscription. First call returns a preview and a confirmation token; call again with {\"confirm\": token} once the visitor agrees.";
+    const DESCRIPTION: &'static str =
+        "Undoes a scheduled cancellation or a pause of the visitor's subscription.";
     type Args = SubscriptionStatusArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {

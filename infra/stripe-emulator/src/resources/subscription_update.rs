@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 use super::billing::proration::{self, Change, Prorated};
 use super::billing::{self, LineSpec, Settled};
 use super::subscriptions::{
-    NO_PAYMENT_METHOD, NewItem, check_compatible, interval_of, item_json, line_specs, quantity,
-    usable_price,
+    self, NO_PAYMENT_METHOD, NewItem, check_compatible, interval_of, item_json, line_specs,
+    quantity, usable_price,
 };
 use super::{Ctx, coupons, lifecycle, payment_methods, render};
 use crate::clock::add_interval;
@@ -46,22 +46,7 @@ pub fn update(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
     }
     let behavior = proration_behavior(p.str("proration_behavior")?, "proration_behavior")?;
     let at = proration_date(ctx, &sub, p.int("proration_date")?, "proration_date")?;
-    let payment_behavior = p
-        .str("payment_behavior")?
-        .unwrap_or_else(|| "allow_incomplete".into());
-    if ![
-        "allow_incomplete",
-        "default_incomplete",
-        "error_if_incomplete",
-        "pending_if_incomplete",
-    ]
-    .contains(&payment_behavior.as_str())
-    {
-        return Err(ApiError::invalid_param(
-            "payment_behavior",
-            format!("Invalid payment_behavior: {payment_behavior}"),
-        ));
-    }
+    let payment_behavior = subscriptions::payment_behavior(p)?;
     let snapshot = ctx.acct.clone();
     let customer = sub["customer"].as_str().unwrap_or_default().to_string();
     let period_end = sub["items"]["data"][0]["current_period_end"].clone();

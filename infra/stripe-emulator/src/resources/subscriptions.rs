@@ -67,22 +67,7 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
             ));
         }
     }
-    let behavior = p
-        .str("payment_behavior")?
-        .unwrap_or_else(|| "allow_incomplete".into());
-    if ![
-        "allow_incomplete",
-        "default_incomplete",
-        "error_if_incomplete",
-        "pending_if_incomplete",
-    ]
-    .contains(&behavior.as_str())
-    {
-        return Err(ApiError::invalid_param(
-            "payment_behavior",
-            format!("Invalid payment_behavior: {behavior}"),
-        ));
-    }
+    let behavior = payment_behavior(p)?;
     let trial_end = trial_end_of(ctx, p)?;
 
     let snapshot = ctx.acct.clone();
@@ -457,4 +442,25 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
             })
             && created(s["created"].as_i64().unwrap_or(0))
     })
+}
+
+/// `payment_behavior` of a create or update: `allow_incomplete` unless given.
+pub fn payment_behavior(p: &Params) -> ApiResult<String> {
+    let behavior = p
+        .str("payment_behavior")?
+        .unwrap_or_else(|| "allow_incomplete".into());
+    if ![
+        "allow_incomplete",
+        "default_incomplete",
+        "error_if_incomplete",
+        "pending_if_incomplete",
+    ]
+    .contains(&behavior.as_str())
+    {
+        return Err(ApiError::invalid_param(
+            "payment_behavior",
+            format!("Invalid payment_behavior: {behavior}"),
+        ));
+    }
+    Ok(behavior)
 }
