@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::stripe::types::{List, Product};
-use crate::stripe::{Params, StripeError, StripeSession};
+use crate::stripe::api;
+use crate::stripe::{StripeError, StripeSession};
 
 pub struct Catalog {
     ttl: Duration,
@@ -54,10 +54,12 @@ impl Catalog {
         if missing.is_empty() {
             return Ok(found);
         }
-        let params = missing
+        let req = missing
             .iter()
-            .fold(Params::new().set("limit", 100), |p, id| p.set("ids[]", id));
-        let list: List<Product> = stripe.get("/v1/products", &params).await?;
+            .fold(api::products().set("limit", 100), |r, id| {
+                r.set("ids[]", id)
+            });
+        let list = stripe.get(&req).await?;
         for product in list.data {
             self.remember(tenant, &product.id, &product.name);
             found.insert(product.id, product.name);

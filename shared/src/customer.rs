@@ -3,8 +3,9 @@ use std::collections::BTreeMap;
 
 use crate::error::{ApiError, Candidate};
 use crate::identity::Visitor;
+use crate::stripe::StripeSession;
+use crate::stripe::api;
 use crate::stripe::types::{Customer, List};
-use crate::stripe::{Params, StripeSession};
 use crate::tenant::{TenantConfig, TenantStore};
 use crate::timefmt::rfc3339;
 
@@ -54,15 +55,15 @@ async fn by_email(
     }
     // The list filter is exact and current; Search is case-insensitive but lags writes.
     // Asking both at once costs one round trip and misses neither.
-    let exact_params = Params::new().set("email", email).set("limit", 3);
-    let exact = stripe.get::<List<Customer>>("/v1/customers", &exact_params);
+    let exact_req = api::customers_by_email(email).set("limit", 3);
+    let exact = stripe.get(&exact_req);
     let found: BTreeMap<String, Customer> = if config.customer_search {
         let query = format!(
             "email:'{}'",
             email.replace('\\', "\\\\").replace('\'', "\\'")
         );
-        let search_params = Params::new().set("query", query).set("limit", 3);
-        let search = stripe.get::<List<Customer>>("/v1/customers/search", &search_params);
+        let search_req = api::search_customers(&query).set("limit", 3);
+        let search = stripe.get(&search_req);
         let (exact, search) = futures::join!(exact, search);
         let exact = exact?;
         let search = search?;

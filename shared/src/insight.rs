@@ -3,23 +3,21 @@
 //! the customer. Only agent tokens (signed with the tenant's agent secret, `role: "agent"`)
 //! are accepted.
 use std::collections::HashMap;
-use std::time::Instant;
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
-use crate::app::App;
 use crate::billing::{Dates, card_phrase, charge_card_phrase, invoice_name, money, open_phrase};
-use crate::customer;
+use crate::caller::{Admits, Caller};
 use crate::error::ApiError;
-use crate::identity::{self, Visitor};
+use crate::identity::Visitor;
 use crate::money::Money;
-use crate::pipeline::{Trail, record, request_id, tenant, tenant_route};
 use crate::response;
-use crate::routes;
-use crate::stripe::Params;
-use crate::stripe::types::{Charge, Customer, Invoice, List, Subscription};
-use crate::timefmt::{now_unix, rfc3339};
+use crate::stripe::api;
+use crate::stripe::types::{Charge, Customer, Invoice, Subscription};
+use crate::tenant::TenantConfig;
+use crate::timefmt::rfc3339;
+use crate::tool::{Answer, Call, Endpoint, Incoming, Reply};
 use crate::tools::common::{invoice, missing_customer, saved_card};
 use crate::tools::fetch_customer;
 use crate::tools::payment_history::failure_phrase;
@@ -27,123 +25,118 @@ use crate::tools::subscription_status::{
     next_payment, plan_name, price_phrase, product_names, relevant, scheduled_cancel, view,
 };
 
-pub const NAME: &str = "agent_insight";
 const RECENT_ACTIONS: usize = 10;
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let started = Instant::now();
-    let request_id = request_id(&req);
-    if let Err(e) = routes::check(req.method().as_str(), req.uri().path()) {
-        return response::failure(&e, &request_id);
+/// The agent insight endpoint.
+pub struct Insight;
+
+/// Who the agent asks about: exactly one of the three.
+pub struct Lookup(Visitor);
+
+impl Endpoint for Insight {
+    const NAME: &'static str = "agent_insight";
+    const ADMITS: Admits = Admits::Agents;
+    type Input = Lookup;
+
+    fn route() -> Vec<&'static str> {
+        vec!["agent", "insight"]
     }
-    let mut trail = Trail::default();
-    let result = run(app, &req, &mut trail)
-        .await
-        .map_err(ApiError::for_agent);
-    record(app, NAME, trail, &result, &request_id, started).await;
-    match result {
-        Ok(body) => response::ok(body, &request_id),
-        Err(e) => response::failure(&e, &request_id),
+
+    fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Lookup, ApiError> {
+        let (customer_id, email, user_id) = (
+            req.query.first("customer_id"),
+            req.query.first("email"),
+            req.query.first("user_id"),
+        );
+        *audited = crate::audit::redact(
+            &json!({"customer_id": customer_id, "email": email, "user_id": user_id}),
+        );
+        let given = [customer_id, email, user_id]
+            .iter()
+            .filter(|v| v.is_some())
+            .count();
+        if given != 1 {
+            return Err(ApiError::invalid_request(
+                "Give exactly one of `customer_id`, `email` or `user_id`.",
+            )
+            .with_reason("invalid_field"));
+        }
+        if let Some(id) = customer_id {
+            crate::tools::check_id("customer_id", id, "cus_")?;
+        }
+        // The agent names the customer the way a visitor's token would; an email an agent
+        // types is theirs to vouch for.
+        Ok(Lookup(Visitor {
+            user_id: user_id.unwrap_or_default().to_string(),
+            email: email.map(str::to_string),
+            stripe_customer_id: customer_id.map(str::to_string),
+        }))
+    }
+
+    fn subject(_caller: &Caller, input: &Lookup) -> Option<Visitor> {
+        Some(input.0.clone())
+    }
+
+    /// Agent insight is always on: it is the merchant's own staff asking.
+    fn enabled(_tenant: &TenantConfig) -> bool {
+        true
+    }
+
+    fn respond(reply: Reply, request_id: &str) -> Response<Body> {
+        let mut body = reply.answer.data;
+        body["summary"] = Value::String(reply.answer.summary);
+        response::ok(body, request_id)
+    }
+
+    async fn serve<'a>(&'a self, call: &'a Call<'a>, _input: Lookup) -> Result<Reply, ApiError> {
+        gather(call).await.map(Reply::done)
     }
 }
 
-async fn run(app: &App, req: &Request, trail: &mut Trail) -> Result<Value, ApiError> {
-    let tenant_id = tenant_route(req.uri().path(), &["agent", "insight"])?;
-    let (config, secrets) = tenant(app, tenant_id).await?;
-    trail.tenant = Some(config.tenant.clone());
-    let token = identity::bearer(req.headers())?.ok_or_else(ApiError::identity_required)?;
-    let claims = identity::verify_jwt(
-        token,
-        &config.tenant,
-        &secrets.agent_secrets,
-        config.max_token_lifetime_secs,
-        now_unix(),
-    )?;
-    if claims.role.as_deref() != Some("agent") {
-        return Err(ApiError::identity_invalid("not_an_agent"));
-    }
-    let agent = claims.sub.unwrap_or_default();
-    trail.actor = Some(format!("agent:{agent}"));
-
-    let query = req.query_string_parameters();
-    let (customer_id, email, user_id) = (
-        query.first("customer_id"),
-        query.first("email"),
-        query.first("user_id"),
+async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
+    let (app, config, stripe, customer_id) = (call.app, call.tenant, call.stripe, call.customer_id);
+    let subs = api::subscriptions(customer_id)
+        .set("status", "all")
+        .set("limit", 10)
+        .expand("data.latest_invoice");
+    let recent = api::invoices(customer_id).set("limit", 5);
+    let open = api::invoices(customer_id)
+        .set("status", "open")
+        .set("limit", 10);
+    let charges = api::charges(customer_id).set("limit", 1);
+    let (customer, subs, invoices, open, charges, actions) = futures::join!(
+        fetch_customer(stripe, customer_id),
+        stripe.get(&subs),
+        stripe.get(&recent),
+        stripe.get(&open),
+        stripe.get(&charges),
+        app.audit
+            .recent(&config.tenant, customer_id, RECENT_ACTIONS),
     );
-    trail.args = crate::audit::redact(
-        &json!({"customer_id": customer_id, "email": email, "user_id": user_id}),
-    );
-    let given = [customer_id, email, user_id]
-        .iter()
-        .filter(|v| v.is_some())
-        .count();
-    if given != 1 {
-        return Err(ApiError::invalid_request(
-            "Give exactly one of `customer_id`, `email` or `user_id`.",
-        )
-        .with_reason("invalid_field"));
-    }
-    if let Some(id) = customer_id {
-        crate::tools::check_id("customer_id", id, "cus_")?;
-    }
-    let stripe = app.stripe.session(secrets.stripe_key.clone());
-    // The agent names the customer the way a visitor's token would; an email an agent
-    // types is theirs to vouch for.
-    let lookup = Visitor {
-        user_id: user_id.unwrap_or_default().to_string(),
-        email: email.map(str::to_string),
-        stripe_customer_id: customer_id.map(str::to_string),
+    let customer = customer?;
+    let subs = subs.map_err(missing_customer)?.data;
+    let invoices = invoices.map_err(missing_customer)?.data;
+    let open = open.map_err(missing_customer)?.data;
+    let last_charge = charges.map_err(missing_customer)?.data.into_iter().next();
+    let actions = actions.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "audit log unavailable for insight");
+        Vec::new()
+    });
+    let names: HashMap<String, String> = product_names(app, &config.tenant, stripe, &subs).await?;
+    let shown = relevant(&subs);
+    let facts = Facts {
+        customer: &customer,
+        subs: &shown,
+        names: &names,
+        open: &open,
+        last_charge: last_charge.as_ref(),
+        dates: call.dates,
     };
-    let outcome = async {
-        let known = customer::known(app.tenants.store(), &config, &lookup).await?;
-        let customer_id = customer::resolve(&stripe, &config, &lookup, known).await?;
-        trail.customer = Some(customer_id.clone());
-        trail.reached_tool = true;
-        let sub_params = Params::new()
-            .set("customer", &customer_id)
-            .set("status", "all")
-            .set("limit", 10)
-            .expand("data.latest_invoice");
-        let inv_params = Params::new().set("customer", &customer_id).set("limit", 5);
-        let open_params = Params::new()
-            .set("customer", &customer_id)
-            .set("status", "open")
-            .set("limit", 10);
-        let charge_params = Params::new().set("customer", &customer_id).set("limit", 1);
-        let (customer, subs, invoices, open, charges, actions) = futures::join!(
-            fetch_customer(&stripe, &customer_id),
-            stripe.get::<List<Subscription>>("/v1/subscriptions", &sub_params),
-            stripe.get::<List<Invoice>>("/v1/invoices", &inv_params),
-            stripe.get::<List<Invoice>>("/v1/invoices", &open_params),
-            stripe.get::<List<Charge>>("/v1/charges", &charge_params),
-            app.audit
-                .recent(&config.tenant, &customer_id, RECENT_ACTIONS),
-        );
-        let customer = customer?;
-        let subs = subs.map_err(missing_customer)?.data;
-        let invoices = invoices.map_err(missing_customer)?.data;
-        let open = open.map_err(missing_customer)?.data;
-        let last_charge = charges.map_err(missing_customer)?.data.into_iter().next();
-        let actions = actions.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "audit log unavailable for insight");
-            Vec::new()
-        });
-        let names: HashMap<String, String> =
-            product_names(app, &config.tenant, &stripe, &subs).await?;
-        let shown = relevant(&subs);
-        let facts = Facts {
-            customer: &customer,
-            subs: &shown,
-            names: &names,
-            open: &open,
-            last_charge: last_charge.as_ref(),
-            dates: &config.dates(),
-        };
-        let card = customer.default_card();
-        let next_billing = shown.iter().filter_map(|s| next_payment(s)).min();
-        let currency = balance_currency(&customer, &subs);
-        Ok::<_, ApiError>(json!({
+    let card = customer.default_card();
+    let next_billing = shown.iter().filter_map(|s| next_payment(s)).min();
+    let currency = balance_currency(&customer, &subs);
+    Ok(Answer {
+        data: json!({
             "customer": {"id": customer.id, "name": customer.name, "email": customer.email},
             "subscriptions": shown.iter().map(|s| view(s, &names)).collect::<Vec<_>>(),
             "invoices": invoices.iter().map(invoice).collect::<Vec<_>>(),
@@ -160,13 +153,9 @@ async fn run(app: &App, req: &Request, trail: &mut Trail) -> Result<Value, ApiEr
                 "time": a.time, "tool": a.tool, "actor": a.actor,
                 "decision": a.decision, "outcome": a.outcome, "reason": a.reason,
             })).collect::<Vec<_>>(),
-            "summary": facts.summary(),
-        }))
-    }
-    .await;
-    trail.stripe_request_ids = stripe.request_ids();
-    trail.stripe_requests = stripe.request_count();
-    outcome
+        }),
+        summary: facts.summary(),
+    })
 }
 
 fn balance_currency(customer: &Customer, subs: &[Subscription]) -> String {

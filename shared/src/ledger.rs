@@ -9,17 +9,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::stripe::Params;
+use crate::stripe::api::Change;
 use crate::tenant::StoreError;
-
-/// One Stripe change, as data: stored with the confirmation so the confirmed call sends
-/// exactly what was planned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StripeChange {
-    pub method: String,
-    pub path: String,
-    pub params: Params,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,7 +35,8 @@ pub struct Confirmation {
     pub args: Value,
     /// Inputs the plan was computed with and the commit must reuse (e.g. proration_date).
     pub pins: Value,
-    pub change: StripeChange,
+    /// The Stripe request, stored so the confirmed call sends exactly what was planned.
+    pub change: Change,
     pub preview: Value,
     pub summary: String,
     /// The bounds this write counts against, claimed with it.

@@ -10,6 +10,7 @@ pub mod args;
 pub mod audit;
 pub mod aws;
 pub mod billing;
+pub mod caller;
 pub mod catalog;
 pub mod config;
 pub mod customer;

@@ -10,14 +10,14 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::audit::{self, AuditRecord};
+use crate::caller::{Admits, Caller};
 use crate::customer;
 use crate::error::ApiError;
-use crate::identity;
 use crate::response;
 use crate::routes;
 use crate::tenant::{TenantConfig, TenantSecrets, valid_tenant_id};
 use crate::timefmt;
-use crate::tool::{Call, Endpoint, Reply};
+use crate::tool::{Call, Endpoint, Incoming, Reply};
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -82,10 +82,13 @@ pub async fn handle<T: Endpoint>(app: &App, tool: &T, req: Request) -> Response<
         return response::failure(&e, &request_id);
     }
     let mut trail = Trail::default();
-    let result = run(app, tool, &req, &request_id, &mut trail).await;
+    let mut result = run(app, tool, &req, &request_id, &mut trail).await;
+    if T::ADMITS == Admits::Agents {
+        result = result.map_err(ApiError::for_agent);
+    }
     record(app, T::NAME, trail, &result, &request_id, started).await;
     match result {
-        Ok(reply) => response::success(T::NAME, reply, &request_id),
+        Ok(reply) => T::respond(reply, &request_id),
         Err(err) => response::failure(&err, &request_id),
     }
 }
@@ -172,37 +175,48 @@ async fn run<T: Endpoint>(
     request_id: &str,
     trail: &mut Trail,
 ) -> Result<Reply, ApiError> {
-    let (tenant_id, tool_name) = route(req.uri().path())?;
-    if tool_name != T::NAME {
-        return Err(ApiError::not_found("That route is not this tool's.").with_reason("unrouted"));
-    }
+    let tenant_id = tenant_route(req.uri().path(), &T::route())?;
     if req.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large());
     }
     let (config, secrets) = tenant(app, tenant_id).await?;
     trail.tenant = Some(config.tenant.clone());
-    let visitor = identity::verify_visitor(
+    let caller = Caller::verify(
+        T::ADMITS,
         req.headers(),
         &config,
-        &secrets.identity_secrets,
+        &secrets,
         timefmt::now_unix(),
     )?;
-    trail.actor = Some(format!("visitor:{}", visitor.user_id));
-    // Known without Stripe, so a call refused below is still filed under its customer.
-    let known = customer::known(app.tenants.store(), &config, &visitor).await?;
+    trail.actor = Some(caller.actor());
+    // A visitor's customer is known before any input (without Stripe), so a call refused
+    // below is still filed under it.
+    let mut known = match caller.visitor() {
+        Some(v) => customer::known(app.tenants.store(), &config, v).await?,
+        None => None,
+    };
     trail.customer = known.clone();
-    if !config.tool_enabled(T::NAME) {
+    if !T::enabled(&config) {
         return Err(ApiError::tool_disabled(T::NAME));
     }
-    let bytes: &[u8] = match req.body() {
+    let body: &[u8] = match req.body() {
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,
         _ => b"{}",
     };
-    let input = T::input(bytes, &mut trail.args)?;
+    let query = req.query_string_parameters();
+    let incoming = Incoming {
+        body,
+        query: &query,
+    };
+    let input = T::input(&incoming, &mut trail.args)?;
+    let subject = T::subject(&caller, &input).ok_or_else(ApiError::customer_not_found)?;
+    if caller.visitor().is_none() {
+        known = customer::known(app.tenants.store(), &config, &subject).await?;
+    }
     let stripe = app.stripe.session(secrets.stripe_key.clone());
     let outcome = async {
-        let customer_id = customer::resolve(&stripe, &config, &visitor, known).await?;
+        let customer_id = customer::resolve(&stripe, &config, &subject, known).await?;
         trail.customer = Some(customer_id.clone());
         trail.reached_tool = true;
         let dates = config.dates();
@@ -210,7 +224,8 @@ async fn run<T: Endpoint>(
         let call = Call {
             app,
             tenant: &config,
-            visitor: &visitor,
+            caller: &caller,
+            visitor: &subject,
             customer_id: &customer_id,
             stripe: &stripe,
             request_id,
@@ -227,17 +242,8 @@ async fn run<T: Endpoint>(
     outcome
 }
 
-/// `/v1/{tenant}/tools/{tool}`, wherever API Gateway or a local router mounts it.
-fn route(path: &str) -> Result<(&str, &str), ApiError> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    match segments.as_slice() {
-        [.., "v1", tenant, "tools", tool] => Ok((tenant_of(tenant)?, tool)),
-        _ => Err(ApiError::not_found("No such route.")),
-    }
-}
-
 /// `/v1/{tenant}/{rest...}`: the tenant, when `rest` is what the path ends with.
-pub(crate) fn tenant_route<'a>(path: &'a str, rest: &[&str]) -> Result<&'a str, ApiError> {
+pub fn tenant_route<'a>(path: &'a str, rest: &[&str]) -> Result<&'a str, ApiError> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let n = segments.len();
     if n < rest.len() + 2
@@ -262,17 +268,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_follow_the_contract() {
-        assert_eq!(route("/v1/demo/tools/get_x").unwrap(), ("demo", "get_x"));
+    fn tool_routes_follow_the_contract() {
+        let tail = ["tools", "get_x"];
+        assert_eq!(tenant_route("/v1/demo/tools/get_x", &tail).unwrap(), "demo");
         assert_eq!(
-            route("/prod/v1/demo/tools/get_x/").unwrap(),
-            ("demo", "get_x")
+            tenant_route("/prod/v1/demo/tools/get_x/", &tail).unwrap(),
+            "demo"
         );
         assert_eq!(
-            route("/v1/BAD/tools/get_x").unwrap_err().code,
+            tenant_route("/v1/BAD/tools/get_x", &tail).unwrap_err().code,
             "unknown_tenant"
         );
-        assert_eq!(route("/v2/demo").unwrap_err().code, "not_found");
+        assert_eq!(
+            tenant_route("/v1/demo/tools/get_y", &tail)
+                .unwrap_err()
+                .code,
+            "not_found"
+        );
+        assert_eq!(
+            tenant_route("/v2/demo", &tail).unwrap_err().code,
+            "not_found"
+        );
     }
 
     #[test]

@@ -10,12 +10,17 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::{Body, Response};
+
 use crate::app::App;
 use crate::args;
 use crate::audit;
 use crate::billing::Dates;
+use crate::caller::{Admits, Caller};
 use crate::error::ApiError;
 use crate::identity::Visitor;
+use crate::response;
 use crate::stripe::StripeSession;
 use crate::tenant::TenantConfig;
 
@@ -39,14 +44,37 @@ pub trait Tool: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Answer, ApiError>> + Send + 'a;
 }
 
-/// What the pipeline runs for `POST /v1/{tenant}/tools/{NAME}`: the body's input, then the
-/// call.
+/// What the pipeline runs for one route: who it admits, its input, whose billing it is
+/// about, then the call. By default a visitor's `POST /v1/{tenant}/tools/{NAME}`.
 pub trait Endpoint: Send + Sync + 'static {
     const NAME: &'static str;
+    const ADMITS: Admits = Admits::Visitors;
     type Input: Send;
 
-    /// The body as this endpoint's input; `audited` receives what the audit may keep of it.
-    fn input(bytes: &[u8], audited: &mut Value) -> Result<Self::Input, ApiError>;
+    /// The path after `/v1/{tenant}/`.
+    fn route() -> Vec<&'static str> {
+        vec!["tools", Self::NAME]
+    }
+
+    /// The request as this endpoint's input; `audited` receives what the audit may keep of
+    /// it.
+    fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Self::Input, ApiError>;
+
+    /// Whose billing the call is about: the visitor themself unless the endpoint says
+    /// otherwise (an agent names the customer in the input).
+    fn subject(caller: &Caller, _input: &Self::Input) -> Option<Visitor> {
+        caller.visitor().cloned()
+    }
+
+    /// Whether the tenant has switched this endpoint off.
+    fn enabled(tenant: &TenantConfig) -> bool {
+        tenant.tool_enabled(Self::NAME)
+    }
+
+    /// The success answer's shape: the tool envelope unless the endpoint says otherwise.
+    fn respond(reply: Reply, request_id: &str) -> Response<Body> {
+        response::success(Self::NAME, reply, request_id)
+    }
 
     fn serve<'a>(
         &'a self,
@@ -76,8 +104,8 @@ impl<T: Tool> Endpoint for T {
     const NAME: &'static str = T::NAME;
     type Input = T::Args;
 
-    fn input(bytes: &[u8], audited: &mut Value) -> Result<T::Args, ApiError> {
-        parse_checked::<T::Args>(T::NAME, bytes, T::validate, audited)
+    fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<T::Args, ApiError> {
+        parse_checked::<T::Args>(T::NAME, req.body, T::validate, audited)
     }
 
     async fn serve<'a>(&'a self, call: &'a Call<'a>, input: T::Args) -> Result<Reply, ApiError> {
@@ -85,11 +113,19 @@ impl<T: Tool> Endpoint for T {
     }
 }
 
+/// What an endpoint reads its input from.
+pub struct Incoming<'a> {
+    pub body: &'a [u8],
+    pub query: &'a QueryMap,
+}
+
 /// Everything a tool may use: the tenant, the resolved customer, Stripe under the
 /// tenant's key.
 pub struct Call<'a> {
     pub app: &'a App,
     pub tenant: &'a TenantConfig,
+    pub caller: &'a Caller,
+    /// Whose billing this is: the visitor, or the customer an agent named.
     pub visitor: &'a Visitor,
     pub customer_id: &'a str,
     pub stripe: &'a StripeSession<'a>,

@@ -16,10 +16,11 @@ use sha2::{Digest, Sha256};
 
 use crate::audit;
 use crate::error::ApiError;
-use crate::ledger::{Bound, Claim, Confirmation, State, StripeChange};
+use crate::ledger::{Bound, Claim, Confirmation, State};
 use crate::stripe::StripeError;
+use crate::stripe::api::Change;
 use crate::timefmt::{now_unix, rfc3339, rfc3339_now};
-use crate::tool::{Answer, Call, Endpoint, Reply, parse_checked};
+use crate::tool::{Answer, Call, Endpoint, Incoming, Reply, parse_checked};
 
 /// How long a claimer may take before a retry may take its claim over (it crashed).
 const CLAIM_LEASE_SECS: i64 = 30;
@@ -66,7 +67,7 @@ pub enum Plan {
         preview: Value,
         /// Says exactly what will happen (amounts, dates); the question is added here.
         summary: String,
-        change: StripeChange,
+        change: Change,
         pins: Value,
     },
 }
@@ -84,7 +85,8 @@ impl<W: WriteTool> Endpoint for Write<W> {
     const NAME: &'static str = W::NAME;
     type Input = WriteInput<W::Args>;
 
-    fn input(bytes: &[u8], audited: &mut Value) -> Result<Self::Input, ApiError> {
+    fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Self::Input, ApiError> {
+        let bytes = req.body;
         let mut value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             json!({})
         } else {
@@ -316,7 +318,7 @@ async fn commit<W: WriteTool>(
     // Derived from the confirmation, never the request: every retry of this confirmation,
     // in any process, is the same Stripe request.
     let key = format!("confirm-{}", &c.id[..40]);
-    let sent = call.stripe.send_change(&c.change, &key).await;
+    let sent = call.stripe.post(&c.change, &key).await;
     match sent {
         Ok(value) => {
             let answer = w.done(call, &c.preview, &value);
@@ -357,7 +359,7 @@ async fn write_ahead(call: &Call<'_>, tool: &str, c: &Confirmation, sk: &str) ->
         pk: format!("{}#{}", call.tenant.tenant, call.customer_id),
         sk: sk.to_string(),
         tenant: call.tenant.tenant.clone(),
-        actor: format!("visitor:{}", call.visitor.user_id),
+        actor: call.caller.actor(),
         customer: Some(call.customer_id.to_string()),
         tool: tool.to_string(),
         args: audit::redact(&c.args),

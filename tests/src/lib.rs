@@ -353,7 +353,7 @@ impl Harness {
             req.body(Body::Empty).unwrap(),
             params,
         );
-        parse(shared::insight::handle(&self.app, req).await)
+        parse(shared::pipeline::handle(&self.app, &shared::insight::Insight, req).await)
     }
 
     /// `GET /v1/{tenant}/tools`.

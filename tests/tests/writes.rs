@@ -471,11 +471,24 @@ mod plans {
             .control("clock/advance", json!({"seconds": 3600}))
             .await;
         let token = token_of(&body);
+        let asked_before = w.h.stripe.request_log().await.len();
         let (status, body) = w.write(ChangePlan, json!({"confirm": token})).await;
         assert_eq!(
             (status, body["status"].as_str()),
             (200, Some("done")),
             "{body}"
+        );
+        // Nothing moved, so the confirmation reuses the quote: one read of the state, one
+        // write, and no second preview.
+        let asked: Vec<String> = w.h.stripe.request_log().await[asked_before..].to_vec();
+        assert!(
+            !asked.iter().any(|r| r.contains("create_preview")),
+            "{asked:?}"
+        );
+        assert_eq!(
+            asked.iter().filter(|r| r.starts_with("POST")).count(),
+            1,
+            "{asked:?}"
         );
         assert_eq!(w.status().await["plan"]["name"], "Scale");
         let t = w.token_for("user_1", &w.me);

@@ -3,5 +3,5 @@
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let app = shared::App::from_env().await?;
-    shared::serve(app, shared::insight::handle).await
+    shared::serve_tool(app, shared::insight::Insight).await
 }

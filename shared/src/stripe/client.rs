@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ErrorBody;
-use super::{Params, StripeError};
+use super::{Params, StripeError, api};
 use crate::config::{STRIPE_VERSION, StripeSettings};
 use crate::secret::Secret;
 
@@ -53,34 +53,18 @@ pub struct StripeSession<'a> {
 }
 
 impl StripeSession<'_> {
-    pub async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        params: &Params,
-    ) -> Result<T, StripeError> {
-        self.send(Method::GET, path, params, None).await
+    /// A read (or a preview that changes nothing, which Stripe serves as a POST).
+    pub async fn get<T: DeserializeOwned>(&self, req: &api::Request<T>) -> Result<T, StripeError> {
+        self.send(req, None).await
     }
 
     /// Every POST carries an idempotency key, so a retry can never apply twice.
     pub async fn post<T: DeserializeOwned>(
         &self,
-        path: &str,
-        params: &Params,
+        req: &api::Request<T>,
         idempotency_key: &str,
     ) -> Result<T, StripeError> {
-        self.send(Method::POST, path, params, Some(idempotency_key))
-            .await
-    }
-
-    /// A write's planned change, sent as planned under the write's idempotency key.
-    pub async fn send_change(
-        &self,
-        change: &crate::ledger::StripeChange,
-        idempotency_key: &str,
-    ) -> Result<serde_json::Value, StripeError> {
-        let method = Method::from_bytes(change.method.as_bytes()).unwrap_or(Method::POST);
-        self.send(method, &change.path, &change.params, Some(idempotency_key))
-            .await
+        self.send(req, Some(idempotency_key)).await
     }
 
     pub fn request_ids(&self) -> Vec<String> {
@@ -97,11 +81,14 @@ impl StripeSession<'_> {
 
     async fn send<T: DeserializeOwned>(
         &self,
-        method: Method,
-        path: &str,
-        params: &Params,
+        req: &api::Request<T>,
         idempotency_key: Option<&str>,
     ) -> Result<T, StripeError> {
+        let method = match req.method {
+            api::Method::Get => Method::GET,
+            api::Method::Post => Method::POST,
+        };
+        let (path, params) = (req.path.as_str(), &req.params);
         let settings = &self.client.settings;
         let deadline = Instant::now() + settings.deadline;
         // GETs are safe to repeat; a POST only with its idempotency key.

@@ -1,5 +1,6 @@
 //! Stripe over reqwest: one client per cold start, pinned version, bracketed forms,
 //! `expand[]`, bounded retries where a retry is safe, and Stripe's error body kept.
+pub mod api;
 mod client;
 mod error;
 mod params;

@@ -349,3 +349,33 @@ pub struct ChargeOutcome {
     /// The decline reason (`generic_decline`, `insufficient_funds`, ...), when declined.
     pub reason: Option<String>,
 }
+
+/// A customer-facing code for a coupon, with the rules Stripe checks when it is redeemed.
+#[derive(Debug, Deserialize)]
+pub struct PromotionCode {
+    pub id: String,
+    pub code: String,
+    #[serde(default)]
+    pub active: bool,
+    pub expires_at: Option<i64>,
+    pub max_redemptions: Option<i64>,
+    #[serde(default)]
+    pub times_redeemed: i64,
+    pub customer: Option<String>,
+    pub promotion: Promotion,
+    #[serde(default)]
+    pub restrictions: Restrictions,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Promotion {
+    pub coupon: Option<Expandable<Coupon>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Restrictions {
+    #[serde(default)]
+    pub first_time_transaction: bool,
+    pub minimum_amount: Option<i64>,
+    pub minimum_amount_currency: Option<String>,
+}

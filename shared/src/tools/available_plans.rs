@@ -7,8 +7,8 @@ use super::billing_info::NoArgs;
 use super::common::missing_customer;
 use crate::error::ApiError;
 use crate::money::Money;
-use crate::stripe::Params;
-use crate::stripe::types::{Expandable, List, Price, Subscription};
+use crate::stripe::api;
+use crate::stripe::types::{Expandable, Price};
 use crate::tool::{Answer, Call, Tool};
 
 pub struct GetAvailablePlans;
@@ -19,20 +19,14 @@ impl Tool for GetAvailablePlans {
     type Args = NoArgs;
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, _: Self::Args) -> Result<Answer, ApiError> {
-        let price_params = Params::new()
+        let prices = api::prices()
             .set("active", "true")
             .set("type", "recurring")
             .set("limit", 100)
             .expand("data.product");
-        let sub_params = Params::new()
-            .set("customer", call.customer_id)
-            .set("limit", 10);
+        let subs = api::subscriptions(call.customer_id).set("limit", 10);
         // Independent questions: asked at the same time.
-        let (prices, subs) = futures::join!(
-            call.stripe.get::<List<Price>>("/v1/prices", &price_params),
-            call.stripe
-                .get::<List<Subscription>>("/v1/subscriptions", &sub_params),
-        );
+        let (prices, subs) = futures::join!(call.stripe.get(&prices), call.stripe.get(&subs));
         let prices = prices?;
         let subs = subs.map_err(missing_customer)?;
         let current: HashSet<&str> = subs

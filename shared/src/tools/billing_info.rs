@@ -6,8 +6,9 @@ use serde_json::json;
 use super::common::{missing_customer, saved_card};
 use crate::billing::card_phrase;
 use crate::error::ApiError;
+use crate::stripe::StripeSession;
+use crate::stripe::api;
 use crate::stripe::types::Customer;
-use crate::stripe::{Params, StripeSession};
 use crate::tool::{Answer, Call, Tool};
 
 pub struct GetBillingInfo;
@@ -52,11 +53,8 @@ impl Tool for GetBillingInfo {
 
 /// The customer with its default payment method, in one request.
 pub(crate) async fn fetch(stripe: &StripeSession<'_>, id: &str) -> Result<Customer, ApiError> {
-    let params = Params::new().expand("invoice_settings.default_payment_method");
-    let customer: Customer = stripe
-        .get(&format!("/v1/customers/{id}"), &params)
-        .await
-        .map_err(missing_customer)?;
+    let req = api::customer(id).expand("invoice_settings.default_payment_method");
+    let customer = stripe.get(&req).await.map_err(missing_customer)?;
     if customer.deleted {
         return Err(ApiError::customer_not_found());
     }

@@ -3,8 +3,9 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::money::Money;
-use crate::stripe::types::{Card, CardDetails, Invoice, List, Subscription};
-use crate::stripe::{Params, StripeError};
+use crate::stripe::StripeError;
+use crate::stripe::api;
+use crate::stripe::types::{Card, CardDetails, Invoice, Subscription};
 use crate::timefmt::rfc3339;
 use crate::tool::Call;
 
@@ -74,11 +75,10 @@ pub async fn subscription(
     id: Option<&str>,
     expand: &[&str],
 ) -> Result<Option<Subscription>, ApiError> {
-    let params = expand.iter().fold(Params::new(), |p, e| p.expand(e));
     if let Some(id) = id {
-        let sub: Subscription = call
+        let sub = call
             .stripe
-            .get(&format!("/v1/subscriptions/{id}"), &params)
+            .get(&api::subscription(id).expand_all(expand))
             .await
             .map_err(owned_or("subscription"))?;
         if sub.customer != call.customer_id {
@@ -86,16 +86,13 @@ pub async fn subscription(
         }
         return Ok(Some(sub));
     }
-    let params = expand
+    let req = expand
         .iter()
-        .fold(Params::new(), |p, e| p.expand(&format!("data.{e}")))
-        .set("customer", call.customer_id)
+        .fold(api::subscriptions(call.customer_id), |r, e| {
+            r.expand(&format!("data.{e}"))
+        })
         .set("limit", 10);
-    let list: List<Subscription> = call
-        .stripe
-        .get("/v1/subscriptions", &params)
-        .await
-        .map_err(missing_customer)?;
+    let list = call.stripe.get(&req).await.map_err(missing_customer)?;
     Ok(list.data.into_iter().next())
 }
 

@@ -7,8 +7,8 @@ use super::common::{invoice, missing_customer};
 use crate::billing::{Dates, invoice_name, money, open_phrase};
 use crate::error::ApiError;
 use crate::money::Money;
-use crate::stripe::Params;
-use crate::stripe::types::{BalanceTransaction, Customer, Invoice, List};
+use crate::stripe::api;
+use crate::stripe::types::Invoice;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
@@ -20,22 +20,17 @@ impl Tool for GetCreditBalance {
     type Args = NoArgs;
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, _: Self::Args) -> Result<Answer, ApiError> {
-        let customer_path = format!("/v1/customers/{}", call.customer_id);
-        let txn_path = format!("{customer_path}/balance_transactions");
-        let none = Params::new();
-        let txn_params = Params::new().set("limit", 5);
+        let txns = api::balance_transactions(call.customer_id).set("limit", 5);
         // Open invoices are owed too, though not on the balance: asked at the same time so
         // "you owe nothing" is never said to someone with an unpaid invoice.
-        let open_params = Params::new()
-            .set("customer", call.customer_id)
+        let open = api::invoices(call.customer_id)
             .set("status", "open")
             .set("limit", 10);
+        let customer = api::customer(call.customer_id);
         let (customer, txns, open) = futures::join!(
-            call.stripe.get::<Customer>(&customer_path, &none),
-            call.stripe
-                .get::<List<BalanceTransaction>>(&txn_path, &txn_params),
-            call.stripe
-                .get::<List<Invoice>>("/v1/invoices", &open_params),
+            call.stripe.get(&customer),
+            call.stripe.get(&txns),
+            call.stripe.get(&open),
         );
         let customer = customer.map_err(missing_customer)?;
         let txns = txns.map_err(missing_customer)?;

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use super::common::{check_range, invoice, missing_customer};
 use crate::billing::{Dates, invoice_name, invoice_phrase, open_phrase, sentence_case, shown};
 use crate::error::ApiError;
-use crate::stripe::Params;
-use crate::stripe::types::{Invoice, List};
+use crate::stripe::api;
+use crate::stripe::types::Invoice;
 use crate::timefmt::parse_arg;
 use crate::tool::{Answer, Call, Tool};
 
@@ -43,9 +43,7 @@ impl Tool for GetInvoiceHistory {
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
         let limit = args.limit.unwrap_or(5) as usize;
-        let mut base = Params::new()
-            .set("customer", call.customer_id)
-            .set("limit", (limit + 2).min(100));
+        let mut base = api::invoices(call.customer_id).set("limit", (limit + 2).min(100));
         let since = args
             .since
             .as_deref()
@@ -58,15 +56,11 @@ impl Tool for GetInvoiceHistory {
         let mut has_more = false;
         let mut cursor: Option<String> = None;
         'pages: for _ in 0..MAX_PAGES {
-            let params = match &cursor {
+            let req = match &cursor {
                 Some(c) => base.clone().set("starting_after", c),
                 None => base.clone(),
             };
-            let page: List<Invoice> = call
-                .stripe
-                .get("/v1/invoices", &params)
-                .await
-                .map_err(missing_customer)?;
+            let page = call.stripe.get(&req).await.map_err(missing_customer)?;
             cursor = page.data.last().map(|i| i.id.clone());
             for i in page.data {
                 if i.status.as_deref() == Some("draft") {

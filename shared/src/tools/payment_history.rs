@@ -7,8 +7,8 @@ use super::common::{charged_card, check_range, missing_customer};
 use crate::billing::{Dates, charge_card_phrase, decline_phrase};
 use crate::error::ApiError;
 use crate::money::Money;
-use crate::stripe::Params;
-use crate::stripe::types::{Charge, List};
+use crate::stripe::api;
+use crate::stripe::types::Charge;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
@@ -33,14 +33,8 @@ impl Tool for GetPaymentHistory {
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
-        let params = Params::new()
-            .set("customer", call.customer_id)
-            .set("limit", args.limit.unwrap_or(5));
-        let list: List<Charge> = call
-            .stripe
-            .get("/v1/charges", &params)
-            .await
-            .map_err(missing_customer)?;
+        let req = api::charges(call.customer_id).set("limit", args.limit.unwrap_or(5));
+        let list = call.stripe.get(&req).await.map_err(missing_customer)?;
         let views: Vec<Value> = list.data.iter().map(view).collect();
         Ok(Answer {
             data: json!({"payments": views, "has_more": list.has_more}),

@@ -8,8 +8,7 @@ use super::check_opt_id;
 use super::common::subscription;
 use super::subscription_status::scheduled_cancel;
 use crate::error::ApiError;
-use crate::stripe::Params;
-use crate::stripe::types::PortalSession;
+use crate::stripe::api;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
@@ -54,7 +53,7 @@ impl Tool for GetBillingPortalLink {
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
-        let mut params = Params::new().set("customer", call.customer_id);
+        let mut params = api::portal_session(call.customer_id);
         if let Some(url) = &call.tenant.return_url {
             params = params.set("return_url", url);
         }
@@ -81,7 +80,7 @@ impl Tool for GetBillingPortalLink {
             let flow = args.flow.filter(|_| needs_subscription);
             if flow == Some(PortalFlow::SubscriptionCancel) && cancels_at.is_some() {
                 // Nothing left to cancel: a cancel deep link would offer what is done.
-                params = Params::new().set("customer", call.customer_id);
+                params = api::portal_session(call.customer_id);
                 if let Some(url) = &call.tenant.return_url {
                     params = params.set("return_url", url);
                 }
@@ -94,13 +93,9 @@ impl Tool for GetBillingPortalLink {
             }
             subscription_id = Some(sub.id);
         }
-        let session: PortalSession = call
+        let session = call
             .stripe
-            .post(
-                "/v1/billing_portal/sessions",
-                &params,
-                &format!("{}:portal", call.request_id),
-            )
+            .post(&params, &format!("{}:portal", call.request_id))
             .await?;
         let task = match args.flow.filter(|_| already_canceling.is_none()) {
             Some(PortalFlow::PaymentMethodUpdate) => " to update your card",

@@ -8,8 +8,7 @@ use super::check_id;
 use super::common::{invoice, owned_or};
 use crate::error::ApiError;
 use crate::money::Money;
-use crate::stripe::Params;
-use crate::stripe::types::Invoice;
+use crate::stripe::api;
 use crate::timefmt::now_unix;
 use crate::tool::{Answer, Call, Tool};
 
@@ -35,10 +34,9 @@ impl Tool for ResendInvoice {
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
-        let path = format!("/v1/invoices/{}", args.invoice_id);
-        let inv: Invoice = call
+        let inv = call
             .stripe
-            .get(&path, &Params::new())
+            .get(&api::invoice(&args.invoice_id))
             .await
             .map_err(owned_or("invoice"))?;
         if inv.customer.as_deref() != Some(call.customer_id) {
@@ -61,10 +59,7 @@ impl Tool for ResendInvoice {
         }
         let window = now_unix() / RESEND_WINDOW_SECS;
         let key = format!("resend:{}:{}:{window}", call.tenant.tenant, inv.id);
-        let sent: Invoice = call
-            .stripe
-            .post(&format!("{path}/send"), &Params::new(), &key)
-            .await?;
+        let sent = call.stripe.post(&api::send_invoice(&inv.id), &key).await?;
         Ok(Answer {
             data: json!({"sent": true, "invoice": invoice(&sent)}),
             summary: format!(

@@ -12,8 +12,9 @@ use crate::app::App;
 use crate::billing::Dates;
 use crate::error::ApiError;
 use crate::money::Money;
-use crate::stripe::types::{Coupon, Discount, Expandable, Invoice, List, Subscription};
-use crate::stripe::{Params, StripeSession};
+use crate::stripe::StripeSession;
+use crate::stripe::api;
+use crate::stripe::types::{Coupon, Discount, Expandable, Invoice, Subscription};
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
@@ -62,17 +63,12 @@ const EXPAND_ONE: [&str; 3] = [
 ];
 
 async fn all(call: &Call<'_>) -> Result<Vec<Subscription>, ApiError> {
-    let params = Params::new()
-        .set("customer", call.customer_id)
+    let req = api::subscriptions(call.customer_id)
         .set("status", "all")
         .set("limit", 10)
         .expand("data.latest_invoice")
         .expand("data.discounts.source.coupon");
-    let list: List<Subscription> = call
-        .stripe
-        .get("/v1/subscriptions", &params)
-        .await
-        .map_err(missing_customer)?;
+    let list = call.stripe.get(&req).await.map_err(missing_customer)?;
     Ok(list.data)
 }
 

@@ -8,8 +8,7 @@ use super::check_opt_id;
 use super::common::subscription;
 use crate::error::ApiError;
 use crate::money::Money;
-use crate::stripe::Params;
-use crate::stripe::types::Invoice;
+use crate::stripe::api;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
@@ -60,17 +59,11 @@ impl Tool for GetUpcomingInvoice {
                 ),
             });
         }
-        let params = Params::new()
-            .set("customer", call.customer_id)
-            .set("subscription", &sub.id);
+        let req = api::preview_invoice(call.customer_id).set("subscription", &sub.id);
         // A preview changes nothing, but every POST carries an idempotency key.
-        let preview: Invoice = call
+        let preview = call
             .stripe
-            .post(
-                "/v1/invoices/create_preview",
-                &params,
-                &format!("{}:preview", call.request_id),
-            )
+            .post(&req, &format!("{}:preview", call.request_id))
             .await?;
         let cur = preview.currency.clone();
         let m = |a: i64| Money::new(a, &cur);

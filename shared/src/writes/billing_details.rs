@@ -4,9 +4,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{nothing, post};
+use super::nothing;
 use crate::error::ApiError;
 use crate::stripe::Params;
+use crate::stripe::api;
 use crate::tool::{Answer, Call};
 use crate::tools::fetch_customer;
 use crate::write::{Plan, WriteTool};
@@ -196,7 +197,9 @@ impl WriteTool for UpdateBillingDetails {
         Ok(Plan::Change {
             preview: json!({"before": before, "after": after}),
             summary: format!("This will change {}.", said.join(", and ")),
-            change: post(format!("/v1/customers/{}", call.customer_id), params),
+            change: api::update_customer(call.customer_id)
+                .with(params)
+                .untyped(),
             pins: json!({}),
         })
     }

@@ -4,9 +4,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{current, nothing, period_end, post};
+use super::{current, nothing, period_end};
 use crate::error::ApiError;
 use crate::stripe::Params;
+use crate::stripe::api;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 use crate::tools::subscription_status::scheduled_cancel;
@@ -94,7 +95,7 @@ impl WriteTool for CancelSubscription {
                 "This will cancel your {plan} plan at the end of the current period: you keep access until {} and won't be charged again. You can undo it until then.",
                 call.dates.maybe(end)
             ),
-            change: post(format!("/v1/subscriptions/{}", sub.id), params),
+            change: api::update_subscription(&sub.id).with(params).untyped(),
             pins: json!({}),
         })
     }

@@ -6,13 +6,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{current, nothing, post};
+use super::{current, nothing};
 use crate::billing::money;
 use crate::error::ApiError;
 use crate::ledger::Bound;
 use crate::money::Money;
-use crate::stripe::Params;
-use crate::stripe::types::{Expandable, Invoice, Price};
+use crate::stripe::api;
+use crate::stripe::types::{Expandable, Invoice};
 use crate::timefmt::{self, now_unix, rfc3339};
 use crate::tool::{Answer, Call};
 use crate::tools::subscription_status::price_phrase;
@@ -46,6 +46,35 @@ fn month(now: i64) -> (String, i64) {
         format!("{}-{:02}", t.year(), u8::from(t.month())),
         now + 62 * 86_400,
     )
+}
+
+/// What Stripe's preview said the change costs.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Quote {
+    /// The proration lines' sum: positive is charged, negative credited.
+    prorated: i64,
+    amount_due: i64,
+    next_date: i64,
+}
+
+impl Quote {
+    fn of(invoice: &Invoice) -> Self {
+        Self {
+            prorated: invoice
+                .lines
+                .as_ref()
+                .map(|l| {
+                    l.data
+                        .iter()
+                        .filter(|x| x.is_proration())
+                        .map(|x| x.amount)
+                        .sum()
+                })
+                .unwrap_or(0),
+            amount_due: invoice.amount_due,
+            next_date: invoice.next_payment_attempt.unwrap_or(invoice.created),
+        }
+    }
 }
 
 impl WriteTool for ChangePlan {
@@ -85,11 +114,10 @@ impl WriteTool for ChangePlan {
                 "That plan isn't one offered here; get_available_plans lists the ones that are.",
             ));
         }
-        let price_path = format!("/v1/prices/{}", args.price_id);
-        let price_params = Params::new().expand("product");
+        let price = api::price(&args.price_id).expand("product");
         let (sub, price) = futures::join!(
             current(call, args.subscription_id.as_deref()),
-            call.stripe.get::<Price>(&price_path, &price_params),
+            call.stripe.get(&price),
         );
         let Some((sub, from_name)) = sub? else {
             return Ok(Plan::Instead(nothing(
@@ -144,32 +172,33 @@ impl WriteTool for ChangePlan {
         let proration_date = pins
             .and_then(|p| p["proration_date"].as_i64())
             .unwrap_or_else(now_unix);
-        let preview_params = Params::new()
-            .set("customer", call.customer_id)
-            .set("subscription", &sub.id)
-            .set("subscription_details[items][0][id]", &item.id)
-            .set("subscription_details[items][0][price]", &price.id)
-            .set("subscription_details[proration_date]", proration_date)
-            .set("subscription_details[proration_behavior]", PRORATION);
-        let invoice: Invoice = call
-            .stripe
-            .post(
-                "/v1/invoices/create_preview",
-                &preview_params,
-                &format!("{}:plan-preview", call.request_id),
-            )
-            .await?;
-        let prorated: i64 = invoice
-            .lines
-            .as_ref()
-            .map(|l| {
-                l.data
-                    .iter()
-                    .filter(|x| x.is_proration())
-                    .map(|x| x.amount)
-                    .sum()
-            })
-            .unwrap_or(0);
+        // What the quote depends on besides the two prices. While it is as the proposal saw
+        // it, the confirmed call reuses the proposal's quote instead of asking Stripe again.
+        let basis = json!({
+            "period_end": item.current_period_end, "quantity": item.quantity,
+            "discounts": sub.discounts.iter().map(Expandable::id).collect::<Vec<_>>(),
+        });
+        let pinned = pins
+            .filter(|p| p["basis"] == basis)
+            .and_then(|p| serde_json::from_value::<Quote>(p["quote"].clone()).ok());
+        let quote = match pinned {
+            Some(q) => q,
+            None => {
+                let preview = api::preview_invoice(call.customer_id)
+                    .set("subscription", &sub.id)
+                    .set("subscription_details[items][0][id]", &item.id)
+                    .set("subscription_details[items][0][price]", &price.id)
+                    .set("subscription_details[proration_date]", proration_date)
+                    .set("subscription_details[proration_behavior]", PRORATION);
+                let key = format!("{}:plan-preview", call.request_id);
+                Quote::of(&call.stripe.post(&preview, &key).await?)
+            }
+        };
+        let Quote {
+            prorated,
+            amount_due,
+            next_date,
+        } = quote;
         let cur = sub.currency.clone();
         let new_amount = price.unit_amount.unwrap_or(0) * item.quantity.unwrap_or(1) as i64;
         let interval = price
@@ -177,7 +206,6 @@ impl WriteTool for ChangePlan {
             .as_ref()
             .map(|r| r.interval.clone())
             .unwrap_or_default();
-        let next_date = invoice.next_payment_attempt.unwrap_or(invoice.created);
         let proration_words = match prorated {
             0 => String::new(),
             p if p > 0 => format!(
@@ -197,7 +225,7 @@ impl WriteTool for ChangePlan {
                        "amount": Money::new(new_amount, &cur), "interval": interval},
                 "effective": rfc3339(proration_date),
                 "proration": Money::new(prorated, &cur),
-                "next_invoice": {"amount_due": Money::new(invoice.amount_due, &cur),
+                "next_invoice": {"amount_due": Money::new(amount_due, &cur),
                                  "date": rfc3339(next_date)},
             }),
             summary: format!(
@@ -205,17 +233,15 @@ impl WriteTool for ChangePlan {
                 price_phrase(&sub),
                 money(new_amount, &cur),
                 call.dates.date(next_date),
-                money(invoice.amount_due, &cur),
+                money(amount_due, &cur),
             ),
-            change: post(
-                format!("/v1/subscriptions/{}", sub.id),
-                Params::new()
-                    .set("items[0][id]", &item.id)
-                    .set("items[0][price]", &price.id)
-                    .set("proration_behavior", PRORATION)
-                    .set("proration_date", proration_date),
-            ),
-            pins: json!({"proration_date": proration_date}),
+            change: api::update_subscription(&sub.id)
+                .set("items[0][id]", &item.id)
+                .set("items[0][price]", &price.id)
+                .set("proration_behavior", PRORATION)
+                .set("proration_date", proration_date)
+                .untyped(),
+            pins: json!({"proration_date": proration_date, "basis": basis, "quote": quote}),
         })
     }
 

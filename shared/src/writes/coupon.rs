@@ -6,12 +6,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{current_with, nothing, post};
+use super::{current_with, nothing};
 use crate::billing::money;
 use crate::error::ApiError;
 use crate::money::Money;
 use crate::stripe::Params;
-use crate::stripe::types::{Coupon, Expandable, Invoice, List};
+use crate::stripe::api;
+use crate::stripe::types::Expandable;
 use crate::timefmt::{now_unix, rfc3339};
 use crate::tool::{Answer, Call};
 use crate::tools::check_opt_id;
@@ -28,35 +29,6 @@ pub struct CouponArgs {
     /// The subscription it is for (`sub_...`); default: the visitor's current one.
     #[serde(default)]
     pub subscription_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PromotionCode {
-    id: String,
-    code: String,
-    #[serde(default)]
-    active: bool,
-    expires_at: Option<i64>,
-    max_redemptions: Option<i64>,
-    #[serde(default)]
-    times_redeemed: i64,
-    customer: Option<String>,
-    promotion: Promotion,
-    #[serde(default)]
-    restrictions: Restrictions,
-}
-
-#[derive(Debug, Deserialize)]
-struct Promotion {
-    coupon: Option<Expandable<Coupon>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Restrictions {
-    #[serde(default)]
-    first_time_transaction: bool,
-    minimum_amount: Option<i64>,
-    minimum_amount_currency: Option<String>,
 }
 
 fn invalid(reason: &str, message: impl Into<String>) -> ApiError {
@@ -94,20 +66,17 @@ impl WriteTool for ApplyCoupon {
                 "That code can't be applied here; a person from support can help.",
             ));
         }
-        let promo_params = Params::new()
+        let promos = api::promotion_codes()
             .set("code", code)
             .set("limit", 1)
             .expand("data.promotion.coupon");
-        let paid_params = Params::new()
-            .set("customer", call.customer_id)
+        let paid = api::invoices(call.customer_id)
             .set("status", "paid")
             .set("limit", 1);
         let (sub, promos, paid) = futures::join!(
             current_with(call, args.subscription_id.as_deref(), &["discounts"]),
-            call.stripe
-                .get::<List<PromotionCode>>("/v1/promotion_codes", &promo_params),
-            call.stripe
-                .get::<List<Invoice>>("/v1/invoices", &paid_params),
+            call.stripe.get(&promos),
+            call.stripe.get(&paid),
         );
         let Some((sub, plan)) = sub? else {
             return Ok(Plan::Instead(nothing(
@@ -205,23 +174,16 @@ impl WriteTool for ApplyCoupon {
             n += 1;
         }
         discounts = discounts.set(format!("discounts[{n}][promotion_code]"), &promo.id);
-        let base = Params::new()
-            .set("customer", call.customer_id)
-            .set("subscription", &sub.id);
-        let mut with = base.clone();
-        for (k, v) in discounts.pairs() {
-            with = with.set(k.clone(), v);
-        }
+        let base = api::preview_invoice(call.customer_id).set("subscription", &sub.id);
+        let with = base.clone().with(discounts.clone());
         let (key_before, key_after) = (
             format!("{}:coupon-before", call.request_id),
             format!("{}:coupon-after", call.request_id),
         );
         // Independent previews, asked at once.
         let (before, after) = futures::join!(
-            call.stripe
-                .post::<Invoice>("/v1/invoices/create_preview", &base, &key_before),
-            call.stripe
-                .post::<Invoice>("/v1/invoices/create_preview", &with, &key_after),
+            call.stripe.post(&base, &key_before),
+            call.stripe.post(&with, &key_after),
         );
         let before = before?;
         // Stripe may still refuse the code for this subscription (a rule we did not see).
@@ -249,7 +211,7 @@ impl WriteTool for ApplyCoupon {
                 money(before.amount_due, &cur),
                 money(after.amount_due, &cur)
             ),
-            change: post(format!("/v1/subscriptions/{}", sub.id), discounts),
+            change: api::update_subscription(&sub.id).with(discounts).untyped(),
             pins: json!({}),
         })
     }

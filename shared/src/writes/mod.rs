@@ -17,21 +17,10 @@ pub use resume::ResumeSubscription;
 use std::collections::HashMap;
 
 use crate::error::ApiError;
-use crate::ledger::StripeChange;
-use crate::stripe::Params;
 use crate::stripe::types::Subscription;
 use crate::tool::{Answer, Call};
 use crate::tools::common::subscription;
 use crate::tools::subscription_status::{plan_name, product_names};
-
-/// `POST {path}` with `params`.
-pub(crate) fn post(path: String, params: Params) -> StripeChange {
-    StripeChange {
-        method: "POST".into(),
-        path,
-        params,
-    }
-}
 
 /// The visitor's subscription `id` (checked to be theirs) or their current one, with its
 /// plan's name; `None` when there is nothing current to act on.

@@ -4,9 +4,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{current, nothing, post};
+use super::{current, nothing};
 use crate::error::ApiError;
-use crate::stripe::Params;
+use crate::stripe::api;
 use crate::timefmt::{now_unix, parse_arg, rfc3339};
 use crate::tool::{Answer, Call};
 use crate::tools::check_opt_id;
@@ -109,12 +109,10 @@ impl WriteTool for PauseSubscription {
                 "This will pause payments for your {plan} plan until {}: {meaning}.",
                 call.dates.date(resumes_at)
             ),
-            change: post(
-                format!("/v1/subscriptions/{}", sub.id),
-                Params::new()
-                    .set("pause_collection[behavior]", &behavior)
-                    .set("pause_collection[resumes_at]", resumes_at),
-            ),
+            change: api::update_subscription(&sub.id)
+                .set("pause_collection[behavior]", &behavior)
+                .set("pause_collection[resumes_at]", resumes_at)
+                .untyped(),
             pins: json!({"resumes_at": resumes_at}),
         })
     }

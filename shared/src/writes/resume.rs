@@ -1,9 +1,10 @@
 //! `resume_subscription` (W): undoes a scheduled cancellation, a pause, or both.
 use serde_json::{Value, json};
 
-use super::{current, nothing, post};
+use super::{current, nothing};
 use crate::error::ApiError;
 use crate::stripe::Params;
+use crate::stripe::api;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call};
 use crate::tools::SubscriptionStatusArgs;
@@ -66,7 +67,7 @@ impl WriteTool for ResumeSubscription {
                 price_phrase(&sub),
                 parts.join(" and ")
             ),
-            change: post(format!("/v1/subscriptions/{}", sub.id), params),
+            change: api::update_subscription(&sub.id).with(params).untyped(),
             pins: json!({}),
         })
     }

@@ -1,0 +1,72 @@
+//! Who is calling: a visitor about their own billing, or a support agent about a customer
+//! they name. Each endpoint says which it admits; the pipeline checks the caller's token
+//! against that tenant's secrets for that kind and refuses the other.
+use lambda_http::http::HeaderMap;
+
+use crate::error::ApiError;
+use crate::identity::{self, Visitor};
+use crate::tenant::{TenantConfig, TenantSecrets};
+
+/// The kinds of caller an endpoint may admit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admits {
+    /// The logged-in visitor (JWT with the tenant's visitor secret, or the legacy hash).
+    Visitors,
+    /// A support agent (JWT with the tenant's agent secret and `role: "agent"`).
+    Agents,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Visitor(Visitor),
+    Agent { id: String },
+}
+
+impl Caller {
+    pub fn verify(
+        admits: Admits,
+        headers: &HeaderMap,
+        config: &TenantConfig,
+        secrets: &TenantSecrets,
+        now: i64,
+    ) -> Result<Self, ApiError> {
+        match admits {
+            Admits::Visitors => {
+                identity::verify_visitor(headers, config, &secrets.identity_secrets, now)
+                    .map(Caller::Visitor)
+            }
+            Admits::Agents => {
+                let token = identity::bearer(headers)?.ok_or_else(ApiError::identity_required)?;
+                let claims = identity::verify_jwt(
+                    token,
+                    &config.tenant,
+                    &secrets.agent_secrets,
+                    config.max_token_lifetime_secs,
+                    now,
+                )?;
+                if claims.role.as_deref() != Some("agent") {
+                    return Err(ApiError::identity_invalid("not_an_agent"));
+                }
+                Ok(Caller::Agent {
+                    id: claims.sub.unwrap_or_default(),
+                })
+            }
+        }
+    }
+
+    /// How the audit names the caller.
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::Visitor(v) => format!("visitor:{}", v.user_id),
+            Caller::Agent { id } => format!("agent:{id}"),
+        }
+    }
+
+    /// The visitor, when the caller is one: whose billing it is, known before any input.
+    pub fn visitor(&self) -> Option<&Visitor> {
+        match self {
+            Caller::Visitor(v) => Some(v),
+            Caller::Agent { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Every Stripe request this project makes, as data: method, path, parameters and the type
+//! of the answer. Tools build a request here and hand it to a session; a write's request is
+//! stored in its confirmation exactly as it will be sent.
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Params;
+use super::types::{
+    BalanceTransaction, Charge, Customer, Invoice, List, PortalSession, Price, Product,
+    PromotionCode, Subscription,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// One request and, in its type, what Stripe answers it with.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Request<T> {
+    pub method: Method,
+    pub path: String,
+    pub params: Params,
+    #[serde(skip)]
+    answer: PhantomData<fn() -> T>,
+}
+
+// By hand: deriving would demand the same of `T`, which is only the answer's type.
+impl<T> Clone for Request<T> {
+    fn clone(&self) -> Self {
+        Self::new(self.method, self.path.clone(), self.params.clone())
+    }
+}
+
+impl<T> PartialEq for Request<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.method, &self.path, &self.params) == (other.method, &other.path, &other.params)
+    }
+}
+
+impl<T> fmt::Debug for Request<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method.as_str(), self.path)
+    }
+}
+
+impl<T> Request<T> {
+    fn new(method: Method, path: String, params: Params) -> Self {
+        Self {
+            method,
+            path,
+            params,
+            answer: PhantomData,
+        }
+    }
+
+    fn get(path: impl Into<String>) -> Self {
+        Self::new(Method::Get, path.into(), Params::new())
+    }
+
+    fn post(path: impl Into<String>) -> Self {
+        Self::new(Method::Post, path.into(), Params::new())
+    }
+
+    pub fn set(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.params = self.params.set(key, value);
+        self
+    }
+
+    /// These parameters added after the ones set.
+    pub fn with(mut self, params: Params) -> Self {
+        for (k, v) in params.pairs() {
+            self.params = self.params.set(k.clone(), v);
+        }
+        self
+    }
+
+    pub fn set_opt(self, key: &str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(v) => self.set(key, v),
+            None => self,
+        }
+    }
+
+    pub fn expand(self, path: &str) -> Self {
+        self.set("expand[]", path)
+    }
+
+    pub fn expand_all(self, paths: &[&str]) -> Self {
+        paths.iter().fold(self, |r, p| r.expand(p))
+    }
+
+    /// The same request with its answer kept as JSON (how a stored write is sent).
+    pub fn untyped(self) -> Request<Value> {
+        Request::new(self.method, self.path, self.params)
+    }
+}
+
+/// A write as a confirmation stores it.
+pub type Change = Request<Value>;
+
+pub fn customer(id: &str) -> Request<Customer> {
+    Request::get(format!("/v1/customers/{id}"))
+}
+
+/// Customers whose email is exactly `email` (current, unlike search).
+pub fn customers_by_email(email: &str) -> Request<List<Customer>> {
+    Request::get("/v1/customers").set("email", email)
+}
+
+pub fn search_customers(query: &str) -> Request<List<Customer>> {
+    Request::get("/v1/customers/search").set("query", query)
+}
+
+pub fn balance_transactions(customer: &str) -> Request<List<BalanceTransaction>> {
+    Request::get(format!("/v1/customers/{customer}/balance_transactions"))
+}
+
+pub fn update_customer(id: &str) -> Request<Customer> {
+    Request::post(format!("/v1/customers/{id}"))
+}
+
+pub fn subscription(id: &str) -> Request<Subscription> {
+    Request::get(format!("/v1/subscriptions/{id}"))
+}
+
+pub fn subscriptions(customer: &str) -> Request<List<Subscription>> {
+    Request::get("/v1/subscriptions").set("customer", customer)
+}
+
+pub fn update_subscription(id: &str) -> Request<Subscription> {
+    Request::post(format!("/v1/subscriptions/{id}"))
+}
+
+pub fn price(id: &str) -> Request<Price> {
+    Request::get(format!("/v1/prices/{id}"))
+}
+
+pub fn prices() -> Request<List<Price>> {
+    Request::get("/v1/prices")
+}
+
+pub fn products() -> Request<List<Product>> {
+    Request::get("/v1/products")
+}
+
+pub fn invoice(id: &str) -> Request<Invoice> {
+    Request::get(format!("/v1/invoices/{id}"))
+}
+
+pub fn invoices(customer: &str) -> Request<List<Invoice>> {
+    Request::get("/v1/invoices").set("customer", customer)
+}
+
+pub fn send_invoice(id: &str) -> Request<Invoice> {
+    Request::post(format!("/v1/invoices/{id}/send"))
+}
+
+/// The invoice Stripe would create next (changes nothing).
+pub fn preview_invoice(customer: &str) -> Request<Invoice> {
+    Request::post("/v1/invoices/create_preview").set("customer", customer)
+}
+
+pub fn charges(customer: &str) -> Request<List<Charge>> {
+    Request::get("/v1/charges").set("customer", customer)
+}
+
+pub fn portal_session(customer: &str) -> Request<PortalSession> {
+    Request::post("/v1/billing_portal/sessions").set("customer", customer)
+}
+
+pub fn promotion_codes() -> Request<List<PromotionCode>> {
+    Request::get("/v1/promotion_codes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_change_round_trips_as_sent() {
+        let change = update_subscription("sub_1")
+            .set("items[0][price]", "price_2")
+            .untyped();
+        let stored = serde_json::to_value(&change).unwrap();
+        assert_eq!(stored["method"], "POST");
+        assert_eq!(stored["path"], "/v1/subscriptions/sub_1");
+        let back: Change = serde_json::from_value(stored).unwrap();
+        assert_eq!(back, change);
+    }
+}
