@@ -1,6 +1,7 @@
 """`make bench`: every route on the local stack (release binaries) with the Stripe emulator
-answering each request 50 ms late. Prints per route: warm p50/p99 over N calls, p50 divided
-by the injected round trip, Stripe requests per call; for each write tool, its propose and
+answering each request 50 ms late. Prints per route: warm p50/p99 over N calls, Stripe round
+trips (from the emulator's log of when each request started and ended) and requests per call;
+for each write tool, its propose and
 its confirm the same way (a write and its undo, alternately, so every confirm is a real
 change); per function: cold start (process start to first answer), peak RSS, release binary
 size."""
@@ -22,10 +23,33 @@ WRITE_PAIRS = int(os.environ.get("BENCH_WRITE_PAIRS", "40"))
 LATENCY_MS = 50
 
 
-def requests_of(env: dict) -> int:
+def stripe_log(env: dict) -> list[dict]:
     r = requests.get(f"{env['STRIPE_API_BASE']}/_emulator/requests", params={"key": env["STRIPE_API_KEY"]}, timeout=5)
-    # `count` is the capped log's length; `total` keeps counting past the cap.
-    return r.json()["total"]
+    return r.json()["requests"]
+
+
+def clear_log(env: dict) -> None:
+    requests.delete(f"{env['STRIPE_API_BASE']}/_emulator/requests", params={"key": env["STRIPE_API_KEY"]},
+                    timeout=5).raise_for_status()
+
+
+def round_trips(entries: list[dict]) -> int:
+    """Requests one after another count once each; requests in flight together count once."""
+    waves, horizon = 0, -1
+    for e in sorted(entries, key=lambda e: e["started_us"]):
+        if e["started_us"] >= horizon:
+            waves += 1
+            horizon = e["ended_us"]
+        else:
+            horizon = max(horizon, e["ended_us"])
+    return waves
+
+
+def stripe_cost(env: dict) -> tuple[int, int]:
+    """(requests, round trips) since the log was last cleared; clears it."""
+    entries = stripe_log(env)
+    clear_log(env)
+    return len(entries), round_trips(entries)
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -65,24 +89,26 @@ def write_pairs(env: dict) -> list[tuple]:
     for label, step in pairs.items():
         times = {"propose": [], "confirm": []}
         reqs = {"propose": 0, "confirm": 0}
+        trips = {"propose": 0, "confirm": 0}
         for i in range(2 * WRITE_PAIRS):
             name, body = step(i)
-            before = requests_of(env)
+            clear_log(env)
             took, answer = tool(env, name, token, body)
-            mid = requests_of(env)
+            proposed = stripe_cost(env)
             assert answer["status"] == "confirmation_required", answer
             took2, done = tool(env, name, token, {"confirm": answer["confirmation"]["token"]})
             assert done["status"] == "done", done
-            after = requests_of(env)
+            confirmed = stripe_cost(env)
             if name == label:  # the undo steps are not this tool's numbers
                 times["propose"].append(took)
                 times["confirm"].append(took2)
-                reqs["propose"] += mid - before
-                reqs["confirm"] += after - mid
+                for phase, (n_req, n_trips) in (("propose", proposed), ("confirm", confirmed)):
+                    reqs[phase] += n_req
+                    trips[phase] += n_trips
         n = len(times["propose"])
         for phase in ("propose", "confirm"):
             xs = times[phase]
-            rows.append((f"POST {label} ({phase})", pct(xs, 50), pct(xs, 99), pct(xs, 50) / LATENCY_MS,
+            rows.append((f"POST {label} ({phase})", pct(xs, 50), pct(xs, 99), trips[phase] / n,
                          reqs[phase] / n))
     return rows
 
@@ -91,7 +117,7 @@ def main() -> int:
     ports = {"stripe": 12113, "moto": 5002, "api": 9002}
     # Writes are measured back to back; the plan-change bound would stop them after three.
     stack = st.Stack(ports, os.environ.get("PROFILE", "release"), {},
-                     {"policy": {"plan_changes_per_month": 1_000_000}})
+                     {"policy": {"plan_changes_per_month": 1_000_000}, "rate_limits": st.TEST_RATE_LIMITS})
     rows, cold_rows = [], []
     try:
         env = stack.up()
@@ -101,7 +127,7 @@ def main() -> int:
             for method, path in fn["routes"]:
                 for _ in range(5):
                     st.sample_call(env, method, path)
-                before = requests_of(env)
+                clear_log(env)
                 times = []
                 for _ in range(CALLS):
                     t0 = time.perf_counter()
@@ -109,9 +135,9 @@ def main() -> int:
                     times.append((time.perf_counter() - t0) * 1000)
                     if r.status_code != st.expected_status(path):
                         raise SystemExit(f"{path}: {r.status_code} {r.text[:300]}")
-                per_call = (requests_of(env) - before) / CALLS
+                n_req, n_trips = stripe_cost(env)
                 p50, p99 = pct(times, 50), pct(times, 99)
-                rows.append((f"{method} {path}", p50, p99, p50 / LATENCY_MS, per_call))
+                rows.append((f"{method} {path}", p50, p99, n_trips / CALLS, n_req / CALLS))
         rows += write_pairs(env)
         for fn in stack.layout["functions"]:
             name = fn["binary"]
@@ -134,7 +160,9 @@ def main() -> int:
           f"{CALLS} sequential warm calls per route.\n")
     print("Write tools: the first call (propose) and the second (confirm) measured apart, "
           f"{WRITE_PAIRS} of each, alternating with the write's undo.\n")
-    print("| route | p50 ms | p99 ms | p50 / Stripe round trip | Stripe requests per call |")
+    print("Stripe round trips: requests made one after another, counted from the emulator's log "
+          "(requests in flight together count once).\n")
+    print("| route | p50 ms | p99 ms | Stripe round trips per call | Stripe requests per call |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for route, p50, p99, ratio, per in rows:
         print(f"| `{route}` | {p50:.1f} | {p99:.1f} | {ratio:.2f} | {per:.2f} |")

@@ -247,6 +247,8 @@ class Stack:
         # Default bounds; the three demo plans are the ones a visitor may choose.
         stored = tenants.create_tenant(layout, TENANT, stripe_key, {
             "return_url": "https://demo.example.com/account",
+            "legacy_user_hash": True,
+            "allowed_origins": [DEMO_ALLOWED_ORIGIN],
             "allowed_prices": list(demo["prices"].values()),
             **self.tenant_config,
         })
@@ -272,6 +274,8 @@ class Stack:
             "API_URL": self.api_url,
             "TENANT": TENANT,
             "IDENTITY_SECRET": stored["identity_secrets"][0],
+            "USER_HASH_SECRET": stored["user_hash_secrets"][0],
+            "DEMO_ALLOWED_ORIGIN": DEMO_ALLOWED_ORIGIN,
             "AGENT_SECRET": stored["agent_secrets"][0],
             "WEBHOOK_SECRET": stored["webhook_secrets"][0],
             "STRIPE_API_BASE": self.stripe_base,
@@ -353,6 +357,13 @@ def expected_status(path: str) -> int:
     return 404 if path == FALLBACK else 200
 
 
+def latest_charge(env: dict[str, str], customer: str) -> str:
+    r = requests.get(f"{env['STRIPE_API_BASE']}/v1/charges", params={"customer": customer, "limit": 1},
+                     headers={"Authorization": f"Bearer {env['STRIPE_API_KEY']}"}, timeout=10)
+    r.raise_for_status()
+    return r.json()["data"][0]["id"]
+
+
 def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30) -> requests.Response:
     """A typical good call of a route, as the demo's active visitor (or an agent); for the
     fallback route, a tool that does not exist."""
@@ -373,6 +384,8 @@ def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30
         body = {"price_id": env["DEMO_PRICE_SCALE"]}  # a preview: nothing changes
     if path.endswith("/update_billing_details"):
         body = {"phone": "+15555550100"}  # already on file: a write that changes nothing
+    if path.endswith("/request_refund"):
+        body = {"payment_id": latest_charge(env, env["DEMO_ACTIVE_CUSTOMER"])}  # a preview
     if path.endswith("/resend_invoice"):
         token = mint(env["IDENTITY_SECRET"], env["DEMO_MANUAL_USER"])
         body = {"invoice_id": env["DEMO_MANUAL_INVOICE"]}
@@ -382,6 +395,11 @@ def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30
 def mint(secret: str, user: str, ttl: int = 3600, **claims) -> str:
     now = int(time.time())
     return jwt.encode({"sub": user, "aud": TENANT, "iat": now, "exp": now + ttl, **claims}, secret, algorithm="HS256")
+
+
+# The one page origin the demo tenant lets browsers call it from (the widget's demo page).
+DEMO_ALLOWED_ORIGIN = "http://localhost:8080"
+TEST_RATE_LIMITS = {"per_visitor_per_minute": 1_000_000, "per_tenant_per_minute": 1_000_000}
 
 
 def main() -> int:
@@ -398,7 +416,9 @@ def main() -> int:
         # fault tests finish quickly.
         ports = {"stripe": 12112, "moto": 5001, "api": 9001}
         fn_env = {"STRIPE_TIMEOUT_MS": "1000", "STRIPE_DEADLINE_MS": "3000"}
-    stack = Stack(ports, profile, fn_env)
+    # The tests call far faster than visitors; their own tenant checks the default limits.
+    tenant_config = {} if args.mode == "dev" else {"rate_limits": TEST_RATE_LIMITS}
+    stack = Stack(ports, profile, fn_env, tenant_config)
     # Ctrl-C and a plain kill both stop everything this script started; SIGINT is set
     # explicitly because a shell starting us in the background would have it ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -30,8 +30,20 @@ def new_secret(prefix: str = "") -> str:
     return prefix + rnd.token_urlsafe(32)
 
 
+MIN_SECRET_BYTES = 32
+
+
+def check_secrets(kind: str, values: list[str]) -> list[str]:
+    """Secrets under 32 bytes are refused when set (the functions never verify with them)."""
+    for v in values:
+        if len(v.encode()) < MIN_SECRET_BYTES:
+            raise SystemExit(f"{kind}: a secret must be at least {MIN_SECRET_BYTES} bytes")
+    return values
+
+
 def create_tenant(layout: dict, tenant: str, stripe_key: str, config: dict | None = None,
-                  identity_secrets=None, agent_secrets=None, webhook_secrets=None) -> dict:
+                  identity_secrets=None, agent_secrets=None, webhook_secrets=None,
+                  user_hash_secrets=None) -> dict:
     if not TENANT_RE.match(tenant):
         raise SystemExit(f"tenant id must match [a-z0-9-]{{3,40}}: {tenant!r}")
     if not KEY_RE.match(stripe_key):
@@ -44,9 +56,11 @@ def create_tenant(layout: dict, tenant: str, stripe_key: str, config: dict | Non
     )["CiphertextBlob"]
     stored = {
         "stripe_key_ciphertext": base64.b64encode(blob).decode(),
-        "identity_secrets": identity_secrets or [new_secret()],
-        "agent_secrets": agent_secrets or [new_secret()],
-        "webhook_secrets": webhook_secrets or [new_secret("whsec_")],
+        "identity_secrets": check_secrets("identity", identity_secrets or [new_secret()]),
+        # The legacy X-User-Hash has its own secret: never one that also signs tokens.
+        "user_hash_secrets": check_secrets("user_hash", user_hash_secrets or [new_secret()]),
+        "agent_secrets": check_secrets("agent", agent_secrets or [new_secret()]),
+        "webhook_secrets": check_secrets("webhook", webhook_secrets or [new_secret("whsec_")]),
     }
     name = layout["secrets_prefix"] + tenant
     try:

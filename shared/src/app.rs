@@ -7,10 +7,30 @@ use std::time::Duration;
 use crate::audit::AuditSink;
 use crate::aws::{DynamoAudit, DynamoLedger, DynamoTenants, ManagedSecrets};
 use crate::catalog::Catalog;
-use crate::config::{Settings, StripeSettings};
+use crate::config::{AwsBudget, Settings, StripeSettings};
 use crate::ledger::{Ledger, MemoryLedger};
 use crate::stripe::StripeClient;
 use crate::tenant::{SecretStore, TenantDirectory, TenantStore};
+
+/// The AWS SDK's configuration (credentials, region, endpoint from the environment) with
+/// this project's time budget; `endpoint` overrides the environment's.
+pub async fn aws_sdk_config(budget: AwsBudget, endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(budget.connect_timeout)
+                .operation_attempt_timeout(budget.attempt_timeout)
+                .operation_timeout(budget.operation_timeout)
+                .build(),
+        )
+        .retry_config(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(budget.max_attempts),
+        );
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
 
 /// Built once per cold start and borrowed by every invocation.
 pub struct App {
@@ -44,7 +64,7 @@ impl App {
     /// The real adapters, configured from the environment template.yaml sets.
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let settings = Settings::from_env()?;
-        let aws = aws_config::load_from_env().await;
+        let aws = aws_sdk_config(settings.aws, None).await;
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
         let store = Arc::new(DynamoTenants::new(
             dynamo.clone(),

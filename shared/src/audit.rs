@@ -50,7 +50,9 @@ pub trait AuditSink: Send + Sync {
 }
 
 /// Emits the record as one JSON log line (target `audit`) for CloudWatch Logs Insights.
-pub fn log(record: &AuditRecord) {
+/// The record's log line; `stored` says whether the audit table has it too (when it does
+/// not, this line is the record).
+pub fn log(record: &AuditRecord, stored: bool) {
     tracing::info!(
         target: "audit",
         tenant = %record.tenant,
@@ -66,8 +68,28 @@ pub fn log(record: &AuditRecord) {
         stripe_requests = record.stripe_requests,
         latency_ms = record.latency_ms,
         request_id = %record.request_id,
+        stored,
         "audit"
     );
+}
+
+/// One call refused before its caller was known, as a CloudWatch embedded-metric line
+/// (`RefusedBeforeIdentity`, by tenant and code) instead of an audit record.
+pub fn count_refused(tenant: &str, code: &str, reason: Option<&str>) {
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": crate::timefmt::now_unix() * 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": "StripeBillingBot",
+                "Dimensions": [["tenant", "code"]],
+                "Metrics": [{"Name": "RefusedBeforeIdentity", "Unit": "Count"}],
+            }],
+        },
+        "tenant": tenant, "code": code, "reason": reason.unwrap_or("-"),
+        "RefusedBeforeIdentity": 1,
+    });
+    // Printed as is: CloudWatch reads the metric from the raw JSON line.
+    println!("{line}");
 }
 
 /// Argument names whose values never reach a record, whatever the tool.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::audit::{AuditRecord, AuditSink};
-use crate::ledger::{Bound, Claim, Confirmation, Ledger, State};
+use crate::ledger::{Bound, Claim, Confirmation, Entry, Ledger, State, in_window};
 use crate::secret::Secret;
 use crate::tenant::{SecretStore, StoreError, TenantConfig, TenantSecrets, TenantStore};
 
@@ -81,6 +81,8 @@ struct StoredSecrets {
     stripe_key_ciphertext: String,
     #[serde(default)]
     identity_secrets: Vec<String>,
+    #[serde(default)]
+    user_hash_secrets: Vec<String>,
     #[serde(default)]
     agent_secrets: Vec<String>,
     #[serde(default)]
@@ -157,6 +159,7 @@ impl SecretStore for ManagedSecrets {
         Ok(Some(TenantSecrets {
             stripe_key: Secret::new(key),
             identity_secrets: wrap(stored.identity_secrets),
+            user_hash_secrets: wrap(stored.user_hash_secrets),
             agent_secrets: wrap(stored.agent_secrets),
             webhook_secrets: wrap(stored.webhook_secrets),
         }))
@@ -250,15 +253,124 @@ impl DynamoLedger {
             .expect("table, key and expression are set")
     }
 
+    /// One conditional update on its own (outside a transaction): `false` when its
+    /// condition does not hold.
+    async fn apply(&self, up: aws_sdk_dynamodb::types::Update) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(up.table_name())
+            .set_key(Some(up.key().clone()))
+            .update_expression(up.update_expression())
+            .set_condition_expression(up.condition_expression().map(str::to_string))
+            .set_expression_attribute_names(up.expression_attribute_names().cloned())
+            .set_expression_attribute_values(up.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(dynamo_err(e)),
+        }
+    }
+
+    /// A rolling window's entries and version (0 when it does not exist yet).
+    async fn window(&self, tenant: &str, key: &str) -> Result<(Vec<Entry>, u64), StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", Self::count_key(tenant, key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err)?;
+        let Some(item) = out.item else {
+            return Ok((Vec::new(), 0));
+        };
+        let entries = item
+            .get("entries")
+            .and_then(|v| v.as_s().ok())
+            .map(|s| serde_json::from_str(s).map_err(|e| StoreError::Malformed(e.to_string())))
+            .transpose()?
+            .unwrap_or_default();
+        let version = item
+            .get("v")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        Ok((entries, version))
+    }
+
+    /// Writes a window's entries if its version is still `version`.
+    fn window_put(
+        &self,
+        tenant: &str,
+        b: &Bound,
+        entries: &[Entry],
+        version: u64,
+        now: i64,
+    ) -> Result<aws_sdk_dynamodb::types::Update, StoreError> {
+        let text =
+            serde_json::to_string(entries).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let expires = now + b.window_secs.unwrap_or(0) + 86_400;
+        Ok(aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", Self::count_key(tenant, &b.key))
+            .update_expression("SET entries = :e, v = :next, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(v) OR v = :v")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":e", AttributeValue::S(text))
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()))
+            .expression_attribute_values(":ttl", AttributeValue::N(expires.to_string()))
+            .build()
+            .expect("table, key and expression are set"))
+    }
+
+    /// Takes a refused write's entry out of its window again (compare-and-set, retried
+    /// while other writes move the version).
+    async fn window_release(&self, tenant: &str, b: &Bound, id: &str) -> Result<(), StoreError> {
+        for _ in 0..20 {
+            let (mut entries, version) = self.window(tenant, &b.key).await?;
+            let before = entries.len();
+            entries.retain(|(e, _, _)| e != id);
+            if entries.len() == before {
+                return Ok(());
+            }
+            let up = self.window_put(tenant, b, &entries, version, crate::timefmt::now_unix())?;
+            if self.apply(up).await? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Unavailable(
+            "a rolling window kept changing".into(),
+        ))
+    }
+
     fn count_up(&self, tenant: &str, b: &Bound) -> aws_sdk_dynamodb::types::Update {
         aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("pk", Self::count_key(tenant, &b.key))
-            .update_expression("ADD n :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(n) OR n < :cap")
+            .update_expression("ADD n :w SET #ttl = :ttl")
+            // Room for this write's weight; a weight over the cap never fits.
+            .condition_expression("attribute_not_exists(n) OR n <= :room")
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":cap", AttributeValue::N(b.cap.to_string()))
+            .expression_attribute_values(":w", AttributeValue::N(b.weight.to_string()))
+            .expression_attribute_values(
+                ":room",
+                AttributeValue::N(
+                    b.cap
+                        .checked_sub(b.weight)
+                        .map_or(-1, |r| r as i64)
+                        .to_string(),
+                ),
+            )
             .expression_attribute_values(":ttl", AttributeValue::N(b.expires_at.to_string()))
             .build()
             .expect("table, key and expression are set")
@@ -375,11 +487,21 @@ impl Ledger for DynamoLedger {
                 .build(),
         ];
         for b in &c.bounds {
-            items.push(
-                TransactWriteItem::builder()
-                    .update(self.count_up(&c.tenant, b))
-                    .build(),
-            );
+            let update = match b.window_secs {
+                None => self.count_up(&c.tenant, b),
+                Some(window) => {
+                    // Compare-and-set on the window's version: computed from a consistent
+                    // read, applied only if no other write changed it since.
+                    let (entries, version) = self.window(&c.tenant, &b.key).await?;
+                    let (mut kept, total) = in_window(&entries, window, now);
+                    if !b.fits(total) {
+                        return Ok(Claim::OverCap(b.reason.clone()));
+                    }
+                    kept.push((c.id.clone(), now, b.weight));
+                    self.window_put(&c.tenant, b, &kept, version, now)?
+                }
+            };
+            items.push(TransactWriteItem::builder().update(update).build());
         }
         let out = self
             .client
@@ -399,7 +521,7 @@ impl Ledger for DynamoLedger {
                     return Ok(Claim::Taken);
                 }
                 for b in &c.bounds {
-                    if self.count(&c.tenant, &b.key).await? >= b.cap {
+                    if !b.fits(self.used(&c.tenant, b, now).await?) {
                         return Ok(Claim::OverCap(b.reason.clone()));
                     }
                 }
@@ -431,15 +553,22 @@ impl Ledger for DynamoLedger {
             .map_err(dynamo_err)?;
         if release {
             for b in &c.bounds {
+                if b.window_secs.is_some() {
+                    self.window_release(&c.tenant, b, &c.id).await?;
+                    continue;
+                }
                 let out = self
                     .client
                     .update_item()
                     .table_name(&self.table)
                     .key("pk", Self::count_key(&c.tenant, &b.key))
                     .update_expression("ADD n :minus")
-                    .condition_expression("n > :zero")
-                    .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
-                    .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                    .condition_expression("n >= :w")
+                    .expression_attribute_values(
+                        ":minus",
+                        AttributeValue::N(format!("-{}", b.weight)),
+                    )
+                    .expression_attribute_values(":w", AttributeValue::N(b.weight.to_string()))
                     .send()
                     .await;
                 if let Err(e) = out
@@ -479,6 +608,20 @@ impl Ledger for DynamoLedger {
         }
     }
 
+    async fn take(&self, tenant: &str, bound: &Bound) -> Result<bool, StoreError> {
+        self.apply(self.count_up(tenant, bound)).await
+    }
+
+    async fn used(&self, tenant: &str, b: &Bound, now: i64) -> Result<u64, StoreError> {
+        if let Some(window) = b.window_secs {
+            let (entries, _) = self.window(tenant, &b.key).await?;
+            return Ok(in_window(&entries, window, now).1);
+        }
+        self.count(tenant, &b.key).await
+    }
+}
+
+impl DynamoLedger {
     async fn count(&self, tenant: &str, key: &str) -> Result<u64, StoreError> {
         let out = self
             .client

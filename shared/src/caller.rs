@@ -31,10 +31,14 @@ impl Caller {
         now: i64,
     ) -> Result<Self, ApiError> {
         match admits {
-            Admits::Visitors => {
-                identity::verify_visitor(headers, config, &secrets.identity_secrets, now)
-                    .map(Caller::Visitor)
-            }
+            Admits::Visitors => identity::verify_visitor(
+                headers,
+                config,
+                &secrets.identity_secrets,
+                &secrets.user_hash_secrets,
+                now,
+            )
+            .map(Caller::Visitor),
             Admits::Agents => {
                 let token = identity::bearer(headers)?.ok_or_else(ApiError::identity_required)?;
                 let claims = identity::verify_jwt(

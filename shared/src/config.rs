@@ -17,6 +17,30 @@ pub struct Settings {
     pub tenant_cache_ttl: Duration,
     /// Audit records expire (DynamoDB TTL) after this many days.
     pub audit_retention_days: u32,
+    pub aws: AwsBudget,
+}
+
+/// How long one call to DynamoDB, KMS or Secrets Manager may take, retries included. A call
+/// touches AWS a few times in sequence (tenant, mapping, ledger, audit), so each operation
+/// gets a small share of the function's 15 s: a slow or unreachable AWS answers
+/// `503 billing_unavailable` in seconds, never an API Gateway timeout.
+#[derive(Debug, Clone, Copy)]
+pub struct AwsBudget {
+    pub connect_timeout: Duration,
+    pub attempt_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for AwsBudget {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_millis(500),
+            attempt_timeout: Duration::from_millis(800),
+            operation_timeout: Duration::from_millis(1800),
+            max_attempts: 2,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +87,15 @@ impl Settings {
             },
             tenant_cache_ttl: Duration::from_secs(number("TENANT_CACHE_TTL_SECS", 300)?),
             audit_retention_days: number("AUDIT_RETENTION_DAYS", 400)? as u32,
+            aws: {
+                let d = AwsBudget::default();
+                AwsBudget {
+                    connect_timeout: millis("AWS_CONNECT_TIMEOUT_MS", d.connect_timeout)?,
+                    attempt_timeout: millis("AWS_ATTEMPT_TIMEOUT_MS", d.attempt_timeout)?,
+                    operation_timeout: millis("AWS_OPERATION_TIMEOUT_MS", d.operation_timeout)?,
+                    max_attempts: number("AWS_MAX_ATTEMPTS", u64::from(d.max_attempts))? as u32,
+                }
+            },
         })
     }
 }

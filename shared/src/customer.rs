@@ -2,7 +2,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{ApiError, Candidate};
-use crate::identity::Visitor;
+use crate::identity::{Visitor, valid_customer_id};
 use crate::stripe::StripeSession;
 use crate::stripe::api;
 use crate::stripe::types::{Customer, List};
@@ -22,10 +22,18 @@ pub async fn known(
     if visitor.user_id.is_empty() {
         return Ok(None);
     }
-    store
+    let mapped = store
         .contact(&config.tenant, &visitor.user_id)
         .await
-        .map_err(|e| e.to_api_error())
+        .map_err(|e| e.to_api_error())?;
+    // The mapping is the merchant's data: checked like any id before it reaches a URL.
+    match mapped {
+        Some(id) if !valid_customer_id(&id) => {
+            tracing::warn!(tenant = %config.tenant, "contact mapping holds a malformed customer id");
+            Err(ApiError::customer_not_found())
+        }
+        other => Ok(other),
+    }
 }
 
 /// The [`known`] customer, or else the token's verified email matched case-insensitively.

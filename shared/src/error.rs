@@ -53,6 +53,9 @@ pub struct ApiError {
     /// Methods the path takes, for the `Allow` header of a 405.
     #[serde(skip)]
     pub allow: Option<&'static str>,
+    /// Seconds for the `Retry-After` header, where the error knows them.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -66,6 +69,7 @@ impl ApiError {
             candidates: None,
             matched: None,
             allow: None,
+            retry_after: None,
         }
     }
 

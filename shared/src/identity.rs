@@ -51,17 +51,25 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     Ok(Some(token))
 }
 
+/// Secrets shorter than this are refused when set and never verify anything.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The visitor of a request: a JWT signed with one of the tenant's `identity` secrets, or,
+/// where the tenant allows it, the legacy user id and hash made with one of its `user_hash`
+/// secrets. The two never share a key, so a merchant hashing user ids on demand can't be
+/// used to sign tokens.
 pub fn verify_visitor(
     headers: &HeaderMap,
     config: &TenantConfig,
-    secrets: &[Secret],
+    identity: &[Secret],
+    user_hash: &[Secret],
     now: i64,
 ) -> Result<Visitor, ApiError> {
     if let Some(token) = bearer(headers)? {
         let claims = verify_jwt(
             token,
             &config.tenant,
-            secrets,
+            identity,
             config.max_token_lifetime_secs,
             now,
         )?;
@@ -73,7 +81,7 @@ pub fn verify_visitor(
             if !config.legacy_user_hash {
                 return Err(ApiError::identity_invalid("user_hash_disabled"));
             }
-            verify_user_hash(user_id, hash, secrets)?;
+            verify_user_hash(user_id, hash, user_hash)?;
             Ok(Visitor {
                 user_id: user_id.to_string(),
                 email: None,
@@ -106,7 +114,7 @@ pub fn verify_jwt(
     validation.set_required_spec_claims(&["exp", "sub", "aud"]);
     validation.leeway = 0;
     let mut outcome = Err(ApiError::identity_invalid("bad_signature"));
-    for secret in secrets {
+    for secret in usable(secrets) {
         let key = DecodingKey::from_secret(secret.expose().as_bytes());
         match jsonwebtoken::decode::<Claims>(token, &key, &validation) {
             Ok(data) => {
@@ -132,13 +140,20 @@ pub fn verify_jwt(
     let (Some(iat), Some(exp)) = (claims.iat, claims.exp) else {
         return Err(ApiError::identity_invalid("missing_claim"));
     };
-    if iat > now + IAT_SKEW_SECS {
+    if iat < 0 {
+        return Err(ApiError::identity_invalid("bad_issued_at"));
+    }
+    if iat > now.saturating_add(IAT_SKEW_SECS) {
         return Err(ApiError::identity_invalid("issued_in_future"));
     }
     if exp <= now {
         return Err(ApiError::identity_expired());
     }
-    if exp - iat > max_lifetime_secs as i64 {
+    // Checked: claims are the signer's numbers, and i64 arithmetic on them can overflow.
+    let too_long = exp
+        .checked_sub(iat)
+        .is_none_or(|life| life > i64::try_from(max_lifetime_secs).unwrap_or(i64::MAX));
+    if too_long {
         return Err(ApiError::identity_invalid("lifetime_too_long"));
     }
     if claims.sub.as_deref().is_none_or(str::is_empty) {
@@ -151,7 +166,7 @@ pub fn verify_jwt(
 /// the token, or a tenant that vouches for every email it signs.
 fn visitor_from(claims: Claims, trust_email: bool) -> Result<Visitor, ApiError> {
     if let Some(id) = &claims.stripe_customer_id
-        && (!id.starts_with("cus_") || id.len() > 255)
+        && !valid_customer_id(id)
     {
         return Err(ApiError::identity_invalid("bad_customer_claim"));
     }
@@ -174,7 +189,7 @@ fn verify_user_hash(user_id: &str, hash: &str, secrets: &[Secret]) -> Result<(),
         .ok()
         .filter(|_| lower_hex)
         .ok_or_else(|| ApiError::identity_invalid("bad_user_hash"))?;
-    let matches = secrets.iter().any(|secret| {
+    let matches = usable(secrets).any(|secret| {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
             return false;
         };
@@ -187,6 +202,22 @@ fn verify_user_hash(user_id: &str, hash: &str, secrets: &[Secret]) -> Result<(),
     } else {
         Err(ApiError::identity_invalid("bad_user_hash"))
     }
+}
+
+/// A Stripe customer id as Stripe makes them (`cus_` and letters and digits), safe to put
+/// in a URL path: `cus_x/../../v1/balance` is not one.
+pub fn valid_customer_id(id: &str) -> bool {
+    id.len() <= 255
+        && id
+            .strip_prefix("cus_")
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Secrets long enough to be secrets; an empty or short one verifies nothing.
+fn usable(secrets: &[Secret]) -> impl Iterator<Item = &Secret> {
+    secrets
+        .iter()
+        .filter(|s| s.expose().len() >= MIN_SECRET_BYTES)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -62,6 +62,72 @@ pub struct Bound {
     pub message: String,
     /// When the counter may be forgotten (unix seconds).
     pub expires_at: i64,
+    /// How much this write counts: 1 for a count of writes, the amount for a money cap.
+    #[serde(default = "one")]
+    pub weight: u64,
+    /// A rolling window: only writes of the last `window_secs` count (each is kept with its
+    /// time). `None`: a plain counter, whose `key` names its period.
+    #[serde(default)]
+    pub window_secs: Option<i64>,
+}
+
+/// One write counted in a rolling window: (confirmation id, unix time, weight).
+pub type Entry = (String, i64, u64);
+
+/// What of `entries` still counts at `now`, and its total.
+pub fn in_window(entries: &[Entry], window_secs: i64, now: i64) -> (Vec<Entry>, u64) {
+    let kept: Vec<Entry> = entries
+        .iter()
+        .filter(|(_, t, _)| *t > now - window_secs)
+        .cloned()
+        .collect();
+    let total = kept.iter().map(|(_, _, w)| *w).sum();
+    (kept, total)
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl Bound {
+    /// A count of writes (each counts 1).
+    pub fn count(key: String, cap: u64, reason: &str, message: String, expires_at: i64) -> Self {
+        Self {
+            key,
+            cap,
+            reason: reason.into(),
+            message,
+            expires_at,
+            weight: 1,
+            window_secs: None,
+        }
+    }
+
+    /// A total of `weight`s over the last `window_secs` (e.g. refunded amounts in 30 days).
+    pub fn rolling(
+        key: String,
+        cap: u64,
+        weight: u64,
+        window_secs: i64,
+        reason: &str,
+        message: String,
+    ) -> Self {
+        Self {
+            key,
+            cap,
+            reason: reason.into(),
+            message,
+            expires_at: 0,
+            weight,
+            window_secs: Some(window_secs),
+        }
+    }
+
+    /// Whether a counter at `n` has room for this write.
+    pub fn fits(&self, n: u64) -> bool {
+        n.checked_add(self.weight)
+            .is_some_and(|total| total <= self.cap)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +163,11 @@ pub trait Ledger: Send + Sync {
     /// A claimed write whose effect is unknown (Stripe did not answer): its claim lapses at
     /// once, so a retry resends it under the same idempotency key.
     async fn abandon(&self, c: &Confirmation) -> Result<(), StoreError>;
-    /// A counter's value, for the early check at propose time.
-    async fn count(&self, tenant: &str, key: &str) -> Result<u64, StoreError>;
+    /// How much of `bound` is used at `now`, for the early check at propose time.
+    async fn used(&self, tenant: &str, bound: &Bound, now: i64) -> Result<u64, StoreError>;
+    /// Counts one more against `bound` if it is under its cap, in one conditional step;
+    /// `false` (and nothing counted) when the cap is reached.
+    async fn take(&self, tenant: &str, bound: &Bound) -> Result<bool, StoreError>;
 }
 
 /// In-memory ledger: one lock makes each step atomic, as DynamoDB's conditions do.
@@ -106,6 +175,7 @@ pub trait Ledger: Send + Sync {
 pub struct MemoryLedger {
     confirmations: Mutex<HashMap<(String, String), Confirmation>>,
     counters: Mutex<HashMap<(String, String), u64>>,
+    windows: Mutex<HashMap<(String, String), Vec<Entry>>>,
 }
 
 fn poisoned<T>(_: T) -> StoreError {
@@ -139,6 +209,7 @@ impl Ledger for MemoryLedger {
     ) -> Result<Claim, StoreError> {
         let mut all = self.confirmations.lock().map_err(poisoned)?;
         let mut counters = self.counters.lock().map_err(poisoned)?;
+        let mut windows = self.windows.lock().map_err(poisoned)?;
         let key = (c.tenant.clone(), c.id.clone());
         let Some(stored) = all.get_mut(&key) else {
             return Ok(Claim::Taken);
@@ -146,15 +217,26 @@ impl Ledger for MemoryLedger {
         match stored.state {
             State::Pending => {
                 for b in &c.bounds {
-                    let n = counters.get(&(c.tenant.clone(), b.key.clone())).copied();
-                    if n.unwrap_or(0) >= b.cap {
+                    let k = (c.tenant.clone(), b.key.clone());
+                    let n = match b.window_secs {
+                        Some(w) => in_window(windows.get(&k).map_or(&[], Vec::as_slice), w, now).1,
+                        None => counters.get(&k).copied().unwrap_or(0),
+                    };
+                    if !b.fits(n) {
                         return Ok(Claim::OverCap(b.reason.clone()));
                     }
                 }
                 for b in &c.bounds {
-                    *counters
-                        .entry((c.tenant.clone(), b.key.clone()))
-                        .or_default() += 1;
+                    let k = (c.tenant.clone(), b.key.clone());
+                    match b.window_secs {
+                        Some(_) => {
+                            windows
+                                .entry(k)
+                                .or_default()
+                                .push((c.id.clone(), now, b.weight))
+                        }
+                        None => *counters.entry(k).or_default() += b.weight,
+                    }
                 }
             }
             State::Claimed if stored.claimed_at.is_some_and(|t| t < stale_before) => {}
@@ -179,9 +261,15 @@ impl Ledger for MemoryLedger {
         }
         if release {
             let mut counters = self.counters.lock().map_err(poisoned)?;
+            let mut windows = self.windows.lock().map_err(poisoned)?;
             for b in &c.bounds {
-                if let Some(n) = counters.get_mut(&(c.tenant.clone(), b.key.clone())) {
-                    *n = n.saturating_sub(1);
+                let k = (c.tenant.clone(), b.key.clone());
+                if b.window_secs.is_some() {
+                    if let Some(entries) = windows.get_mut(&k) {
+                        entries.retain(|(id, _, _)| *id != c.id);
+                    }
+                } else if let Some(n) = counters.get_mut(&k) {
+                    *n = n.saturating_sub(b.weight);
                 }
             }
         }
@@ -198,13 +286,32 @@ impl Ledger for MemoryLedger {
         Ok(())
     }
 
-    async fn count(&self, tenant: &str, key: &str) -> Result<u64, StoreError> {
-        Ok(self
-            .counters
-            .lock()
-            .map_err(poisoned)?
-            .get(&(tenant.to_string(), key.to_string()))
-            .copied()
-            .unwrap_or(0))
+    async fn take(&self, tenant: &str, bound: &Bound) -> Result<bool, StoreError> {
+        let mut counters = self.counters.lock().map_err(poisoned)?;
+        let n = counters
+            .entry((tenant.to_string(), bound.key.clone()))
+            .or_default();
+        if !bound.fits(*n) {
+            return Ok(false);
+        }
+        *n += bound.weight;
+        Ok(true)
+    }
+
+    async fn used(&self, tenant: &str, b: &Bound, now: i64) -> Result<u64, StoreError> {
+        let k = (tenant.to_string(), b.key.clone());
+        Ok(match b.window_secs {
+            Some(w) => {
+                let windows = self.windows.lock().map_err(poisoned)?;
+                in_window(windows.get(&k).map_or(&[], Vec::as_slice), w, now).1
+            }
+            None => self
+                .counters
+                .lock()
+                .map_err(poisoned)?
+                .get(&k)
+                .copied()
+                .unwrap_or(0),
+        })
     }
 }

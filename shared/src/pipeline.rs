@@ -11,8 +11,10 @@ use serde_json::Value;
 use crate::app::App;
 use crate::audit::{self, AuditRecord};
 use crate::caller::{Admits, Caller};
+use crate::cors;
 use crate::customer;
 use crate::error::ApiError;
+use crate::limits;
 use crate::response;
 use crate::routes;
 use crate::tenant::{TenantConfig, TenantSecrets, valid_tenant_id};
@@ -22,7 +24,8 @@ use crate::tool::{Call, Endpoint, Incoming, Reply};
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Runs a handler as a Lambda function until the runtime stops it. The app is built once
-/// per cold start and lives as long as the process, so every invocation borrows it.
+/// per cold start and lives as long as the process, so every invocation borrows it. Every
+/// route answers a browser's preflight and grants the tenant's allowed origins here.
 pub async fn serve<H, Fut>(app: App, handler: H) -> Result<(), lambda_http::Error>
 where
     H: Fn(&'static App, Request) -> Fut + Send + Sync,
@@ -31,10 +34,28 @@ where
     let app: &'static App = Box::leak(Box::new(app));
     let handler = &handler;
     lambda_http::run(service_fn(move |req: Request| {
-        let answer = handler(app, req);
+        let answer = edge(app, req, handler);
         async move { Ok::<_, Infallible>(answer.await) }
     }))
     .await
+}
+
+/// One request at the edge: a preflight is answered here; any other call is handled, and
+/// its answer carries the CORS grant when the tenant allows the caller's origin.
+pub async fn edge<H, Fut>(app: &'static App, req: Request, handler: &H) -> Response<Body>
+where
+    H: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
+    if cors::is_preflight(&req) {
+        return cors::preflight(app, &req).await;
+    }
+    let asked = cors::Asked::of(&req);
+    let mut resp = handler(app, req).await;
+    if let Some(origin) = asked.granted(app).await {
+        cors::grant(&mut resp, &origin);
+    }
+    resp
 }
 
 /// Runs a handler that needs neither AWS nor Stripe (the route fallback): nothing to build,
@@ -115,6 +136,12 @@ pub(crate) async fn record<A>(
         Ok(_) => (200, "ok".to_string(), None),
         Err(e) => (e.status, e.code.to_string(), e.reason.clone()),
     };
+    if trail.actor.is_none() {
+        // Refused before we knew who asked: counted, never stored one by one, so a flood
+        // of bad tokens cannot fill the audit table.
+        audit::count_refused(&tenant, &outcome, reason.as_deref());
+        return;
+    }
     let time = timefmt::rfc3339_now();
     let record = AuditRecord {
         pk: format!("{tenant}#{}", trail.customer.as_deref().unwrap_or("-")),
@@ -144,10 +171,14 @@ pub(crate) async fn record<A>(
         expires_at: timefmt::now_unix() + i64::from(app.audit_retention_days) * 86_400,
         sends: trail.write_ahead.map(|(_, sends)| sends),
     };
-    audit::log(&record);
-    if let Err(e) = app.audit.write(&record).await {
-        tracing::error!(error = %e, request_id, "audit record not stored");
-    }
+    let stored = match app.audit.write(&record).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, request_id, "audit record not stored");
+            false
+        }
+    };
+    audit::log(&record, stored);
 }
 
 /// The tenant's config and secrets, or the contract's answer for a tenant we can't serve.
@@ -189,6 +220,7 @@ async fn run<T: Endpoint>(
         timefmt::now_unix(),
     )?;
     trail.actor = Some(caller.actor());
+    limits::check(app, &config, &caller, timefmt::now_unix()).await?;
     // A visitor's customer is known before any input (without Stripe), so a call refused
     // below is still filed under it.
     let mut known = match caller.visitor() {

@@ -28,11 +28,14 @@ pub fn ok(mut body: Value, request_id: &str) -> Response<Body> {
 
 pub fn failure(err: &ApiError, request_id: &str) -> Response<Body> {
     let body = json!({"ok": false, "error": err, "request_id": request_id});
-    let retry_after =
-        (err.code == "billing_unavailable" || err.code == "rate_limited").then_some("5");
+    let retry_after = match err.retry_after {
+        Some(secs) => Some(secs.to_string()),
+        None => (err.code == "billing_unavailable" || err.code == "rate_limited")
+            .then(|| "5".to_string()),
+    };
     let mut headers = Vec::new();
-    if let Some(secs) = retry_after {
-        headers.push(("retry-after", secs));
+    if let Some(secs) = &retry_after {
+        headers.push(("retry-after", secs.as_str()));
     }
     if let Some(allow) = err.allow {
         headers.push(("allow", allow));

@@ -48,6 +48,11 @@ pub struct TenantConfig {
     /// Bounds and switches of the write tools; every field has a safe default.
     #[serde(default)]
     pub policy: Policy,
+    /// Origins (`https://shop.example.com`) whose pages may call the API from a browser.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub rate_limits: crate::limits::RateLimits,
 }
 
 /// The merchant's bounds on what the bot may do. Checked in code, never by the model.
@@ -68,6 +73,12 @@ pub struct Policy {
     pub max_pause_days: i64,
     /// Promotion codes `apply_coupon` accepts; empty means any valid one.
     pub allowed_codes: Vec<String>,
+    /// Refunds only of charges at most this many days old.
+    pub refund_window_days: i64,
+    /// The most refunded to one customer in any 30 days, per currency, in its minor unit.
+    pub refund_max_per_30_days: u64,
+    /// Refunds per tenant in any hour.
+    pub refunds_per_hour: u64,
 }
 
 impl Default for Policy {
@@ -80,6 +91,9 @@ impl Default for Policy {
             pause_behavior: "void".into(),
             max_pause_days: 90,
             allowed_codes: Vec::new(),
+            refund_window_days: 14,
+            refund_max_per_30_days: 50_000,
+            refunds_per_hour: 20,
         }
     }
 }
@@ -105,7 +119,19 @@ impl TenantConfig {
             time_zone: None,
             trust_email_claim: false,
             policy: Policy::default(),
+            allowed_origins: Vec::new(),
+            rate_limits: crate::limits::RateLimits::default(),
         }
+    }
+
+    /// Whether a browser page at `origin` may call this tenant's API (exact match; the
+    /// scheme and host compared case-insensitively, as browsers serialize them lowercase).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        origin != "null"
+            && self
+                .allowed_origins
+                .iter()
+                .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
     }
 
     /// How this tenant's summaries say dates.
@@ -124,6 +150,8 @@ impl TenantConfig {
 pub struct TenantSecrets {
     pub stripe_key: Secret,
     pub identity_secrets: Vec<Secret>,
+    /// For the legacy `X-User-Hash` only; never an identity secret.
+    pub user_hash_secrets: Vec<Secret>,
     pub agent_secrets: Vec<Secret>,
     pub webhook_secrets: Vec<Secret>,
 }
@@ -228,8 +256,26 @@ fn cached<T>(cache: &Cache<T>, tenant: &str, ttl: Duration) -> Option<Option<Arc
     (at.elapsed() < ttl).then(|| value.clone())
 }
 
+/// How many tenants a warm Lambda remembers: a flood of made-up tenant ids must not grow
+/// its memory without end.
+pub const MAX_CACHED_TENANTS: usize = 1024;
+
 fn remember<T>(cache: &Cache<T>, tenant: &str, value: Option<Arc<T>>) {
     if let Ok(mut map) = cache.lock() {
+        if map.len() >= MAX_CACHED_TENANTS && !map.contains_key(tenant) {
+            // Misses go first (they are cheap to learn again), then the oldest.
+            map.retain(|_, (_, v)| v.is_some());
+            while map.len() >= MAX_CACHED_TENANTS {
+                let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                map.remove(&oldest);
+            }
+        }
         map.insert(tenant.to_string(), (Instant::now(), value));
     }
 }

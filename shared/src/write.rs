@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use base64::Engine;
-use rand::RngCore;
+use rand::{Rng, RngCore};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -24,6 +24,8 @@ use crate::tool::{Answer, Call, Endpoint, Incoming, Reply, parse_checked};
 
 /// How long a claimer may take before a retry may take its claim over (it crashed).
 const CLAIM_LEASE_SECS: i64 = 30;
+/// How often a confirmation tries its claim while racing others for the same counters.
+const CLAIM_ATTEMPTS: u64 = 12;
 /// How long a racing confirmation waits for the winner's outcome.
 const WAIT_FOR_OUTCOME: Duration = Duration::from_secs(8);
 
@@ -50,8 +52,9 @@ pub trait WriteTool: Send + Sync + 'static {
         pins: Option<&'a Value>,
     ) -> impl Future<Output = Result<Plan, ApiError>> + Send + 'a;
 
-    /// The counters this write may not push past their caps.
-    fn bounds(&self, _call: &Call<'_>, _args: &Self::Args) -> Vec<Bound> {
+    /// The counters this write may not push past their caps (`preview` is what `plan`
+    /// found, e.g. the amount a refund counts).
+    fn bounds(&self, _call: &Call<'_>, _args: &Self::Args, _preview: &Value) -> Vec<Bound> {
         Vec::new()
     }
 
@@ -166,10 +169,10 @@ async fn propose<W: WriteTool>(
         } => (preview, summary, change, pins),
     };
     let ledger = call.app.ledger.as_ref();
-    let bounds = w.bounds(call, &args);
+    let bounds = w.bounds(call, &args, &preview);
     // Said now rather than after the visitor confirmed; the claim checks again, atomically.
     for b in &bounds {
-        if ledger.count(&call.tenant.tenant, &b.key).await? >= b.cap {
+        if !b.fits(ledger.used(&call.tenant.tenant, b, now_unix()).await?) {
             return Err(ApiError::policy_denied(&b.reason, b.message.clone()));
         }
     }
@@ -280,10 +283,11 @@ async fn commit<W: WriteTool>(
     let now = now_unix();
     let sk = format!("{}#{}", rfc3339_now(), call.request_id);
     c.audit_sk = Some(sk.clone());
-    // A claim can lose a race on a counter to another confirmation (DynamoDB cancels one
-    // of two transactions on the same item); it is still pending then, so try again.
+    // A claim can lose a race on a counter or a rolling window to another confirmation
+    // (DynamoDB cancels one of two transactions on the same item); it is still pending
+    // then, so try again, with jitter so racers spread out.
     let mut claim = Claim::Taken;
-    for attempt in 0..5u64 {
+    for attempt in 0..CLAIM_ATTEMPTS {
         claim = ledger.claim(&c, now, now - CLAIM_LEASE_SECS).await?;
         let still_pending = claim == Claim::Taken
             && c.state == State::Pending
@@ -294,7 +298,8 @@ async fn commit<W: WriteTool>(
         if !still_pending {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20 + 30 * attempt)).await;
+        let jitter = rand::rng().random_range(0..=40 * (attempt + 1));
+        tokio::time::sleep(Duration::from_millis(10 + jitter)).await;
     }
     match claim {
         Claim::Won => {}
@@ -313,7 +318,17 @@ async fn commit<W: WriteTool>(
     }
     // Write-ahead: the record exists before Stripe is asked, and the pipeline's closing
     // record (same key) completes it. A crash in between leaves it "pending", visibly.
-    let sends = write_ahead(call, W::NAME, &c, &sk).await;
+    let sends = match write_ahead(call, W::NAME, &c, &sk).await {
+        Ok(sends) => sends,
+        Err(e) => {
+            // No record, no write: Stripe is not asked, and the claim lapses so a retry of
+            // this confirmation can go ahead once the audit table answers again.
+            if let Err(le) = ledger.abandon(&c).await {
+                tracing::error!(error = %le, "could not release a write's claim");
+            }
+            return Err(e);
+        }
+    };
     let _ = call.write_ahead.set((sk.clone(), sends));
     // Derived from the confirmation, never the request: every retry of this confirmation,
     // in any process, is the same Stripe request.
@@ -348,7 +363,12 @@ fn refused(e: &StripeError) -> bool {
     matches!(e.status(), Some(s) if (400..500).contains(&s) && s != 409 && s != 429)
 }
 
-async fn write_ahead(call: &Call<'_>, tool: &str, c: &Confirmation, sk: &str) -> Value {
+async fn write_ahead(
+    call: &Call<'_>,
+    tool: &str,
+    c: &Confirmation,
+    sk: &str,
+) -> Result<Value, ApiError> {
     let sends = json!({
         "method": c.change.method, "path": c.change.path,
         "params": audit::redact(&Value::Object(
@@ -375,11 +395,13 @@ async fn write_ahead(call: &Call<'_>, tool: &str, c: &Confirmation, sk: &str) ->
         expires_at: now_unix() + i64::from(call.app.audit_retention_days) * 86_400,
         sends: Some(sends.clone()),
     };
-    audit::log(&record);
     if let Err(e) = call.app.audit.write(&record).await {
-        tracing::error!(error = %e, "write-ahead audit record not stored");
+        tracing::error!(error = %e, "write-ahead audit record not stored; write refused");
+        audit::log(&record, false);
+        return Err(ApiError::billing_unavailable(503, "audit_unavailable"));
     }
-    sends
+    audit::log(&record, true);
+    Ok(sends)
 }
 
 fn stored_error(e: &ApiError) -> Value {

@@ -583,3 +583,49 @@ def test_concurrent_idempotency_key_reuse_is_409():
     # Once the first request is done, the key replays it.
     again = fresh.v1.customers.create(params={"email": "ik@example.com"}, options={"idempotency_key": ik})
     assert again.id == results["first"].id
+
+
+def paid_charge(client, plan, card: str = "pm_card_visa"):
+    cus = client.v1.customers.create(params={"email": f"r-{uuid.uuid4().hex[:6]}@example.com"})
+    pm = client.v1.payment_methods.attach(card, params={"customer": cus.id})
+    client.v1.customers.update(cus.id, params={"invoice_settings": {"default_payment_method": pm.id}})
+    client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": plan.id}]})
+    return client.v1.charges.list(params={"customer": cus.id, "limit": 1}).data[0]
+
+
+def test_refunds_partial_then_the_rest_then_refused(client, plan):
+    charge = paid_charge(client, plan)
+    first = client.v1.refunds.create(params={"charge": charge.id, "amount": 1000,
+                                             "reason": "requested_by_customer"})
+    assert (first.object, first.amount, first.status, first.reason) == ("refund", 1000, "succeeded",
+                                                                         "requested_by_customer")
+    after = client.v1.charges.retrieve(charge.id)
+    assert (after.amount_refunded, after.refunded) == (1000, False)
+    with pytest.raises(stripe.InvalidRequestError) as too_much:
+        client.v1.refunds.create(params={"charge": charge.id, "amount": 5000})
+    assert too_much.value.code == "amount_too_large" and too_much.value.param == "amount"
+    rest = client.v1.refunds.create(params={"payment_intent": charge.payment_intent})
+    assert rest.amount == charge.amount - 1000 and rest.charge == charge.id
+    done = client.v1.charges.retrieve(charge.id)
+    assert (done.amount_refunded, done.refunded, len(done.refunds.data)) == (charge.amount, True, 2)
+    with pytest.raises(stripe.InvalidRequestError) as again:
+        client.v1.refunds.create(params={"charge": charge.id})
+    assert again.value.code == "charge_already_refunded"
+    listed = client.v1.refunds.list(params={"charge": charge.id})
+    assert [r.id for r in listed.data] == [rest.id, first.id]
+    assert client.v1.refunds.retrieve(first.id).amount == 1000
+
+
+def test_the_dispute_test_card_makes_a_disputed_charge_that_cannot_be_refunded(client, plan):
+    charge = paid_charge(client, plan, "pm_card_createDispute")
+    assert charge.status == "succeeded" and charge.disputed is True
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        client.v1.refunds.create(params={"charge": charge.id})
+    assert e.value.code == "charge_disputed"
+
+
+def test_a_refund_reason_stripe_does_not_know_is_refused(client, plan):
+    charge = paid_charge(client, plan)
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        client.v1.refunds.create(params={"charge": charge.id, "reason": "changed_mind"})
+    assert e.value.param == "reason"

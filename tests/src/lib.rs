@@ -212,11 +212,14 @@ impl Harness {
         let tenants = Arc::new(MemoryTenants::default());
         let identity_secrets = vec![random(32), random(32)];
         for (tenant, account) in [(TENANT, &stripe), (OTHER_TENANT, &other)] {
-            tenants
-                .configs
-                .lock()
-                .unwrap()
-                .insert(tenant.into(), TenantConfig::new(tenant));
+            tenants.configs.lock().unwrap().insert(tenant.into(), {
+                let mut config = TenantConfig::new(tenant);
+                // Tests call far faster than a visitor would; the limits' own test
+                // lowers them.
+                config.rate_limits.per_visitor_per_minute = 1_000_000;
+                config.rate_limits.per_tenant_per_minute = 1_000_000;
+                config
+            });
             tenants.secrets.lock().unwrap().insert(
                 tenant.into(),
                 TenantSecrets {
@@ -225,6 +228,7 @@ impl Harness {
                         .iter()
                         .map(|s| Secret::new(format!("{tenant}-{s}")))
                         .collect(),
+                    user_hash_secrets: vec![Secret::new(user_hash_secret(tenant))],
                     agent_secrets: vec![Secret::new(agent_secret(tenant))],
                     webhook_secrets: vec![Secret::new(format!("whsec_{}", random(24)))],
                 },
@@ -306,6 +310,11 @@ impl Harness {
         let req: Request = req.body(Body::Text(body.to_string())).unwrap();
         parse(shared::pipeline::handle(&self.app, tool, req).await)
     }
+}
+
+/// The legacy user-hash secret of `tenant`'s harness, distinct from every other secret.
+pub fn user_hash_secret(tenant: &str) -> String {
+    format!("{tenant}-user-hash-secret-0123456789abcdef")
 }
 
 /// Deterministic per tenant and distinct from every identity secret.

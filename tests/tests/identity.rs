@@ -15,6 +15,8 @@ const TENANT: &str = "acme";
 
 struct Case {
     secrets: Vec<String>,
+    /// The legacy user-hash secrets: never identity secrets.
+    hash_secrets: Vec<String>,
     config: TenantConfig,
 }
 
@@ -24,6 +26,7 @@ impl Case {
         config.legacy_user_hash = true;
         Self {
             secrets: vec![random(32), random(32)],
+            hash_secrets: vec![random(32), random(32)],
             config,
         }
     }
@@ -33,7 +36,8 @@ impl Case {
         headers: HeaderMap,
     ) -> Result<shared::identity::Visitor, (String, Option<String>)> {
         let secrets: Vec<Secret> = self.secrets.iter().map(Secret::new).collect();
-        verify_visitor(&headers, &self.config, &secrets, now())
+        let hashes: Vec<Secret> = self.hash_secrets.iter().map(Secret::new).collect();
+        verify_visitor(&headers, &self.config, &secrets, &hashes, now())
             .map_err(|e| (e.code.to_string(), e.reason))
     }
 
@@ -250,14 +254,14 @@ fn bad_tokens_are_refused_with_the_right_code() {
         ),
         (
             "legacy hash of another user",
-            legacy("user_1", &hmac_hex(&case.secrets[0], "user_2")),
+            legacy("user_1", &hmac_hex(&case.hash_secrets[0], "user_2")),
             "identity_invalid",
         ),
         (
             "legacy hash uppercase",
             legacy(
                 "user_1",
-                &hmac_hex(&case.secrets[0], "user_1").to_uppercase(),
+                &hmac_hex(&case.hash_secrets[0], "user_1").to_uppercase(),
             ),
             "identity_invalid",
         ),
@@ -285,7 +289,7 @@ fn bad_tokens_are_refused_with_the_right_code() {
 fn legacy_hash_is_refused_when_the_tenant_has_it_off() {
     let mut case = Case::new();
     case.config.legacy_user_hash = false;
-    let hash = hmac_hex(&case.secrets[0], "user_1");
+    let hash = hmac_hex(&case.hash_secrets[0], "user_1");
     let (code, reason) = case.check(legacy("user_1", &hash)).unwrap_err();
     assert_eq!(code, "identity_invalid");
     assert_eq!(reason.as_deref(), Some("user_hash_disabled"));
@@ -330,12 +334,107 @@ fn good_tokens_under_each_active_secret_are_accepted() {
         &json!({"sub": "u", "aud": TENANT, "iat": t + 30, "exp": t + 30 + 24 * 3600}),
     );
     case.check(case.bearer(&edge)).expect("edge accepted");
-    // Legacy mode under each secret.
-    for secret in &case.secrets {
+    // Legacy mode under each user-hash secret.
+    for secret in &case.hash_secrets {
         let v = case
             .check(legacy("user_7", &hmac_hex(secret, "user_7")))
             .expect("legacy accepted");
         assert_eq!(v.user_id, "user_7");
         assert_eq!(v.email, None);
     }
+}
+
+/// A merchant that hashes user ids on demand for its widget must not become a token
+/// signer: the hash and the token never share a key, either way round.
+#[test]
+fn the_user_hash_secret_signs_no_token_and_the_identity_secret_makes_no_hash() {
+    let case = Case::new();
+    let forged = mint(
+        &case.hash_secrets[0],
+        &json!({"sub": "victim", "aud": TENANT, "iat": now(), "exp": now() + 600}),
+    );
+    let (code, reason) = case.check(case.bearer(&forged)).unwrap_err();
+    assert_eq!(
+        (code.as_str(), reason.as_deref()),
+        ("identity_invalid", Some("bad_signature"))
+    );
+    let hash = hmac_hex(&case.secrets[0], "victim");
+    let (code, reason) = case.check(legacy("victim", &hash)).unwrap_err();
+    assert_eq!(
+        (code.as_str(), reason.as_deref()),
+        ("identity_invalid", Some("bad_user_hash"))
+    );
+}
+
+#[test]
+fn issued_at_far_in_the_past_or_negative_is_refused_without_overflow() {
+    let case = Case::new();
+    for iat in [i64::MIN, -1, i64::MIN / 2] {
+        let token = case.with(json!({"iat": iat}));
+        let (code, reason) = case.check(case.bearer(&token)).unwrap_err();
+        assert_eq!(
+            (code.as_str(), reason.as_deref()),
+            ("identity_invalid", Some("bad_issued_at")),
+            "iat {iat}"
+        );
+    }
+    // exp far beyond any lifetime: refused, not wrapped around.
+    let token = case.with(json!({"iat": 0, "exp": i64::MAX}));
+    let (code, _) = case.check(case.bearer(&token)).unwrap_err();
+    assert_eq!(code, "identity_invalid");
+}
+
+#[test]
+fn empty_or_short_secrets_never_verify() {
+    let mut case = Case::new();
+    case.secrets = vec![String::new(), "short".into()];
+    case.hash_secrets = vec![String::new()];
+    for secret in ["", "short"] {
+        let token = mint(secret, &case.good_claims());
+        let (code, _) = case.check(case.bearer(&token)).unwrap_err();
+        assert_eq!(code, "identity_invalid", "secret {secret:?}");
+    }
+    let (code, _) = case
+        .check(legacy("user_1", &hmac_hex("", "user_1")))
+        .unwrap_err();
+    assert_eq!(code, "identity_invalid");
+}
+
+#[test]
+fn customer_claims_that_are_not_plain_customer_ids_are_refused() {
+    let case = Case::new();
+    for bad in [
+        "cus_x/../../v1/balance",
+        "cus_",
+        "cus_a b",
+        "cus_a%2F..",
+        "cus_a?expand[]=x",
+    ] {
+        let token = case.with(json!({"stripe_customer_id": bad}));
+        let (code, reason) = case.check(case.bearer(&token)).unwrap_err();
+        assert_eq!(
+            (code.as_str(), reason.as_deref()),
+            ("identity_invalid", Some("bad_customer_claim")),
+            "{bad}"
+        );
+    }
+}
+
+/// The merchant's mapping is data like any other: an id in it that is not a plain customer
+/// id never reaches a Stripe URL.
+#[tokio::test]
+async fn a_malformed_mapped_customer_id_never_reaches_stripe() {
+    let h = integration::Harness::new().await;
+    h.map_contact("mapped_badly", "cus_x/../../v1/balance");
+    let token = h.token(integration::visitor_claims("mapped_badly", json!({})));
+    let before = h.stripe.request_count().await;
+    let (status, body) = h
+        .call(&shared::tools::GetBillingInfo, Some(&token), "{}")
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("customer_not_found")),
+        "{body}"
+    );
+    assert_eq!(h.stripe.request_count().await, before);
 }

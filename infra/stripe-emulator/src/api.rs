@@ -29,6 +29,12 @@ struct Outcome {
     original_request: Option<String>,
 }
 
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 pub async fn handle(
     State(shared): State<Shared>,
     method: Method,
@@ -41,12 +47,16 @@ pub async fn handle(
     let idem = header(&headers, "idempotency-key");
     let path = uri.path().to_string();
     let log_key = key.clone().filter(|k| well_formed(k));
+    // Wall-clock bounds, so a client can tell requests made one after another from
+    // requests made at once (its round trips to Stripe).
+    let started_us = unix_micros();
     let log = |status: u16| {
         if let Some(k) = &log_key {
             shared.lock().log_request(
                 k,
                 json!({"method": method.as_str(), "path": path, "status": status,
-                       "idempotency_key": idem}),
+                       "idempotency_key": idem, "started_us": started_us,
+                       "ended_us": unix_micros()}),
             );
         }
     };

@@ -37,6 +37,11 @@ impl ApiError {
         self
     }
 
+    /// A 400 with one of Stripe's error codes (`charge_already_refunded`, ...).
+    pub fn coded(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request_error", Some(code), message.into())
+    }
+
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(400, "invalid_request_error", None, message.into())
     }

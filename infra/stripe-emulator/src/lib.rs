@@ -24,6 +24,7 @@ use axum::routing::any;
 use serde_json::json;
 
 pub use api::DEFAULT_API_VERSION;
+pub use store::REQUEST_LOG_LIMIT;
 
 /// A router with fresh, empty state.
 pub fn app() -> Router {

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::errors::{ApiError, ApiResult};
 
-pub const REQUEST_LOG_LIMIT: usize = 1000;
+pub const REQUEST_LOG_LIMIT: usize = 5000;
 
 #[derive(Clone, Default)]
 pub struct Shared(Arc<Mutex<Emulator>>);

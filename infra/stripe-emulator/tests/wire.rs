@@ -492,7 +492,7 @@ async fn reset_can_start_the_clock_in_the_past() {
 #[tokio::test]
 async fn request_total_counts_past_the_capped_log() {
     let emu = Emu::start().await;
-    let log_limit = 1000;
+    let log_limit = stripe_emulator::REQUEST_LOG_LIMIT;
     for _ in 0..log_limit + 5 {
         emu.call("GET", "/v1/customers", "").await;
     }

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::Params;
 use super::types::{
-    BalanceTransaction, Charge, Customer, Invoice, List, PortalSession, Price, Product,
-    PromotionCode, Subscription,
+    BalanceTransaction, Charge, Customer, Invoice, List, PaymentIntent, PortalSession, Price,
+    Product, PromotionCode, Subscription,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +178,18 @@ pub fn preview_invoice(customer: &str) -> Request<Invoice> {
 
 pub fn charges(customer: &str) -> Request<List<Charge>> {
     Request::get("/v1/charges").set("customer", customer)
+}
+
+pub fn charge(id: &str) -> Request<Charge> {
+    Request::get(format!("/v1/charges/{id}"))
+}
+
+pub fn payment_intent(id: &str) -> Request<PaymentIntent> {
+    Request::get(format!("/v1/payment_intents/{id}"))
+}
+
+pub fn create_refund() -> Request<Value> {
+    Request::post("/v1/refunds")
 }
 
 pub fn portal_session(customer: &str) -> Request<PortalSession> {

@@ -313,7 +313,17 @@ pub struct Charge {
     pub outcome: Option<ChargeOutcome>,
     #[serde(default)]
     pub refunded: bool,
+    #[serde(default)]
+    pub disputed: bool,
+    pub customer: Option<String>,
     pub payment_method_details: Option<PaymentMethodDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub customer: Option<String>,
+    pub latest_charge: Option<Expandable<Charge>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

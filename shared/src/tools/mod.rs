@@ -28,8 +28,8 @@ use crate::error::ApiError;
 use crate::tool::Tool;
 use crate::write::WriteTool;
 use crate::writes::{
-    ApplyCoupon, CancelSubscription, ChangePlan, PauseSubscription, ResumeSubscription,
-    UpdateBillingDetails,
+    ApplyCoupon, CancelSubscription, ChangePlan, PauseSubscription, RequestRefund,
+    ResumeSubscription, UpdateBillingDetails,
 };
 
 /// What the tool list publishes about one tool.
@@ -93,6 +93,7 @@ pub fn all() -> Vec<ToolInfo> {
         write_info::<PauseSubscription>(),
         write_info::<ApplyCoupon>(),
         write_info::<UpdateBillingDetails>(),
+        write_info::<RequestRefund>(),
     ]
 }
 

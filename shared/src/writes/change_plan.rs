@@ -87,18 +87,18 @@ impl WriteTool for ChangePlan {
         check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
     }
 
-    fn bounds(&self, call: &Call<'_>, _args: &Self::Args) -> Vec<Bound> {
+    fn bounds(&self, call: &Call<'_>, _args: &Self::Args, _preview: &Value) -> Vec<Bound> {
         let cap = call.tenant.policy.plan_changes_per_month;
         let (month, expires_at) = month(now_unix());
-        vec![Bound {
-            key: format!("change_plan#{}#{month}", call.visitor.user_id),
+        vec![Bound::count(
+            format!("change_plan#{}#{month}", call.visitor.user_id),
             cap,
-            reason: "plan_change_limit".into(),
-            message: format!(
+            "plan_change_limit",
+            format!(
                 "Plans can be changed at most {cap} times a month here; a person from support can help with another change."
             ),
             expires_at,
-        }]
+        )]
     }
 
     async fn plan<'a>(

@@ -5,6 +5,7 @@ mod cancel;
 mod change_plan;
 mod coupon;
 mod pause;
+mod refund;
 mod resume;
 
 pub use billing_details::{AddressArgs, BillingDetailsArgs, UpdateBillingDetails};
@@ -12,6 +13,7 @@ pub use cancel::{CancelArgs, CancelReason, CancelSubscription};
 pub use change_plan::{ChangePlan, ChangePlanArgs};
 pub use coupon::{ApplyCoupon, CouponArgs};
 pub use pause::{PauseArgs, PauseSubscription};
+pub use refund::{RefundArgs, RefundReason, RequestRefund};
 pub use resume::ResumeSubscription;
 
 use std::collections::HashMap;

@@ -17,6 +17,7 @@ pub mod portal;
 pub mod preview;
 pub mod prices;
 pub mod products;
+pub mod refunds;
 pub mod subscription_update;
 pub mod subscriptions;
 
@@ -94,6 +95,9 @@ pub fn dispatch(ctx: &mut Ctx, method: &str, segs: &[&str], p: &Params) -> ApiRe
         ("GET", ["payment_intents"]) => payments::list_intents(ctx, p),
         ("GET", ["payment_intents", id]) => simple_retrieve(ctx, "payment_intent", id, p),
         ("GET", ["charges"]) => payments::list_charges(ctx, p),
+        ("POST", ["refunds"]) => refunds::create(ctx, p),
+        ("GET", ["refunds"]) => refunds::list(ctx, p),
+        ("GET", ["refunds", id]) => simple_retrieve(ctx, "refund", id, p),
         ("GET", ["charges", id]) => simple_retrieve(ctx, "charge", id, p),
         ("POST", ["billing_portal", "sessions"]) => portal::create(ctx, p),
         ("GET", ["balance_transactions", id]) => simple_retrieve(ctx, "balance_transaction", id, p),

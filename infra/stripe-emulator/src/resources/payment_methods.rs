@@ -32,6 +32,8 @@ fn test_card(token: &str) -> Option<TestCard> {
         "pm_card_mastercard" => card("mastercard", "4444", "credit", "Wn7Ckw9Xo3mQ1dLs", false),
         "pm_card_amex" => card("amex", "8431", "credit", "Hd8Kq2Lm0Zp5Rt1V", false),
         "pm_card_chargeCustomerFail" => card("visa", "0341", "credit", "Ab3Df6Gh9Jk2Lm5N", false),
+        // Charges succeed, then the cardholder disputes them (Stripe's 4000 0000 0000 0259).
+        "pm_card_createDispute" => card("visa", "0259", "credit", "Rt6Yu9Io2Pa5Sd8F", false),
         "pm_card_chargeDeclined" => card("visa", "0002", "credit", "Pq4Rs7Tu0Vw3Xy6Z", true),
         "pm_card_chargeDeclinedInsufficientFunds" => {
             card("visa", "9995", "credit", "Bc5Ef8Hi1Kl4No7Q", true)
@@ -41,6 +43,11 @@ fn test_card(token: &str) -> Option<TestCard> {
 }
 
 /// Cards that attach fine but whose every charge is declined.
+/// Stripe's dispute test card: the charge succeeds and is disputed at once.
+pub fn disputes_on_charge(pm: &Value) -> bool {
+    pm["card"]["last4"] == "0259"
+}
+
 pub fn declines_on_charge(pm: &Value) -> bool {
     pm["card"]["last4"] == "0341"
 }

@@ -115,6 +115,9 @@ pub fn attempt(ctx: &mut Ctx, pi_id: &str, pm_id: Option<&str>) -> Outcome {
         "transfer_data": null, "transfer_group": null,
     });
     ctx.acct.put(charge);
+    if !declined && payment_methods::disputes_on_charge(&pm) {
+        dispute(ctx, &charge_id, amount, &pi["currency"]);
+    }
     let pm_value = pm.clone();
     ctx.acct.update(pi_id, |pi| {
         pi["latest_charge"] = json!(charge_id);
@@ -139,6 +142,20 @@ pub fn attempt(ctx: &mut Ctx, pi_id: &str, pm_id: Option<&str>) -> Outcome {
     } else {
         Outcome::Succeeded
     }
+}
+
+/// The cardholder disputes the charge: the charge says so, and a dispute needs a response.
+fn dispute(ctx: &mut Ctx, charge: &str, amount: i64, currency: &Value) {
+    let id = new_id("dp");
+    ctx.acct.put(json!({
+        "id": id, "object": "dispute", "amount": amount, "balance_transactions": [],
+        "charge": charge, "created": ctx.now, "currency": currency,
+        "evidence_details": {"due_by": ctx.now + 7 * 86_400, "has_evidence": false,
+                             "past_due": false, "submission_count": 0},
+        "is_charge_refundable": false, "livemode": false, "metadata": {},
+        "reason": "fraudulent", "status": "needs_response",
+    }));
+    ctx.acct.update(charge, |c| c["disputed"] = json!(true));
 }
 
 fn balance_transaction(ctx: &mut Ctx, charge: &str, amount: i64, currency: &Value) -> String {

@@ -1,0 +1,85 @@
+//! Our own request rates, per caller and per tenant (the contract's edge: defaults 60 calls
+//! per visitor and 600 per tenant a minute), checked before Stripe is asked.
+//!
+//! Counted in DynamoDB (the ledger table), one conditional increment per counter per call:
+//! a token bucket in memory would be per Lambda instance, and a tenant's traffic spreads over
+//! many, so only a shared counter bounds it. Windows are calendar minutes (fixed windows):
+//! a burst straddling a minute boundary may reach twice the rate for a moment, which is the
+//! price of one write per counter instead of a read-modify-write.
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::caller::Caller;
+use crate::error::ApiError;
+use crate::ledger::Bound;
+use crate::tenant::TenantConfig;
+
+/// The tenant's rates; every field has the contract's default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimits {
+    pub per_visitor_per_minute: u64,
+    pub per_tenant_per_minute: u64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            per_visitor_per_minute: 60,
+            per_tenant_per_minute: 600,
+        }
+    }
+}
+
+/// Counts this call against its caller's and its tenant's rates; the first one over is a
+/// `429 rate_limited` with the seconds left in the minute as `Retry-After`.
+pub async fn check(
+    app: &App,
+    config: &TenantConfig,
+    caller: &Caller,
+    now: i64,
+) -> Result<(), ApiError> {
+    let minute = now.div_euclid(60);
+    let retry_after = (60 - now.rem_euclid(60)).max(1) as u64;
+    // Kept a little past the window, then DynamoDB's TTL removes it.
+    let bound = |key: String, cap: u64, reason: &str| {
+        Bound::count(key, cap, reason, String::new(), (minute + 2) * 60)
+    };
+    let limits = &config.rate_limits;
+    let caller_bound = bound(
+        format!("rate#{}#{minute}", caller.actor()),
+        limits.per_visitor_per_minute,
+        "visitor_rate_limit",
+    );
+    let tenant_bound = bound(
+        format!("rate#tenant#{minute}"),
+        limits.per_tenant_per_minute,
+        "tenant_rate_limit",
+    );
+    let tenant = &config.tenant;
+    let (mine, all) = futures::join!(
+        app.ledger.take(tenant, &caller_bound),
+        app.ledger.take(tenant, &tenant_bound),
+    );
+    let over = if !mine? {
+        Some((
+            "visitor_rate_limit",
+            "Too many requests from you in the last minute; please wait a moment.",
+        ))
+    } else if !all? {
+        Some((
+            "tenant_rate_limit",
+            "This service is very busy right now; please try again in a moment.",
+        ))
+    } else {
+        None
+    };
+    match over {
+        Some((reason, message)) => {
+            let mut err = ApiError::rate_limited(message).with_reason(reason);
+            err.retry_after = Some(retry_after);
+            Err(err)
+        }
+        None => Ok(()),
+    }
+}
