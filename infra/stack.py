@@ -234,8 +234,10 @@ class Stack:
         self.spawn("stripe-emulator", [str(target / "stripe-emulator")],
                    {"STRIPE_EMULATOR_ADDR": f"127.0.0.1:{self.ports['stripe']}"})
         self.spawn("cargo-lambda-watch", [
+            # No CORS of the router's own: as with API Gateway, the functions answer it per
+            # tenant.
             str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--only-lambda-apis", "--ignore-changes",
-            "-A", "127.0.0.1", "-P", str(self.ports["api"]),
+            "--disable-cors", "-A", "127.0.0.1", "-P", str(self.ports["api"]),
         ], {"PATH": f"{VENV_BIN}:{os.environ['PATH']}"})
         self.wait_port("moto", self.ports["moto"])
         self.wait_port("stripe-emulator", self.ports["stripe"])
@@ -446,6 +448,17 @@ curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/cancel_subscription \\
 
 (resume_subscription undoes it; change_plan {{"price_id": ...}}, pause_subscription,
 apply_coupon {{"code": "WELCOME10"}} and update_billing_details work the same way.)
+
+A refund of $5.00 of the active visitor's last payment, within the demo's default caps
+(14 days, $500.00 per customer in 30 days, 20 an hour), the same two calls:
+
+curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/request_refund \
+  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \
+  -d '{{"payment_id": "{latest_charge(env, env['DEMO_ACTIVE_CUSTOMER'])}", "amount": 500}}'
+
+From a browser page at {DEMO_ALLOWED_ORIGIN} (the demo tenant's allowed origin) the same calls
+pass CORS; the legacy widget headers X-User-Id and X-User-Hash (HMAC-SHA256 of the user id
+with USER_HASH_SECRET from .local/demo.env) work too.
 
 Mint another token:  .venv/bin/python infra/mint_token.py USER_ID [--email E] [--customer cus_...]
                      .venv/bin/python infra/mint_token.py --agent AGENT_ID

@@ -589,7 +589,8 @@ def paid_charge(client, plan, card: str = "pm_card_visa"):
     cus = client.v1.customers.create(params={"email": f"r-{uuid.uuid4().hex[:6]}@example.com"})
     pm = client.v1.payment_methods.attach(card, params={"customer": cus.id})
     client.v1.customers.update(cus.id, params={"invoice_settings": {"default_payment_method": pm.id}})
-    client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": plan.id}]})
+    _, price = plan
+    client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": price.id}]})
     return client.v1.charges.list(params={"customer": cus.id, "limit": 1}).data[0]
 
 
