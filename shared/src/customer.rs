@@ -77,7 +77,17 @@ async fn by_email(
         let search = search?;
         live(exact).chain(live(search)).collect()
     } else {
-        live(exact.await?).collect()
+        // Without Search, the list filter is exact: ask for the email as signed and in
+        // lower case at once, so two customers differing only in case are found together
+        // (and refused as ambiguous) rather than one picked.
+        let lower = email.to_lowercase();
+        if lower == email {
+            live(exact.await?).collect()
+        } else {
+            let lower_req = api::customers_by_email(&lower).set("limit", 3);
+            let (exact, lowered) = futures::join!(exact, stripe.get(&lower_req));
+            live(exact?).chain(live(lowered?)).collect()
+        }
     };
     if found.len() > 1 {
         let matched = found

@@ -438,3 +438,31 @@ async fn a_malformed_mapped_customer_id_never_reaches_stripe() {
     );
     assert_eq!(h.stripe.request_count().await, before);
 }
+
+/// Without Stripe's Search (a tenant that turned it off), an email is looked up as signed
+/// and in lower case: a lower-case customer is found from a capitalised claim, and two
+/// customers that differ only in case are refused as ambiguous, never one picked.
+#[tokio::test]
+async fn without_search_case_variants_are_found_together_and_never_picked() {
+    let h = integration::Harness::new().await;
+    h.configure(|c| c.customer_search = false);
+    let email = format!("ada-{}@example.com", integration::random(6).to_lowercase());
+    let capital = email.replacen('a', "A", 1);
+    h.stripe.customer(&email, None).await;
+    let claims =
+        |e: &str| integration::visitor_claims("ada", json!({"email": e, "email_verified": true}));
+    let token = h.token(claims(&capital));
+    let (status, body) = h
+        .call(&shared::tools::GetBillingInfo, Some(&token), "{}")
+        .await;
+    assert_eq!(status, 200, "the lower-case customer is found: {body}");
+    h.stripe.customer(&capital, None).await;
+    let (status, body) = h
+        .call(&shared::tools::GetBillingInfo, Some(&token), "{}")
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("ambiguous_customer")),
+        "{body}"
+    );
+}
