@@ -388,6 +388,8 @@ def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30
         body = {"phone": "+15555550100"}  # already on file: a write that changes nothing
     if path.endswith("/request_refund"):
         body = {"payment_id": latest_charge(env, env["DEMO_ACTIVE_CUSTOMER"])}  # a preview
+    if path.endswith("/retry_payment"):
+        token = mint(env["IDENTITY_SECRET"], env["DEMO_PAST_DUE_USER"])  # a preview
     if path.endswith("/resend_invoice"):
         token = mint(env["IDENTITY_SECRET"], env["DEMO_MANUAL_USER"])
         body = {"invoice_id": env["DEMO_MANUAL_INVOICE"]}
@@ -455,6 +457,13 @@ A refund of $5.00 of the active visitor's last payment, within the demo's defaul
 curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/request_refund \
   -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \
   -d '{{"payment_id": "{latest_charge(env, env['DEMO_ACTIVE_CUSTOMER'])}", "amount": 500}}'
+
+The past-due demo visitor can retry their unpaid invoice (their card declines, so the
+answer says why and links to the Billing Portal to change it):
+
+curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/retry_payment \
+  -H 'Authorization: Bearer {mint(env["IDENTITY_SECRET"], env["DEMO_PAST_DUE_USER"], ttl=24 * 3600)}' \
+  -H 'Content-Type: application/json' -d '{{}}'
 
 From a browser page at {DEMO_ALLOWED_ORIGIN} (the demo tenant's allowed origin) the same calls
 pass CORS; the legacy widget headers X-User-Id and X-User-Hash (HMAC-SHA256 of the user id

@@ -60,6 +60,18 @@ pub trait WriteTool: Send + Sync + 'static {
 
     /// The answer once Stripe made the change (`stripe` is its response).
     fn done(&self, call: &Call<'_>, preview: &Value, stripe: &Value) -> Answer;
+
+    /// Stripe refused the change: an answer to give instead of the error, when the refusal
+    /// is an outcome the visitor should hear about (a declined card). The attempt still
+    /// counts against the bounds, and replays get this answer.
+    fn refused<'a>(
+        &'a self,
+        _call: &'a Call<'a>,
+        _preview: &'a Value,
+        _e: &'a StripeError,
+    ) -> impl Future<Output = Option<Answer>> + Send + 'a {
+        async { None }
+    }
 }
 
 pub enum Plan {
@@ -342,6 +354,11 @@ async fn commit<W: WriteTool>(
             Ok(Reply::done(answer))
         }
         Err(e) if refused(&e) => {
+            if let Some(answer) = w.refused(call, &c.preview, &e).await {
+                let outcome = json!({"data": answer.data, "summary": answer.summary});
+                ledger.finish(&c, &outcome, false).await?;
+                return Ok(Reply::done(answer));
+            }
             let err = e.to_api_error();
             // Stripe refused: nothing changed, so the bounds are given back.
             ledger.finish(&c, &stored_error(&err), true).await?;

@@ -167,6 +167,11 @@ pub fn invoices(customer: &str) -> Request<List<Invoice>> {
     Request::get("/v1/invoices").set("customer", customer)
 }
 
+/// Pays an open invoice with the customer's saved default payment method.
+pub fn pay_invoice(id: &str) -> Request<Invoice> {
+    Request::post(format!("/v1/invoices/{id}/pay"))
+}
+
 pub fn send_invoice(id: &str) -> Request<Invoice> {
     Request::post(format!("/v1/invoices/{id}/send"))
 }

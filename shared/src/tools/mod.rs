@@ -29,7 +29,7 @@ use crate::tool::Tool;
 use crate::write::WriteTool;
 use crate::writes::{
     ApplyCoupon, CancelSubscription, ChangePlan, PauseSubscription, RequestRefund,
-    ResumeSubscription, UpdateBillingDetails,
+    ResumeSubscription, RetryPayment, UpdateBillingDetails,
 };
 
 /// What the tool list publishes about one tool.
@@ -94,6 +94,7 @@ pub fn all() -> Vec<ToolInfo> {
         write_info::<ApplyCoupon>(),
         write_info::<UpdateBillingDetails>(),
         write_info::<RequestRefund>(),
+        write_info::<RetryPayment>(),
     ]
 }
 

@@ -7,6 +7,7 @@ mod coupon;
 mod pause;
 mod refund;
 mod resume;
+mod retry_payment;
 
 pub use billing_details::{AddressArgs, BillingDetailsArgs, UpdateBillingDetails};
 pub use cancel::{CancelArgs, CancelReason, CancelSubscription};
@@ -15,6 +16,7 @@ pub use coupon::{ApplyCoupon, CouponArgs};
 pub use pause::{PauseArgs, PauseSubscription};
 pub use refund::{RefundArgs, RefundReason, RequestRefund};
 pub use resume::ResumeSubscription;
+pub use retry_payment::{RetryPayment, RetryPaymentArgs};
 
 use std::collections::HashMap;
 
