@@ -279,18 +279,27 @@ impl DynamoLedger {
         }
     }
 
-    /// A rolling window's entries and version (0 when it does not exist yet).
-    async fn window(&self, tenant: &str, key: &str) -> Result<(Vec<Entry>, u64), StoreError> {
+    /// One item of the ledger by its key, read consistently (bounds and claims are decided
+    /// on it).
+    async fn item(
+        &self,
+        pk: AttributeValue,
+    ) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", Self::count_key(tenant, key))
+            .key("pk", pk)
             .consistent_read(true)
             .send()
             .await
             .map_err(dynamo_err)?;
-        let Some(item) = out.item else {
+        Ok(out.item)
+    }
+
+    /// A rolling window's entries and version (0 when it does not exist yet).
+    async fn window(&self, tenant: &str, key: &str) -> Result<(Vec<Entry>, u64), StoreError> {
+        let Some(item) = self.item(Self::count_key(tenant, key)).await? else {
             return Ok((Vec::new(), 0));
         };
         let entries = item
@@ -407,16 +416,7 @@ impl Ledger for DynamoLedger {
     }
 
     async fn get(&self, tenant: &str, id: &str) -> Result<Option<Confirmation>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", Self::confirm_key(tenant, id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_err)?;
-        let Some(item) = out.item else {
+        let Some(item) = self.item(Self::confirm_key(tenant, id)).await? else {
             return Ok(None);
         };
         let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
@@ -623,17 +623,9 @@ impl Ledger for DynamoLedger {
 
 impl DynamoLedger {
     async fn count(&self, tenant: &str, key: &str) -> Result<u64, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", Self::count_key(tenant, key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_err)?;
-        Ok(out
-            .item
+        Ok(self
+            .item(Self::count_key(tenant, key))
+            .await?
             .and_then(|i| {
                 i.get("n")
                     .and_then(|v| v.as_n().ok())

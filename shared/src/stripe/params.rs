@@ -14,13 +14,6 @@ impl Params {
         self
     }
 
-    pub fn set_opt(self, key: &str, value: Option<impl ToString>) -> Self {
-        match value {
-            Some(v) => self.set(key, v),
-            None => self,
-        }
-    }
-
     pub fn expand(self, path: &str) -> Self {
         self.set("expand[]", path)
     }
