@@ -1,4 +1,4 @@
-.PHONY: dev test bench
+.PHONY: dev test bench fuzz
 
 ## Run the whole system locally with demo data (Ctrl-C stops it).
 dev:
@@ -13,3 +13,7 @@ bench:
 	bash infra/bootstrap.sh
 	cargo build --release --workspace --bins
 	.venv/bin/python infra/bench.py
+
+## Fuzz every parser of caller input (nightly, cargo-fuzz; FUZZ_RUNS, default 10 million each).
+fuzz:
+	bash infra/fuzz.sh

@@ -74,16 +74,34 @@ def tool(env: dict, name: str, token: str, body: dict) -> tuple[float, dict]:
     return took, r.json()
 
 
+def refundable_charge(env: dict, customer: str) -> str:
+    """The customer's latest charge (the refund window counts from it) with room for the
+    bench's refunds."""
+    r = requests.get(f"{env['STRIPE_API_BASE']}/v1/charges", params={"customer": customer, "limit": 100},
+                     headers={"Authorization": f"Bearer {env['STRIPE_API_KEY']}"}, timeout=10)
+    r.raise_for_status()
+    room = 2 * WRITE_PAIRS * 50
+    return next(c["id"] for c in r.json()["data"]
+                if c["status"] == "succeeded" and c["amount"] - c["amount_refunded"] >= room)
+
+
 def write_pairs(env: dict) -> list[tuple]:
     """Each write tool's propose and confirm, timed apart, with the Stripe requests each made.
     Writes alternate with their undo so every confirm changes something."""
     token = st.mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
     prices = [env["DEMO_PRICE_SCALE"], env["DEMO_PRICE_GROWTH"]]
+    # Refunds of 0.50 of the active visitor's first payment (49.00 covers them all); retries
+    # of the past-due visitor's invoice, which their card declines every time (the answer
+    # still opens a Billing Portal session, so this is the dearer of its two outcomes).
+    first_charge = refundable_charge(env, env["DEMO_ACTIVE_CUSTOMER"])
+    tokens = {"retry_payment": st.mint(env["IDENTITY_SECRET"], env["DEMO_PAST_DUE_USER"])}
     pairs = {
         "change_plan": lambda i: ("change_plan", {"price_id": prices[i % 2]}),
         "cancel_subscription": lambda i: (("cancel_subscription", {}) if i % 2 == 0 else ("resume_subscription", {})),
         "pause_subscription": lambda i: (("pause_subscription", {}) if i % 2 == 0 else ("resume_subscription", {})),
         "update_billing_details": lambda i: ("update_billing_details", {"name": f"Ada {'AB'[i % 2]}"}),
+        "request_refund": lambda i: ("request_refund", {"payment_id": first_charge, "amount": 50}),
+        "retry_payment": lambda i: ("retry_payment", {}),
     }
     rows = []
     for label, step in pairs.items():
@@ -92,11 +110,12 @@ def write_pairs(env: dict) -> list[tuple]:
         trips = {"propose": 0, "confirm": 0}
         for i in range(2 * WRITE_PAIRS):
             name, body = step(i)
+            who = tokens.get(name, token)
             clear_log(env)
-            took, answer = tool(env, name, token, body)
+            took, answer = tool(env, name, who, body)
             proposed = stripe_cost(env)
             assert answer["status"] == "confirmation_required", answer
-            took2, done = tool(env, name, token, {"confirm": answer["confirmation"]["token"]})
+            took2, done = tool(env, name, who, {"confirm": answer["confirmation"]["token"]})
             assert done["status"] == "done", done
             confirmed = stripe_cost(env)
             if name == label:  # the undo steps are not this tool's numbers
@@ -115,9 +134,13 @@ def write_pairs(env: dict) -> list[tuple]:
 
 def main() -> int:
     ports = {"stripe": 12113, "moto": 5002, "api": 9002}
-    # Writes are measured back to back; the plan-change bound would stop them after three.
+    # Writes are measured back to back; the bounds would stop them after a few (plan changes
+    # a month, refunds an hour, retries of one invoice a day). Raised here, so every call is
+    # a real one; what a bound's check costs is in every confirm all the same.
+    policy = {"plan_changes_per_month": 1_000_000, "refunds_per_hour": 1_000_000,
+              "refund_max_per_30_days": 10**12, "retries_per_invoice_per_day": 1_000_000}
     stack = st.Stack(ports, os.environ.get("PROFILE", "release"), {},
-                     {"policy": {"plan_changes_per_month": 1_000_000}, "rate_limits": st.TEST_RATE_LIMITS})
+                     {"policy": policy, "rate_limits": st.TEST_RATE_LIMITS})
     rows, cold_rows = [], []
     try:
         env = stack.up()

@@ -14,6 +14,17 @@ def control(base: str, path: str, body: dict | None = None) -> dict:
     return r.json() if r.content else {}
 
 
+def set_card(v1, customer: str, token: str) -> str:
+    """What the Billing Portal's card update does: the new card becomes the customer's
+    default and that of every subscription that names one."""
+    pm = v1.payment_methods.attach(token, params={"customer": customer})
+    v1.customers.update(customer, params={"invoice_settings": {"default_payment_method": pm.id}})
+    for sub in v1.subscriptions.list(params={"customer": customer, "status": "all"}).auto_paging_iter():
+        if sub.default_payment_method:
+            v1.subscriptions.update(sub.id, params={"default_payment_method": pm.id})
+    return pm.id
+
+
 def seed(base: str, key: str) -> dict[str, dict]:
     """Returns {state: {"customer": id, "user": user id, "email": email}}. Expects the
     stack's fresh emulator: it is reset to start 32 days ago, so that after the month of
@@ -47,6 +58,12 @@ def seed(base: str, key: str) -> dict[str, dict]:
     failing = v1.payment_methods.attach("pm_card_chargeCustomerFail", params={"customer": out["past_due"]["customer"]})
     v1.customers.update(out["past_due"]["customer"], params={"invoice_settings": {"default_payment_method": failing.id}})
     v1.subscriptions.update(sub.id, params={"default_payment_method": failing.id})
+    # The same story for the payment-retry demo, kept apart so reads of Pat stay as they are:
+    # the retry declines, the card is changed (infra/update_card.py, as the portal would),
+    # and the next retry pays.
+    out["retry"] = customer("retry", "Rory Retry")
+    v1.subscriptions.create(params={"customer": out["retry"]["customer"], "items": [{"price": prices["Starter"].id}]})
+    set_card(v1, out["retry"]["customer"], "pm_card_chargeCustomerFail")
     control(base, "clock/advance", {"seconds": 32 * DAY})
 
     out["trialing"] = customer("trialing", "Tara Trial")

@@ -10,6 +10,8 @@ left behind (listed in .local/stack-<api port>.pids) is stopped first.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -17,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import jwt
@@ -376,6 +379,18 @@ def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30
         token = mint(env["AGENT_SECRET"], "agent_demo", role="agent")
         return requests.get(url, params={"customer_id": env["DEMO_ACTIVE_CUSTOMER"]}, timeout=timeout,
                             headers={"Authorization": f"Bearer {token}"})
+    if path.endswith("/agent/recovery"):
+        token = mint(env["AGENT_SECRET"], "agent_demo", role="agent")
+        return requests.get(url, params={"status": "open"}, timeout=timeout,
+                            headers={"Authorization": f"Bearer {token}"})
+    if path.endswith("/visitor/tags"):
+        token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
+        return requests.get(url, timeout=timeout, headers={"Authorization": f"Bearer {token}"})
+    if path.endswith("/webhooks/stripe"):
+        body = json.dumps(subscription_event(env)).encode()
+        return requests.post(url, data=body, timeout=timeout, headers={
+            "Content-Type": "application/json",
+            "Stripe-Signature": stripe_signature(env["WEBHOOK_SECRET"], body)})
     if method == "GET":
         return requests.get(url, timeout=timeout)
     token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
@@ -394,6 +409,36 @@ def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30
         token = mint(env["IDENTITY_SECRET"], env["DEMO_MANUAL_USER"])
         body = {"invoice_id": env["DEMO_MANUAL_INVOICE"]}
     return requests.post(url, json=body, timeout=timeout, headers={"Authorization": f"Bearer {token}"})
+
+
+def stripe_signature(secret: str, body: bytes, at: int | None = None) -> str:
+    """The `Stripe-Signature` header Stripe sends with `body`."""
+    t = int(time.time()) if at is None else at
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def subscription_event(env: dict[str, str]) -> dict:
+    """A fresh `customer.subscription.updated` event of the active demo visitor's
+    subscription, as Stripe would send it (a new event id each time). The subscription is
+    read once, so a benchmark counts only the webhook's own Stripe requests."""
+    key = env["DEMO_ACTIVE_CUSTOMER"]
+    if key not in _SUBSCRIPTIONS:
+        _SUBSCRIPTIONS[key] = _active_subscription(env)
+    return {"id": f"evt_{uuid.uuid4().hex}", "object": "event", "api_version": "2025-09-30.clover",
+            "created": int(time.time()), "livemode": False, "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None}, "type": "customer.subscription.updated",
+            "data": {"object": _SUBSCRIPTIONS[key], "previous_attributes": {}}}
+
+
+_SUBSCRIPTIONS: dict[str, dict] = {}
+
+
+def _active_subscription(env: dict[str, str]) -> dict:
+    r = requests.get(f"{env['STRIPE_API_BASE']}/v1/subscriptions", params={"customer": env["DEMO_ACTIVE_CUSTOMER"]},
+                     headers={"Authorization": f"Bearer {env['STRIPE_API_KEY']}"}, timeout=10)
+    r.raise_for_status()
+    return r.json()["data"][0]
 
 
 def mint(secret: str, user: str, ttl: int = 3600, **claims) -> str:
@@ -433,6 +478,7 @@ def main() -> int:
             cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
             return subprocess.call(cmd, cwd=ROOT, env={**os.environ, **env})
         token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"], ttl=24 * 3600)
+        retry_token = mint(env["IDENTITY_SECRET"], env["DEMO_RETRY_USER"], ttl=24 * 3600)
         print(f"""
 Demo tenant "{TENANT}" is seeded; its settings and customers are in .local/demo.env.
 Ask for the active demo visitor's subscription (token valid 24 h):
@@ -454,16 +500,21 @@ apply_coupon {{"code": "WELCOME10"}} and update_billing_details work the same wa
 A refund of $5.00 of the active visitor's last payment, within the demo's default caps
 (14 days, $500.00 per customer in 30 days, 20 an hour), the same two calls:
 
-curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/request_refund \
-  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \
+curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/request_refund \\
+  -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
   -d '{{"payment_id": "{latest_charge(env, env['DEMO_ACTIVE_CUSTOMER'])}", "amount": 500}}'
 
-The past-due demo visitor can retry their unpaid invoice (their card declines, so the
-answer says why and links to the Billing Portal to change it):
+A past-due demo visitor retries their unpaid invoice (two calls again). Their card
+declines, so the answer says why and links to the Billing Portal to change it:
 
 curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/retry_payment \
-  -H 'Authorization: Bearer {mint(env["IDENTITY_SECRET"], env["DEMO_PAST_DUE_USER"], ttl=24 * 3600)}' \
-  -H 'Content-Type: application/json' -d '{{}}'
+  -H 'Authorization: Bearer {retry_token}' -H 'Content-Type: application/json' -d '{{}}'
+curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/retry_payment \
+  -H 'Authorization: Bearer {retry_token}' -H 'Content-Type: application/json' -d '{{"confirm": "<confirmation.token>"}}'
+
+Change their card as the portal would, then the same two calls pay the invoice:
+
+.venv/bin/python infra/update_card.py {env['DEMO_RETRY_CUSTOMER']}
 
 From a browser page at {DEMO_ALLOWED_ORIGIN} (the demo tenant's allowed origin) the same calls
 pass CORS; the legacy widget headers X-User-Id and X-User-Hash (HMAC-SHA256 of the user id

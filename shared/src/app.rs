@@ -9,6 +9,8 @@ use crate::aws::{DynamoAudit, DynamoLedger, DynamoTenants, ManagedSecrets};
 use crate::catalog::Catalog;
 use crate::config::{AwsBudget, Settings, StripeSettings};
 use crate::ledger::{Ledger, MemoryLedger};
+use crate::state::dynamo::DynamoState;
+use crate::state::{BillingState, MemoryState};
 use crate::stripe::StripeClient;
 use crate::tenant::{SecretStore, TenantDirectory, TenantStore};
 
@@ -39,6 +41,8 @@ pub struct App {
     pub audit: Arc<dyn AuditSink>,
     /// Confirmations and bound counters of the write tools.
     pub ledger: Arc<dyn Ledger>,
+    /// What Stripe's events told us (projection, recovery queue, applied event ids).
+    pub state: Arc<dyn BillingState>,
     pub catalog: Catalog,
     pub audit_retention_days: u32,
 }
@@ -56,6 +60,7 @@ impl App {
             tenants: TenantDirectory::new(store, secrets, cache_ttl),
             audit,
             ledger: Arc::new(MemoryLedger::default()),
+            state: Arc::new(MemoryState::default()),
             catalog: Catalog::new(cache_ttl),
             audit_retention_days: 400,
         })
@@ -80,6 +85,10 @@ impl App {
             dynamo.clone(),
             settings.audit_table.clone(),
         ));
+        let state = Arc::new(DynamoState::new(
+            dynamo.clone(),
+            settings.state_table.clone(),
+        ));
         let ledger = Arc::new(DynamoLedger::new(dynamo, settings.ledger_table.clone()));
         let mut app = Self::new(
             settings.stripe,
@@ -90,6 +99,7 @@ impl App {
         )?;
         app.audit_retention_days = settings.audit_retention_days;
         app.ledger = ledger;
+        app.state = state;
         Ok(app)
     }
 }

@@ -99,14 +99,38 @@ const SECRET_NAMES: &[&str] = &[
 
 /// What an audit record keeps of arguments that failed validation: their names and JSON
 /// kinds, never their values, since a value nobody checked may be anything (a pasted
-/// token, a card number).
+/// token, a card number). Bounded whatever was sent: at most [`SHAPE_KEYS`] names of at
+/// most [`SHAPE_KEY_CHARS`] characters per object, [`SHAPE_DEPTH`] objects deep.
 pub fn shape(args: &Value) -> Value {
+    shape_at(args, 0)
+}
+
+pub const SHAPE_KEYS: usize = 32;
+pub const SHAPE_KEY_CHARS: usize = 64;
+pub const SHAPE_DEPTH: usize = 4;
+
+fn shape_at(args: &Value, depth: usize) -> Value {
     match args {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), shape(v)))
-                .collect::<Map<_, _>>(),
-        ),
+        Value::Object(_) if depth >= SHAPE_DEPTH => Value::String("<object>".into()),
+        Value::Object(map) => {
+            let mut kept: Map<String, Value> = map
+                .iter()
+                .take(SHAPE_KEYS)
+                .map(|(k, v)| {
+                    (
+                        k.chars().take(SHAPE_KEY_CHARS).collect(),
+                        shape_at(v, depth + 1),
+                    )
+                })
+                .collect();
+            if map.len() > SHAPE_KEYS {
+                kept.insert(
+                    "…".into(),
+                    Value::String(format!("{} more", map.len() - SHAPE_KEYS)),
+                );
+            }
+            Value::Object(kept)
+        }
         Value::Array(_) => Value::String("<list>".into()),
         Value::String(_) => Value::String("<string>".into()),
         Value::Number(_) => Value::String("<number>".into()),

@@ -1,6 +1,7 @@
-//! Who is calling: a visitor about their own billing, or a support agent about a customer
-//! they name. Each endpoint says which it admits; the pipeline checks the caller's token
-//! against that tenant's secrets for that kind and refuses the other.
+//! Who is calling: a visitor about their own billing, a support agent about a customer they
+//! name, or Stripe delivering an event. Each endpoint says which it admits; the pipeline
+//! checks the caller's credentials against that tenant's secrets for that kind (a token,
+//! or the signature of the raw body) and refuses the others.
 use lambda_http::http::HeaderMap;
 
 use crate::error::ApiError;
@@ -14,18 +15,23 @@ pub enum Admits {
     Visitors,
     /// A support agent (JWT with the tenant's agent secret and `role: "agent"`).
     Agents,
+    /// Stripe (`Stripe-Signature` over the raw body with one of the tenant's webhook
+    /// secrets).
+    Stripe,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     Visitor(Visitor),
     Agent { id: String },
+    Stripe,
 }
 
 impl Caller {
     pub fn verify(
         admits: Admits,
         headers: &HeaderMap,
+        body: &[u8],
         config: &TenantConfig,
         secrets: &TenantSecrets,
         now: i64,
@@ -55,6 +61,13 @@ impl Caller {
                     id: claims.sub.unwrap_or_default(),
                 })
             }
+            Admits::Stripe => {
+                let header = headers
+                    .get("stripe-signature")
+                    .and_then(|v| v.to_str().ok());
+                crate::webhook::signature::verify(header, body, &secrets.webhook_secrets, now)?;
+                Ok(Caller::Stripe)
+            }
         }
     }
 
@@ -63,6 +76,7 @@ impl Caller {
         match self {
             Caller::Visitor(v) => format!("visitor:{}", v.user_id),
             Caller::Agent { id } => format!("agent:{id}"),
+            Caller::Stripe => "stripe".into(),
         }
     }
 
@@ -70,7 +84,7 @@ impl Caller {
     pub fn visitor(&self) -> Option<&Visitor> {
         match self {
             Caller::Visitor(v) => Some(v),
-            Caller::Agent { .. } => None,
+            Caller::Agent { .. } | Caller::Stripe => None,
         }
     }
 }

@@ -11,6 +11,8 @@ pub struct Settings {
     pub audit_table: String,
     /// Write confirmations and bound counters.
     pub ledger_table: String,
+    /// What webhooks keep: facts per customer, recoveries, applied event ids.
+    pub state_table: String,
     pub secrets_prefix: String,
     pub stripe: StripeSettings,
     /// How long a warm Lambda trusts its copy of a tenant's config and secrets.
@@ -74,6 +76,7 @@ impl Settings {
             contacts_table: required("CONTACTS_TABLE")?,
             audit_table: required("AUDIT_TABLE")?,
             ledger_table: required("LEDGER_TABLE")?,
+            state_table: required("STATE_TABLE")?,
             secrets_prefix: required("SECRETS_PREFIX")?,
             stripe: StripeSettings {
                 api_base: std::env::var("STRIPE_API_BASE")

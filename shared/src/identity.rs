@@ -23,6 +23,18 @@ pub struct Visitor {
     pub stripe_customer_id: Option<String>,
 }
 
+impl Visitor {
+    /// A stand-in for a caller who is not a visitor (Stripe, an agent's tenant-wide call),
+    /// naming the customer when there is one.
+    pub fn named(caller: &crate::caller::Caller, customer: Option<&str>) -> Self {
+        Self {
+            user_id: caller.actor(),
+            email: None,
+            stripe_customer_id: customer.map(String::from),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Claims {
     pub sub: Option<String>,

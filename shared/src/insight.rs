@@ -17,12 +17,13 @@ use crate::stripe::api;
 use crate::stripe::types::{Charge, Customer, Invoice, Subscription};
 use crate::tenant::TenantConfig;
 use crate::timefmt::rfc3339;
-use crate::tool::{Answer, Call, Endpoint, Incoming, Reply};
+use crate::tool::{Answer, Call, Endpoint, Incoming, Reply, Subject};
 use crate::tools::common::{invoice, missing_customer, saved_card};
 use crate::tools::fetch_customer;
 use crate::tools::payment_history::failure_phrase;
 use crate::tools::subscription_status::{
-    next_payment, plan_name, price_phrase, product_names, relevant, scheduled_cancel, view,
+    next_payment, open_recoveries, plan_name, price_phrase, product_names, relevant,
+    scheduled_cancel, view,
 };
 
 const RECENT_ACTIONS: usize = 10;
@@ -73,8 +74,8 @@ impl Endpoint for Insight {
         }))
     }
 
-    fn subject(_caller: &Caller, input: &Lookup) -> Option<Visitor> {
-        Some(input.0.clone())
+    fn subject(_caller: &Caller, input: &Lookup) -> Option<Subject> {
+        Some(Subject::Visitor(input.0.clone()))
     }
 
     /// Agent insight is always on: it is the merchant's own staff asking.
@@ -104,7 +105,7 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
         .set("status", "open")
         .set("limit", 10);
     let charges = api::charges(customer_id).set("limit", 1);
-    let (customer, subs, invoices, open, charges, actions) = futures::join!(
+    let (customer, subs, invoices, open, charges, actions, recovering) = futures::join!(
         fetch_customer(stripe, customer_id),
         stripe.get(&subs),
         stripe.get(&recent),
@@ -112,6 +113,7 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
         stripe.get(&charges),
         app.audit
             .recent(&config.tenant, customer_id, RECENT_ACTIONS),
+        open_recoveries(call),
     );
     let customer = customer?;
     let subs = subs.map_err(missing_customer)?.data;
@@ -149,12 +151,24 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
                 "charge": c.id, "amount": Money::new(c.amount, &c.currency),
                 "created": rfc3339(c.created), "reason": failure_phrase(c),
             })),
+            "open_recoveries": recovering,
             "recent_actions": actions.iter().map(|a| json!({
                 "time": a.time, "tool": a.tool, "actor": a.actor,
                 "decision": a.decision, "outcome": a.outcome, "reason": a.reason,
             })).collect::<Vec<_>>(),
         }),
-        summary: facts.summary(),
+        summary: {
+            let mut summary = facts.summary();
+            if let Some(r) = recovering.first() {
+                summary.push_str(&format!(
+                    " A payment of {} failed{} and is in the recovery queue since {}: the visitor can retry it (retry_payment) or update the card (get_billing_portal_link).",
+                    r.amount_due["formatted"].as_str().unwrap_or("money"),
+                    r.decline.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
+                    r.opened_at.as_deref().unwrap_or("recently")
+                ));
+            }
+            summary
+        },
     })
 }
 

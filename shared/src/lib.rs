@@ -16,6 +16,8 @@ pub mod config;
 pub mod cors;
 pub mod customer;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod insight;
 pub mod ledger;
@@ -25,6 +27,7 @@ pub mod pipeline;
 pub mod response;
 pub mod routes;
 pub mod secret;
+pub mod state;
 pub mod stripe;
 pub mod telemetry;
 pub mod tenant;
@@ -32,6 +35,7 @@ pub mod timefmt;
 pub mod tool;
 pub mod tool_list;
 pub mod tools;
+pub mod webhook;
 pub mod write;
 pub mod writes;
 

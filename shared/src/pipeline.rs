@@ -14,12 +14,13 @@ use crate::caller::{Admits, Caller};
 use crate::cors;
 use crate::customer;
 use crate::error::ApiError;
+use crate::identity::Visitor;
 use crate::limits;
 use crate::response;
 use crate::routes;
 use crate::tenant::{TenantConfig, TenantSecrets, valid_tenant_id};
 use crate::timefmt;
-use crate::tool::{Call, Endpoint, Incoming, Reply};
+use crate::tool::{Call, Endpoint, Incoming, Reply, Subject};
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -212,9 +213,15 @@ async fn run<T: Endpoint>(
     }
     let (config, secrets) = tenant(app, tenant_id).await?;
     trail.tenant = Some(config.tenant.clone());
+    let body: &[u8] = match req.body() {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    };
     let caller = Caller::verify(
         T::ADMITS,
         req.headers(),
+        body,
         &config,
         &secrets,
         timefmt::now_unix(),
@@ -231,11 +238,6 @@ async fn run<T: Endpoint>(
     if !T::enabled(&config) {
         return Err(ApiError::tool_disabled(T::NAME));
     }
-    let body: &[u8] = match req.body() {
-        Body::Text(t) => t.as_bytes(),
-        Body::Binary(b) => b,
-        _ => b"{}",
-    };
     let query = req.query_string_parameters();
     let incoming = Incoming {
         body,
@@ -243,13 +245,25 @@ async fn run<T: Endpoint>(
     };
     let input = T::input(&incoming, &mut trail.args)?;
     let subject = T::subject(&caller, &input).ok_or_else(ApiError::customer_not_found)?;
-    if caller.visitor().is_none() {
-        known = customer::known(app.tenants.store(), &config, &subject).await?;
-    }
+    // Whose billing, as a visitor for the rest of the pipeline: an event's customer and a
+    // tenant-wide call are named by the caller, not looked up.
+    let (subject, named) = match subject {
+        Subject::Visitor(v) => {
+            if caller.visitor().is_none() {
+                known = customer::known(app.tenants.store(), &config, &v).await?;
+            }
+            (v, None)
+        }
+        Subject::Customer(id) => (Visitor::named(&caller, Some(&id)), Some(id)),
+        Subject::Tenant => (Visitor::named(&caller, None), Some(String::new())),
+    };
     let stripe = app.stripe.session(secrets.stripe_key.clone());
     let outcome = async {
-        let customer_id = customer::resolve(&stripe, &config, &subject, known).await?;
-        trail.customer = Some(customer_id.clone());
+        let customer_id = match named {
+            Some(id) => id,
+            None => customer::resolve(&stripe, &config, &subject, known).await?,
+        };
+        trail.customer = Some(customer_id.clone()).filter(|c| !c.is_empty());
         trail.reached_tool = true;
         let dates = config.dates();
         let write_ahead = OnceLock::new();

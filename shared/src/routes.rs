@@ -18,6 +18,9 @@ pub fn all() -> Vec<(&'static str, String)> {
         .collect();
     routes.push(("GET", "/v1/{tenant}/tools".into()));
     routes.push(("GET", "/v1/{tenant}/agent/insight".into()));
+    routes.push(("GET", "/v1/{tenant}/agent/recovery".into()));
+    routes.push(("GET", "/v1/{tenant}/visitor/tags".into()));
+    routes.push(("POST", "/v1/{tenant}/webhooks/stripe".into()));
     routes
 }
 

@@ -53,6 +53,10 @@ pub struct TenantConfig {
     pub allowed_origins: Vec<String>,
     #[serde(default)]
     pub rate_limits: crate::limits::RateLimits,
+    /// Audience tag `plan_tier` per price id (`{"price_123": "pro"}`); a price not in it is
+    /// tagged with its product's name.
+    #[serde(default)]
+    pub price_tiers: std::collections::BTreeMap<String, String>,
 }
 
 /// The merchant's bounds on what the bot may do. Checked in code, never by the model.
@@ -79,6 +83,9 @@ pub struct Policy {
     pub refund_max_per_30_days: u64,
     /// Refunds per tenant in any hour.
     pub refunds_per_hour: u64,
+    /// `retry_payment` attempts per invoice in any 24 hours, declines included (a bound
+    /// against card testing).
+    pub retries_per_invoice_per_day: u64,
 }
 
 impl Default for Policy {
@@ -94,6 +101,7 @@ impl Default for Policy {
             refund_window_days: 14,
             refund_max_per_30_days: 50_000,
             refunds_per_hour: 20,
+            retries_per_invoice_per_day: 3,
         }
     }
 }
@@ -121,6 +129,7 @@ impl TenantConfig {
             policy: Policy::default(),
             allowed_origins: Vec::new(),
             rate_limits: crate::limits::RateLimits::default(),
+            price_tiers: Default::default(),
         }
     }
 

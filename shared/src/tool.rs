@@ -61,9 +61,10 @@ pub trait Endpoint: Send + Sync + 'static {
     fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Self::Input, ApiError>;
 
     /// Whose billing the call is about: the visitor themself unless the endpoint says
-    /// otherwise (an agent names the customer in the input).
-    fn subject(caller: &Caller, _input: &Self::Input) -> Option<Visitor> {
-        caller.visitor().cloned()
+    /// otherwise (an agent names the customer in the input; a Stripe event names its
+    /// customer; a tenant-wide list names none). `None`: nobody, `customer_not_found`.
+    fn subject(caller: &Caller, _input: &Self::Input) -> Option<Subject> {
+        caller.visitor().cloned().map(Subject::Visitor)
     }
 
     /// Whether the tenant has switched this endpoint off.
@@ -111,6 +112,25 @@ impl<T: Tool> Endpoint for T {
     async fn serve<'a>(&'a self, call: &'a Call<'a>, input: T::Args) -> Result<Reply, ApiError> {
         self.run(call, input).await.map(Reply::done)
     }
+}
+
+/// The type of [`input_of`].
+pub type InputFn = fn(&Incoming<'_>, &mut Value) -> Result<(), ApiError>;
+
+/// An endpoint's input parsing on its own, for the tool list's table and the fuzzer.
+pub fn input_of<E: Endpoint>(req: &Incoming<'_>, audited: &mut Value) -> Result<(), ApiError> {
+    E::input(req, audited).map(drop)
+}
+
+/// Whose billing a call is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    /// Found as a visitor is: by claim, mapping or email.
+    Visitor(Visitor),
+    /// A customer id the (trusted) caller names.
+    Customer(String),
+    /// No one customer: the call is about the whole tenant.
+    Tenant,
 }
 
 /// What an endpoint reads its input from.

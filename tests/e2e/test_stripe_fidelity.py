@@ -630,3 +630,102 @@ def test_a_refund_reason_stripe_does_not_know_is_refused(client, plan):
     with pytest.raises(stripe.InvalidRequestError) as e:
         client.v1.refunds.create(params={"charge": charge.id, "reason": "changed_mind"})
     assert e.value.param == "reason"
+
+
+def test_refund_accepts_stripes_other_create_params(client, plan):
+    charge = paid_charge(client, plan)
+    refund = client.v1.refunds.create(params={
+        "charge": charge.id, "amount": 100, "instructions_email": "ada@example.com",
+        "refund_application_fee": False, "reverse_transfer": False,
+    })
+    assert refund.amount == 100
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        client.v1.refunds.create(params={"charge": charge.id, "origin": "somewhere"})
+    assert e.value.param == "origin"
+    assert client.v1.charges.retrieve(charge.id).amount_refunded == 100
+
+
+def test_payment_intent_created_and_confirmed_directly_is_charged_and_refundable(client):
+    cus = client.v1.customers.create(params={"email": "pi@example.com"})
+    pi = client.v1.payment_intents.create(params={
+        "amount": 2500, "currency": "usd", "customer": cus.id, "payment_method": "pm_card_visa",
+        "confirm": True, "metadata": {"order": "42"},
+        "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+    })
+    assert (pi.status, pi.amount_received, pi.metadata["order"]) == ("succeeded", 2500, "42")
+    charge = client.v1.charges.retrieve(pi.latest_charge)
+    assert (charge.status, charge.paid, charge.payment_intent) == ("succeeded", True, pi.id)
+    assert charge.payment_method_details.card.last4 == "4242"
+    refund = client.v1.refunds.create(params={"payment_intent": pi.id})
+    assert refund.amount == 2500 and client.v1.charges.retrieve(charge.id).refunded is True
+    with pytest.raises(stripe.InvalidRequestError) as small:
+        client.v1.payment_intents.create(params={"amount": 10, "currency": "usd"})
+    assert small.value.code == "amount_too_small"
+
+
+def test_payment_intent_confirmed_in_two_steps_and_canceled(client):
+    pi = client.v1.payment_intents.create(params={"amount": 1200, "currency": "eur"})
+    assert pi.status == "requires_payment_method" and pi.customer is None
+    done = client.v1.payment_intents.confirm(pi.id, params={"payment_method": "pm_card_mastercard"})
+    assert done.status == "succeeded"
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        client.v1.payment_intents.cancel(pi.id)
+    assert e.value.code == "payment_intent_unexpected_state"
+    other = client.v1.payment_intents.create(params={"amount": 1200, "currency": "eur"})
+    gone = client.v1.payment_intents.cancel(other.id, params={"cancellation_reason": "abandoned"})
+    assert (gone.status, gone.cancellation_reason) == ("canceled", "abandoned")
+
+
+def test_payment_intent_declines_with_stripes_decline_codes(client):
+    with pytest.raises(stripe.CardError) as funds:
+        client.v1.payment_intents.create(params={
+            "amount": 900, "currency": "usd", "confirm": True,
+            "payment_method": "pm_card_visa_chargeDeclinedInsufficientFunds",
+        })
+    assert (funds.value.code, funds.value.error.decline_code) == ("card_declined", "insufficient_funds")
+    pi = client.v1.payment_intents.retrieve(funds.value.error.payment_intent.id,
+                                            params={"expand": ["latest_charge"]})
+    assert pi.status == "requires_payment_method"
+    assert pi.last_payment_error.decline_code == "insufficient_funds"
+    assert (pi.latest_charge.status, pi.latest_charge.outcome.reason) == ("failed", "insufficient_funds")
+
+
+def test_a_card_that_needs_3ds_waits_on_session_and_declines_off_session(client):
+    on = client.v1.payment_intents.create(params={
+        "amount": 900, "currency": "usd", "confirm": True,
+        "payment_method": "pm_card_authenticationRequired",
+    })
+    assert on.status == "requires_action" and on.next_action.type == "use_stripe_sdk"
+    assert on.latest_charge is None
+    cus = client.v1.customers.create(params={"email": "3ds@example.com"})
+    pm = client.v1.payment_methods.attach("pm_card_authenticationRequired", params={"customer": cus.id})
+    with pytest.raises(stripe.CardError) as off:
+        client.v1.payment_intents.create(params={
+            "amount": 900, "currency": "usd", "confirm": True, "off_session": True,
+            "customer": cus.id, "payment_method": pm.id,
+        })
+    assert (off.value.code, off.value.error.decline_code) == ("authentication_required",
+                                                              "authentication_required")
+
+
+def test_invoice_pay_with_a_3ds_card_needs_action_and_a_failing_card_declines(client, plan):
+    _, price = plan
+    cus, _ = customer_with_card(client, "pm_card_authenticationRequired", "3ds-inv@example.com")
+    sub = client.v1.subscriptions.create(params={
+        "customer": cus.id, "items": [{"price": price.id}], "expand": ["latest_invoice.payments"],
+    })
+    assert sub.status == "incomplete" and sub.latest_invoice.status == "open"
+    intent = client.v1.payment_intents.retrieve(sub.latest_invoice.payments.data[0].payment.payment_intent)
+    assert intent.status == "requires_action"
+    with pytest.raises(stripe.CardError) as action:
+        client.v1.invoices.pay(sub.latest_invoice.id)
+    assert action.value.code == "invoice_payment_intent_requires_action"
+    assert client.v1.invoices.retrieve(sub.latest_invoice.id).status == "open"
+
+    failing, _ = customer_with_card(client, "pm_card_chargeCustomerFail", "fail-inv@example.com")
+    sub = client.v1.subscriptions.create(params={"customer": failing.id, "items": [{"price": price.id}]})
+    with pytest.raises(stripe.CardError) as declined:
+        client.v1.invoices.pay(sub.latest_invoice)
+    assert (declined.value.code, declined.value.error.decline_code) == ("card_declined", "generic_decline")
+    charge = client.v1.charges.retrieve(declined.value.error.charge)
+    assert charge.status == "failed" and charge.customer == failing.id

@@ -230,7 +230,7 @@ impl Harness {
                         .collect(),
                     user_hash_secrets: vec![Secret::new(user_hash_secret(tenant))],
                     agent_secrets: vec![Secret::new(agent_secret(tenant))],
-                    webhook_secrets: vec![Secret::new(format!("whsec_{}", random(24)))],
+                    webhook_secrets: vec![Secret::new(format!("whsec_{}", random(32)))],
                 },
             );
         }
@@ -346,6 +346,55 @@ fn parse(resp: lambda_http::Response<Body>) -> (u16, Value) {
 }
 
 impl Harness {
+    /// Any endpoint at `/v1/{tenant}/{route}` with the given method, headers, query and
+    /// body.
+    pub async fn request<T: Endpoint>(
+        &self,
+        endpoint: &T,
+        tenant: &str,
+        method: &str,
+        headers: &[(&str, &str)],
+        query: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Value) {
+        let mut req = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("/v1/{tenant}/{}", T::route().join("/")));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let params: std::collections::HashMap<String, String> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let req = lambda_http::RequestExt::with_query_string_parameters(
+            req.body(Body::Binary(body.to_vec())).unwrap(),
+            params,
+        );
+        parse(shared::pipeline::handle(&self.app, endpoint, req).await)
+    }
+
+    /// The tenant's webhook secrets (the first is the active one in tests).
+    pub fn webhook_secrets(&self, tenant: &str) -> Vec<String> {
+        self.tenants.secrets.lock().unwrap()[tenant]
+            .webhook_secrets
+            .iter()
+            .map(|s| s.expose().to_string())
+            .collect()
+    }
+
+    /// Replaces the tenant's webhook secrets (rotation).
+    pub fn set_webhook_secrets(&self, tenant: &str, secrets: &[&str]) {
+        self.tenants
+            .secrets
+            .lock()
+            .unwrap()
+            .get_mut(tenant)
+            .expect("a harness tenant")
+            .webhook_secrets = secrets.iter().map(|x| Secret::new(*x)).collect();
+        self.app.tenants.forget(tenant);
+    }
+
     /// `GET /v1/{TENANT}/agent/insight?{query}` with `token`.
     pub async fn insight(&self, token: Option<&str>, query: &[(&str, &str)]) -> (u16, Value) {
         let mut req = lambda_http::http::Request::builder()

@@ -10,10 +10,15 @@ const DAY: i64 = 86_400;
 
 /// A customer whose renewal a failing card could not pay (past due, one open invoice).
 async fn past_due(h: &Harness, email: &str) -> (String, String) {
+    past_due_with(h, email, "pm_card_chargeCustomerFail").await
+}
+
+/// The same, the renewal left open by `card` (a decline, or a bank asking for 3-D Secure).
+async fn past_due_with(h: &Harness, email: &str, card: &str) -> (String, String) {
     let price = h.stripe.price("Starter", 1900, "usd").await;
     let me = h.stripe.customer(email, Some("pm_card_visa")).await;
     h.stripe.subscribe(&me, &price, &[]).await;
-    h.stripe.set_card(&me, "pm_card_chargeCustomerFail").await;
+    h.stripe.set_card(&me, card).await;
     h.stripe
         .control("clock/advance", json!({"seconds": 32 * DAY}))
         .await;
@@ -151,4 +156,33 @@ async fn another_customers_invoice_is_refused() {
     let (status, body) = retry(&h, &me, json!({"invoice_id": "sub_123"})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(pays(&h, &theirs).await, 0);
+}
+
+#[tokio::test]
+async fn a_bank_asking_for_3d_secure_gets_the_hosted_invoice_link() {
+    let h = Harness::new().await;
+    let (me, inv) = past_due_with(&h, "secure@example.com", "pm_card_authenticationRequired").await;
+    let hosted = h.stripe.get(&format!("/v1/invoices/{inv}")).await["hosted_invoice_url"]
+        .as_str()
+        .expect("a hosted invoice page")
+        .to_string();
+    let (status, body) = attempt(&h, &me).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["data"]["paid"], &body["data"]["requires_action"]),
+        (&json!(false), &json!(true)),
+        "{body}"
+    );
+    assert_eq!(body["data"]["hosted_invoice_url"], hosted.as_str());
+    let s = body["summary"].as_str().unwrap();
+    assert!(
+        s.contains("bank wants to confirm") && s.contains(&hosted),
+        "{s}"
+    );
+    assert_eq!(pays(&h, &inv).await, 1);
+    assert_eq!(
+        h.stripe.get(&format!("/v1/invoices/{inv}")).await["status"],
+        "open",
+        "nothing was charged"
+    );
 }

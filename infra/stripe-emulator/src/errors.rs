@@ -109,13 +109,32 @@ impl ApiError {
     }
 
     pub fn card_declined() -> Self {
+        Self::declined("generic_decline")
+    }
+
+    /// A card decline with Stripe's `decline_code`; an off-session payment the bank wants
+    /// authenticated is its own `code`, as Stripe answers it.
+    pub fn declined(decline_code: &str) -> Self {
+        let (code, message) = match decline_code {
+            "authentication_required" => (
+                "authentication_required",
+                "Your card was declined. This transaction requires authentication.",
+            ),
+            "insufficient_funds" => ("card_declined", "Your card has insufficient funds."),
+            _ => ("card_declined", "Your card was declined."),
+        };
+        Self::new(402, "card_error", Some(code), message.into())
+            .with_extra("decline_code", json!(decline_code))
+    }
+
+    /// Paying an invoice off-session with a card whose bank wants 3-D Secure.
+    pub fn invoice_requires_action() -> Self {
         Self::new(
             402,
             "card_error",
-            Some("card_declined"),
-            "Your card was declined.".into(),
+            Some("invoice_payment_intent_requires_action"),
+            "This payment requires additional user action before it can be completed successfully. Payment can be completed using the PaymentIntent associated with the invoice.".into(),
         )
-        .with_extra("decline_code", json!("generic_decline"))
     }
 
     pub fn auth(message: String) -> Self {

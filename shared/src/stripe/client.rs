@@ -53,6 +53,13 @@ pub struct StripeSession<'a> {
 }
 
 impl StripeSession<'_> {
+    /// Whether the key is a live one (`sk_live_`, `rk_live_`): its events say
+    /// `livemode: true`.
+    pub fn live(&self) -> bool {
+        let k = self.key.expose();
+        k.starts_with("sk_live_") || k.starts_with("rk_live_")
+    }
+
     /// A read (or a preview that changes nothing, which Stripe serves as a POST).
     pub async fn get<T: DeserializeOwned>(&self, req: &api::Request<T>) -> Result<T, StripeError> {
         self.send(req, None).await

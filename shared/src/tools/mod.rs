@@ -37,6 +37,8 @@ pub struct ToolInfo {
     pub name: &'static str,
     pub description: std::borrow::Cow<'static, str>,
     pub schema: fn() -> Value,
+    /// Parses and validates a call's input as the pipeline does.
+    pub input: crate::tool::InputFn,
 }
 
 fn write_info<W: WriteTool>() -> ToolInfo {
@@ -44,6 +46,7 @@ fn write_info<W: WriteTool>() -> ToolInfo {
         name: W::NAME,
         description: format!("{} {}", W::DESCRIPTION, crate::write::TWO_PHASE).into(),
         schema: write_schema::<W>,
+        input: crate::tool::input_of::<crate::write::Write<W>>,
     }
 }
 
@@ -67,6 +70,7 @@ fn info<T: Tool>() -> ToolInfo {
         name: T::NAME,
         description: T::DESCRIPTION.into(),
         schema: schema::<T>,
+        input: crate::tool::input_of::<T>,
     }
 }
 

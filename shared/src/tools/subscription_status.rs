@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::billing::Dates;
 use crate::error::ApiError;
 use crate::money::Money;
+use crate::state::{Recovery, RecoveryStatus};
 use crate::stripe::StripeSession;
 use crate::stripe::api;
 use crate::stripe::types::{Coupon, Discount, Expandable, Invoice, Subscription};
@@ -38,22 +39,62 @@ impl Tool for GetSubscriptionStatus {
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
-        let subs = match args.subscription_id {
-            Some(id) => subscription(call, Some(&id), &EXPAND_ONE)
-                .await?
-                .into_iter()
-                .collect(),
-            None => all(call).await?,
+        let subs = async {
+            Ok::<_, ApiError>(match args.subscription_id {
+                Some(id) => subscription(call, Some(&id), &EXPAND_ONE)
+                    .await?
+                    .into_iter()
+                    .collect(),
+                None => all(call).await?,
+            })
         };
+        let (subs, recovering) = futures::join!(subs, open_recoveries(call));
+        let subs = subs?;
         let names = product_names(call.app, &call.tenant.tenant, call.stripe, &subs).await?;
         let shown = relevant(&subs);
         let views: Vec<Value> = shown.iter().map(|s| view(s, &names)).collect();
-        let summary = summarize(&shown, &names, call.dates);
+        let mut summary = summarize(&shown, &names, call.dates);
+        if let Some(r) = recovering.first() {
+            summary.push_str(&recovery_phrase(r));
+        }
         Ok(Answer {
-            data: json!({ "customer_id": call.customer_id, "subscriptions": views }),
+            data: json!({
+                "customer_id": call.customer_id, "subscriptions": views,
+                "payment_recovery": recovering.first(),
+            }),
             summary,
         })
     }
+}
+
+/// The customer's open recoveries (failed payments the webhooks told us about), newest
+/// first. The answer does without them when the state can't be read.
+pub(crate) async fn open_recoveries(call: &Call<'_>) -> Vec<Recovery> {
+    call.app
+        .state
+        .recoveries(
+            &call.tenant.tenant,
+            RecoveryStatus::Open,
+            Some(call.customer_id),
+        )
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "recovery state unavailable");
+            Vec::new()
+        })
+}
+
+/// What the visitor can do about a failed payment, said after the status.
+pub(crate) fn recovery_phrase(r: &Recovery) -> String {
+    let amount = r.amount_due["formatted"].as_str().unwrap_or("the payment");
+    let why = r
+        .decline
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    format!(
+        " A payment of {amount} failed{why}: you can try it again now, or update your card first."
+    )
 }
 
 const EXPAND_ONE: [&str; 3] = [

@@ -1,7 +1,8 @@
 //! `retry_payment` (W): pays one of the visitor's open invoices (the oldest, or the one
 //! named) with the saved default card, `POST /v1/invoices/{id}/pay`. A decline is an answer,
 //! not an error: said in plain words with a Billing Portal link to change the card. At most
-//! 3 attempts per invoice in any 24 hours, declines included (a bound against card testing).
+//! 3 attempts per invoice in any 24 hours by default, declines included (a bound against
+//! card testing; the tenant's `policy.retries_per_invoice_per_day`).
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -28,9 +29,6 @@ pub struct RetryPaymentArgs {
     pub invoice_id: Option<String>,
 }
 
-/// Attempts per invoice in any 24 hours.
-const ATTEMPTS_PER_DAY: u64 = 3;
-
 impl WriteTool for RetryPayment {
     const NAME: &'static str = "retry_payment";
     const DESCRIPTION: &'static str = "Pays one of the visitor's unpaid invoices now with their saved card (the oldest one, or invoice_id); a declined card is explained with a link to update it.";
@@ -40,16 +38,17 @@ impl WriteTool for RetryPayment {
         check_opt_id("invoice_id", args.invoice_id.as_deref(), "in_")
     }
 
-    fn bounds(&self, _call: &Call<'_>, _args: &Self::Args, preview: &Value) -> Vec<Bound> {
+    fn bounds(&self, call: &Call<'_>, _args: &Self::Args, preview: &Value) -> Vec<Bound> {
         let id = preview["invoice"]["id"].as_str().unwrap_or("-");
+        let cap = call.tenant.policy.retries_per_invoice_per_day;
         vec![Bound::rolling(
             format!("retry_payment#{id}"),
-            ATTEMPTS_PER_DAY,
+            cap,
             1,
             86_400,
             "retry_limit",
             format!(
-                "This invoice has been tried {ATTEMPTS_PER_DAY} times in the last day; to protect your card, please try again tomorrow or update the card in the billing portal."
+                "This invoice has been tried {cap} times in the last day; to protect your card, please try again tomorrow or update the card in the billing portal."
             ),
         )]
     }

@@ -152,14 +152,18 @@ pub fn pay(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
             reactivate(ctx, sub.as_ref(), id);
             ctx.acct.fetch("invoice", id, "id")
         }
-        Outcome::Declined => {
-            let charge = ctx
-                .acct
-                .all("charge")
-                .first()
-                .map(|c| c["id"].clone())
+        Outcome::Declined(code) => {
+            // The charge this attempt made: the latest of the invoice's open intent.
+            let charge = billing::open_intent_id(ctx, id)
+                .and_then(|pi| ctx.acct.get(&pi).map(|pi| pi["latest_charge"].clone()))
                 .unwrap_or(Value::Null);
-            Err(ApiError::card_declined().with_extra("charge", charge))
+            Err(ApiError::declined(code).with_extra("charge", charge))
+        }
+        Outcome::RequiresAction => {
+            let intent = billing::open_intent_id(ctx, id)
+                .and_then(|pi| ctx.acct.get(&pi).cloned())
+                .unwrap_or(Value::Null);
+            Err(ApiError::invoice_requires_action().with_extra("payment_intent", intent))
         }
         Outcome::NoPaymentMethod => Err(ApiError::invalid(
             "This customer has no attached payment source or default payment method.",

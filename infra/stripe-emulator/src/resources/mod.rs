@@ -94,6 +94,9 @@ pub fn dispatch(ctx: &mut Ctx, method: &str, segs: &[&str], p: &Params) -> ApiRe
 
         ("GET", ["payment_intents"]) => payments::list_intents(ctx, p),
         ("GET", ["payment_intents", id]) => simple_retrieve(ctx, "payment_intent", id, p),
+        ("POST", ["payment_intents"]) => payments::create(ctx, p),
+        ("POST", ["payment_intents", id, "confirm"]) => payments::confirm(ctx, id, p),
+        ("POST", ["payment_intents", id, "cancel"]) => payments::cancel(ctx, id, p),
         ("GET", ["charges"]) => payments::list_charges(ctx, p),
         ("POST", ["refunds"]) => refunds::create(ctx, p),
         ("GET", ["refunds"]) => refunds::list(ctx, p),

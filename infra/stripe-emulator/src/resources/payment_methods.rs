@@ -34,22 +34,45 @@ fn test_card(token: &str) -> Option<TestCard> {
         "pm_card_chargeCustomerFail" => card("visa", "0341", "credit", "Ab3Df6Gh9Jk2Lm5N", false),
         // Charges succeed, then the cardholder disputes them (Stripe's 4000 0000 0000 0259).
         "pm_card_createDispute" => card("visa", "0259", "credit", "Rt6Yu9Io2Pa5Sd8F", false),
-        "pm_card_chargeDeclined" => card("visa", "0002", "credit", "Pq4Rs7Tu0Vw3Xy6Z", true),
-        "pm_card_chargeDeclinedInsufficientFunds" => {
+        // The bank asks for 3-D Secure on every payment (Stripe's 4000 0027 6000 3184); the
+        // second also declines for insufficient funds once authenticated (…3178).
+        "pm_card_authenticationRequired" => {
+            card("visa", "3184", "credit", "Jw2Ex5Rz8Ty1Ui4O", false)
+        }
+        "pm_card_authenticationRequiredChargeDeclinedInsufficientFunds" => {
+            card("visa", "3178", "credit", "Kx3Fy6Sa9Uz2Vj5P", false)
+        }
+        "pm_card_chargeDeclined" | "pm_card_visa_chargeDeclined" => {
+            card("visa", "0002", "credit", "Pq4Rs7Tu0Vw3Xy6Z", true)
+        }
+        "pm_card_chargeDeclinedInsufficientFunds"
+        | "pm_card_visa_chargeDeclinedInsufficientFunds" => {
             card("visa", "9995", "credit", "Bc5Ef8Hi1Kl4No7Q", true)
         }
         _ => return None,
     })
 }
 
-/// Cards that attach fine but whose every charge is declined.
-/// Stripe's dispute test card: the charge succeeds and is disputed at once.
-pub fn disputes_on_charge(pm: &Value) -> bool {
-    pm["card"]["last4"] == "0259"
+/// What charging one of Stripe's test cards does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OnCharge {
+    Succeeds,
+    /// The charge succeeds and the cardholder disputes it at once (…0259).
+    Disputes,
+    /// Declined with this `decline_code`.
+    Declines(&'static str),
+    /// The bank asks for 3-D Secure before it will decide.
+    RequiresAuthentication,
 }
 
-pub fn declines_on_charge(pm: &Value) -> bool {
-    pm["card"]["last4"] == "0341"
+pub fn on_charge(pm: &Value) -> OnCharge {
+    match pm["card"]["last4"].as_str().unwrap_or_default() {
+        "0259" => OnCharge::Disputes,
+        "0341" | "0002" => OnCharge::Declines("generic_decline"),
+        "9995" => OnCharge::Declines("insufficient_funds"),
+        "3184" | "3178" => OnCharge::RequiresAuthentication,
+        _ => OnCharge::Succeeds,
+    }
 }
 
 /// Attaches a stored `pm_...` or a test token to `customer`; returns the stored id.
@@ -59,30 +82,7 @@ pub fn attach_to(ctx: &mut Ctx, pm: &str, customer: &str, param: &str) -> ApiRes
         if card.declines_on_attach {
             return Err(ApiError::card_declined().with_param(param));
         }
-        let id = new_id("pm");
-        let obj = json!({
-            "id": id, "object": "payment_method", "allow_redisplay": "unspecified",
-            "billing_details": {
-                "address": {"city": null, "country": null, "line1": null, "line2": null,
-                            "postal_code": null, "state": null},
-                "email": null, "name": null, "phone": null, "tax_id": null,
-            },
-            "card": {
-                "brand": card.brand,
-                "checks": {"address_line1_check": null, "address_postal_code_check": null,
-                           "cvc_check": "unchecked"},
-                "country": "US", "display_brand": card.brand, "exp_month": 12,
-                "exp_year": current_year(ctx.clock_offset) + 3, "fingerprint": card.fingerprint,
-                "funding": card.funding, "generated_from": null, "last4": card.last4,
-                "networks": {"available": [card.brand], "preferred": null},
-                "three_d_secure_usage": {"supported": true}, "wallet": null,
-                "regulated_status": "unregulated",
-            },
-            "created": ctx.now, "customer": customer, "livemode": false, "metadata": {},
-            "type": "card", "customer_account": null,
-        });
-        ctx.acct.put(obj);
-        return Ok(id);
+        return Ok(from_test_card(ctx, &card, json!(customer)));
     }
     let stored = ctx.acct.fetch("payment_method", pm, param)?;
     match stored["customer"].as_str() {
@@ -96,6 +96,58 @@ pub fn attach_to(ctx: &mut Ctx, pm: &str, customer: &str, param: &str) -> ApiRes
             Ok(pm.to_string())
         }
     }
+}
+
+/// The payment method a payment intent is confirmed with: a test token becomes a new,
+/// unattached payment method (declining cards too: they decline when charged); a stored
+/// one must be the customer's or nobody's.
+pub fn for_payment(
+    ctx: &mut Ctx,
+    pm: &str,
+    customer: Option<&str>,
+    param: &str,
+) -> ApiResult<String> {
+    if let Some(card) = test_card(pm) {
+        return Ok(from_test_card(ctx, &card, Value::Null));
+    }
+    let stored = ctx.acct.fetch("payment_method", pm, param)?;
+    match (stored["customer"].as_str(), customer) {
+        (None, _) => Ok(pm.to_string()),
+        (Some(owner), Some(c)) if owner == c => Ok(pm.to_string()),
+        _ => Err(ApiError::invalid_param(
+            param,
+            format!(
+                "The provided PaymentMethod {pm} is attached to another customer, or this PaymentIntent has none."
+            ),
+        )),
+    }
+}
+
+fn from_test_card(ctx: &mut Ctx, card: &TestCard, customer: Value) -> String {
+    let id = new_id("pm");
+    let obj = json!({
+        "id": id, "object": "payment_method", "allow_redisplay": "unspecified",
+        "billing_details": {
+            "address": {"city": null, "country": null, "line1": null, "line2": null,
+                        "postal_code": null, "state": null},
+            "email": null, "name": null, "phone": null, "tax_id": null,
+        },
+        "card": {
+            "brand": card.brand,
+            "checks": {"address_line1_check": null, "address_postal_code_check": null,
+                       "cvc_check": "unchecked"},
+            "country": "US", "display_brand": card.brand, "exp_month": 12,
+            "exp_year": current_year(ctx.clock_offset) + 3, "fingerprint": card.fingerprint,
+            "funding": card.funding, "generated_from": null, "last4": card.last4,
+            "networks": {"available": [card.brand], "preferred": null},
+            "three_d_secure_usage": {"supported": true}, "wallet": null,
+            "regulated_status": "unregulated",
+        },
+        "created": ctx.now, "customer": customer, "livemode": false, "metadata": {},
+        "type": "card", "customer_account": null,
+    });
+    ctx.acct.put(obj);
+    id
 }
 
 /// Stripe's error when a payment method is named for a customer it is not attached to.

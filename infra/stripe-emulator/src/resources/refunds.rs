@@ -20,7 +20,24 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         "reason",
         "metadata",
         "expand",
+        "instructions_email",
+        "origin",
+        "refund_application_fee",
+        "reverse_transfer",
     ])?;
+    if let Some(origin) = p.str("origin")?
+        && origin != "customer_balance"
+    {
+        return Err(ApiError::invalid_param(
+            "origin",
+            format!("Invalid origin: must be customer_balance; got {origin}"),
+        ));
+    }
+    // No Connect here: there is no application fee or transfer to reverse, so `true` is
+    // accepted and changes nothing, as on a charge without them.
+    for flag in ["refund_application_fee", "reverse_transfer"] {
+        p.bool(flag)?;
+    }
     let charge_id = match (p.str("charge")?, p.str("payment_intent")?) {
         (Some(c), _) => c,
         (None, Some(pi)) => {

@@ -183,11 +183,18 @@ fn first_invoice_status(
     let pm = billing::payment_method_for(ctx, sub);
     match billing::collect(ctx, invoice, pm.as_deref(), None) {
         Outcome::Succeeded => Ok("active"),
-        Outcome::Declined if behavior == "error_if_incomplete" => Err(ApiError::card_declined()),
+        Outcome::Declined(code) if behavior == "error_if_incomplete" => {
+            Err(ApiError::declined(code))
+        }
+        Outcome::RequiresAction if behavior == "error_if_incomplete" => {
+            Err(ApiError::invoice_requires_action())
+        }
         Outcome::NoPaymentMethod if behavior == "error_if_incomplete" => {
             Err(ApiError::invalid(NO_PAYMENT_METHOD))
         }
-        Outcome::Declined | Outcome::NoPaymentMethod => Ok("incomplete"),
+        Outcome::Declined(_) | Outcome::RequiresAction | Outcome::NoPaymentMethod => {
+            Ok("incomplete")
+        }
     }
 }
 

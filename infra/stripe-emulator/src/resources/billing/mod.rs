@@ -11,7 +11,7 @@ pub mod proration;
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::payments::{self, Outcome};
+use super::payments::{self, Outcome, Payer};
 use crate::store::new_id;
 
 /// Stripe finalizes a subscription's renewal invoice about an hour after creating it (the
@@ -361,7 +361,7 @@ pub fn settle(ctx: &mut Ctx, id: &str, sub: &Value, retry_after: Option<i64>) ->
     let pm = payment_method_for(ctx, sub);
     match collect(ctx, id, pm.as_deref(), retry_after) {
         Outcome::Succeeded => Settled::Paid,
-        Outcome::Declined => Settled::Declined,
+        Outcome::Declined(_) | Outcome::RequiresAction => Settled::Declined,
         Outcome::NoPaymentMethod => Settled::NoPaymentMethod,
     }
 }
@@ -400,7 +400,7 @@ pub fn collect(ctx: &mut Ctx, id: &str, pm: Option<&str>, retry_after: Option<i6
         return Outcome::NoPaymentMethod;
     };
     let pi = open_intent(ctx, &inv);
-    let outcome = payments::attempt(ctx, &pi, pm);
+    let outcome = payments::attempt(ctx, &pi, pm, Payer::Billing);
     let now = ctx.now;
     if outcome != Outcome::NoPaymentMethod {
         ctx.acct.update(id, |i| {
@@ -426,18 +426,27 @@ pub fn collect(ctx: &mut Ctx, id: &str, pm: Option<&str>, retry_after: Option<i6
                 });
             }
         }
-        Outcome::Declined | Outcome::NoPaymentMethod => {
+        Outcome::Declined(_) | Outcome::RequiresAction | Outcome::NoPaymentMethod => {
             let customer = inv["customer"].as_str().unwrap_or_default().to_string();
             ctx.acct.update(id, |i| {
                 i["next_payment_attempt"] = json!(retry_after.map(|s| now + s));
             });
-            if outcome == Outcome::Declined {
+            if matches!(outcome, Outcome::Declined(_)) {
                 ctx.acct
                     .update(&customer, |c| c["delinquent"] = json!(true));
             }
         }
     }
     outcome
+}
+
+/// The payment intent of the invoice's unpaid attempt, if one was made.
+pub fn open_intent_id(ctx: &Ctx, invoice: &str) -> Option<String> {
+    ctx.acct
+        .all("invoice_payment")
+        .into_iter()
+        .find(|p| p["invoice"] == invoice && p["status"] == "open")
+        .and_then(|p| p["payment"]["payment_intent"].as_str().map(String::from))
 }
 
 /// Reuses the invoice's open payment intent across attempts, as Stripe does.

@@ -1,0 +1,7 @@
+//! `GET /v1/{tenant}/visitor/tags`
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init();
+    let app = shared::App::from_env().await?;
+    shared::serve_tool(app, shared::webhook::VisitorTags).await
+}
