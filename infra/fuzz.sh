@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 CARGO_FUZZ_VERSION=0.13.2
 RUNS=${FUZZ_RUNS:-10000000}
-TARGETS=${FUZZ_TARGETS:-"visitor_token legacy_headers agent_token tool_args"}
+TARGETS=${FUZZ_TARGETS:-"visitor_token legacy_headers agent_token tool_args webhook_signature"}
 
 if ! rustup toolchain list | grep -q '^nightly'; then
   echo "make fuzz needs a nightly toolchain: rustup toolchain install nightly" >&2

@@ -249,14 +249,22 @@ class Stack:
         layout = provision.provision("stripe-bot-local", {"StripeApiBase": self.stripe_base})
         stripe_key = "sk_test_demo" + tenants.new_secret().replace("-", "").replace("_", "")[:24]
         demo = seed_demo.seed(self.stripe_base, stripe_key)
+        # Stripe (the emulator) delivers every event of the demo account to the demo
+        # tenant's webhook route, signed with the endpoint's secret, which the tenant keeps.
+        endpoint = requests.post(f"{self.stripe_base}/v1/webhook_endpoints", timeout=10,
+                                 headers={"Authorization": f"Bearer {stripe_key}"},
+                                 data={"url": f"{self.api_url}/v1/{TENANT}/webhooks/stripe",
+                                       "enabled_events[]": "*"})
+        endpoint.raise_for_status()
         # Default bounds; the three demo plans are the ones a visitor may choose.
         stored = tenants.create_tenant(layout, TENANT, stripe_key, {
             "return_url": "https://demo.example.com/account",
             "legacy_user_hash": True,
             "allowed_origins": [DEMO_ALLOWED_ORIGIN],
             "allowed_prices": list(demo["prices"].values()),
+            "price_tiers": {pid: plan.lower() for plan, pid in demo["prices"].items()},
             **self.tenant_config,
-        })
+        }, webhook_secrets=[endpoint.json()["secret"]])
         for state, c in demo.items():
             if state in ("ambiguous", "prices", "nothing", "manual_invoice", "promotion_code"):
                 continue
@@ -283,6 +291,7 @@ class Stack:
             "DEMO_ALLOWED_ORIGIN": DEMO_ALLOWED_ORIGIN,
             "AGENT_SECRET": stored["agent_secrets"][0],
             "WEBHOOK_SECRET": stored["webhook_secrets"][0],
+            "DEMO_WEBHOOK_ENDPOINT": endpoint.json()["id"],
             "STRIPE_API_BASE": self.stripe_base,
             "STRIPE_API_KEY": stripe_key,
             **self.aws_env,
@@ -515,6 +524,14 @@ curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/retry_payment \
 Change their card as the portal would, then the same two calls pay the invoice:
 
 .venv/bin/python infra/update_card.py {env['DEMO_RETRY_CUSTOMER']}
+
+Stripe (the emulator) delivers every event of the demo account to the demo tenant's
+webhook route. Move its clock a month: the past-due visitor's renewal fails again, and
+within seconds the recovery queue, their tags and the bot's answer say so:
+
+curl -s -X POST {env['STRIPE_API_BASE']}/_emulator/clock/advance -H 'Content-Type: application/json' -d '{{"seconds": 2678400}}'
+curl -s {env['API_URL']}/v1/{TENANT}/agent/recovery -H 'Authorization: Bearer {mint(env["AGENT_SECRET"], "agent_demo", ttl=24 * 3600, role="agent")}'
+curl -s {env['API_URL']}/v1/{TENANT}/visitor/tags -H 'Authorization: Bearer {mint(env["IDENTITY_SECRET"], env["DEMO_PAST_DUE_USER"], ttl=24 * 3600)}'
 
 From a browser page at {DEMO_ALLOWED_ORIGIN} (the demo tenant's allowed origin) the same calls
 pass CORS; the legacy widget headers X-User-Id and X-User-Hash (HMAC-SHA256 of the user id

@@ -729,3 +729,102 @@ def test_invoice_pay_with_a_3ds_card_needs_action_and_a_failing_card_declines(cl
     assert (declined.value.code, declined.value.error.decline_code) == ("card_declined", "generic_decline")
     charge = client.v1.charges.retrieve(declined.value.error.charge)
     assert charge.status == "failed" and charge.customer == failing.id
+
+
+EVENT_FIELDS = {"id", "object", "api_version", "created", "data", "livemode", "pending_webhooks", "request", "type"}
+ENDPOINT_FIELDS = {"id", "object", "api_version", "application", "created", "description", "enabled_events",
+                   "livemode", "metadata", "status", "url"}
+
+
+class Receiver:
+    """A local HTTP endpoint that keeps what Stripe (the emulator) delivers to it."""
+
+    def __init__(self, fail_first: int = 0):
+        import http.server
+        import threading
+
+        received, failures = [], [fail_first]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if failures[0] > 0:
+                    failures[0] -= 1
+                    self.send_response(500)
+                else:
+                    received.append((body, self.headers["Stripe-Signature"]))
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.received = received
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def wait(self, n: int, timeout: float = 10) -> list:
+        end = time.time() + timeout
+        while len(self.received) < n and time.time() < end:
+            time.sleep(0.05)
+        return list(self.received)
+
+
+def test_webhook_deliveries_verify_with_stripes_library_and_carry_stripes_fields():
+    fresh = new_client(new_key())
+    hook = Receiver()
+    endpoint = fresh.v1.webhook_endpoints.create(params={"url": hook.url, "enabled_events": ["customer.created", "customer.updated"]})
+    assert endpoint.secret.startswith("whsec_") and ENDPOINT_FIELDS <= set(endpoint.to_dict())
+    assert "secret" not in fresh.v1.webhook_endpoints.retrieve(endpoint.id).to_dict()
+    cus = fresh.v1.customers.create(params={"email": "hook@example.com"})
+    (body, sig), = hook.wait(1)
+    event = stripe.Webhook.construct_event(body.decode(), sig, endpoint.secret)
+    assert (event.type, event.data.object.id) == ("customer.created", cus.id)
+    assert EVENT_FIELDS <= set(event.to_dict())
+    assert fresh.v1.events.retrieve(event.id).type == "customer.created"
+    with pytest.raises(stripe.SignatureVerificationError):
+        stripe.Webhook.construct_event(body.decode(), sig, "whsec_" + "0" * 32)
+    fresh.v1.customers.update(cus.id, params={"name": "Hook Updated"})
+    updated = [json.loads(b) for b, _ in hook.wait(2)][1]
+    assert updated["type"] == "customer.updated" and updated["data"]["previous_attributes"]["name"] is None
+    assert [e.type for e in fresh.v1.events.list(params={"type": "customer.*"}).data] == ["customer.updated",
+                                                                                           "customer.created"]
+
+
+def test_a_failed_delivery_is_retried_and_a_subscription_emits_its_events():
+    fresh = new_client(new_key())
+    hook = Receiver(fail_first=1)
+    endpoint = fresh.v1.webhook_endpoints.create(params={"url": hook.url, "enabled_events": ["*"]})
+    product = fresh.v1.products.create(params={"name": "Hooked"})
+    price = fresh.v1.prices.create(params={"product": product.id, "unit_amount": 900, "currency": "usd",
+                                           "recurring": {"interval": "month"}})
+    cus, _ = customer_with_card(fresh, "pm_card_chargeCustomerFail", "hooked@example.com")
+    fresh.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": price.id}]})
+    kinds = [e.type for e in fresh.v1.events.list(params={"limit": 100}).auto_paging_iter()]
+    for want in ("customer.created", "customer.subscription.created", "invoice.created", "invoice.finalized",
+                 "invoice.payment_failed", "charge.failed", "payment_intent.payment_failed"):
+        assert want in kinds, kinds
+    got = hook.wait(len(kinds), timeout=15)
+    assert len(got) == len(kinds), "every event delivered, the refused first one on retry"
+    for body, sig in got:
+        stripe.Webhook.construct_event(body.decode(), sig, endpoint.secret)
+
+
+def test_delivery_controls_duplicate_shuffle_and_drop():
+    fresh = new_client(new_key())
+    hook = Receiver()
+    fresh.v1.webhook_endpoints.create(params={"url": hook.url, "enabled_events": ["customer.created"]})
+    try:
+        control("POST", "/webhooks", {"duplicate": True, "shuffle": True, "delay_ms": 100})
+        made = {fresh.v1.customers.create(params={"email": f"c{i}@example.com"}).id for i in range(5)}
+        got = hook.wait(10)
+        ids = [json.loads(b)["data"]["object"]["id"] for b, _ in got]
+        assert sorted(ids) == sorted(list(made) * 2), "each delivered twice"
+        control("POST", "/webhooks", {"duplicate": False, "shuffle": False, "delay_ms": 0, "drop": 1})
+        fresh.v1.customers.create(params={"email": "dropped@example.com"})
+        kept = fresh.v1.customers.create(params={"email": "kept@example.com"})
+        later = hook.wait(11, timeout=5)
+        assert len(later) == 11 and json.loads(later[-1][0])["data"]["object"]["id"] == kept.id
+    finally:
+        control("POST", "/webhooks", {"duplicate": False, "shuffle": False, "delay_ms": 0, "drop": 0})

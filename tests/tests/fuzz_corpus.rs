@@ -9,6 +9,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("legacy_headers", shared::fuzzing::legacy_headers),
     ("agent_token", shared::fuzzing::agent_token),
     ("tool_args", shared::fuzzing::tool_args),
+    ("webhook_signature", shared::fuzzing::webhook_signature),
 ];
 
 fn corpus(target: &str) -> Vec<PathBuf> {

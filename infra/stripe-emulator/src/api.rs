@@ -117,6 +117,7 @@ pub async fn handle(
         },
     };
     log(outcome.status);
+    crate::events::flush(&shared);
     // Applied, but the answer never arrives.
     match after {
         Some(FaultKind::Hang(ms)) => {
@@ -185,7 +186,7 @@ fn process(
             );
         }
     }
-    let (status, body, keep) = match run(st, &key, method, uri.path(), &params) {
+    let (status, body, keep) = match run(st, &key, method, uri.path(), &params, request_id, idem) {
         Ok(v) => (200, v, true),
         // Stripe saves no result for requests that fail parameter validation.
         Err(e) => (
@@ -218,6 +219,8 @@ fn run(
     method: &Method,
     path: &str,
     params: &Params,
+    request_id: &str,
+    idem: Option<&str>,
 ) -> Result<Value, ApiError> {
     let paths = params.expand()?;
     expand::check_depth(&paths)?;
@@ -236,7 +239,10 @@ fn run(
         now,
         clock_offset,
     };
-    let mut value = dispatch(&mut ctx, method.as_str(), &segs, params)?;
+    let answer = dispatch(&mut ctx, method.as_str(), &segs, params);
+    // A refused request may have changed things too (a declined payment is recorded).
+    crate::events::emit(ctx.acct, now, Some((request_id, idem)));
+    let mut value = answer?;
     expand::apply(ctx.acct, &mut value, &paths)?;
     Ok(value)
 }

@@ -29,6 +29,7 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/_emulator/requests", get(requests).delete(clear_requests))
         .route("/_emulator/keys/revoke", post(revoke))
+        .route("/_emulator/webhooks", post(set_webhooks).get(get_webhooks))
 }
 
 fn bad(message: impl Into<String>) -> Response {
@@ -114,8 +115,11 @@ fn do_advance(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Outcome {
     let offset = st.clock_offset;
     let target = st.now();
     for acct in st.accounts.values_mut() {
+        crate::events::trial_will_end(acct, now, target);
         lifecycle::advance(acct, offset, target);
     }
+    drop(st);
+    crate::events::flush(shared);
     Ok(json!({"now": target, "offset": offset}))
 }
 
@@ -243,4 +247,52 @@ async fn revoke(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         shared.lock().revoked.insert(key);
         Ok(json!({"ok": true}))
     }))
+}
+
+/// `POST /_emulator/webhooks {"duplicate", "shuffle", "delay_ms", "drop"}`: how the next
+/// deliveries misbehave (each field optional; `drop` counts deliveries never sent).
+async fn set_webhooks(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    reply(do_set_webhooks(&shared, &headers, &body))
+}
+
+fn do_set_webhooks(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Outcome {
+    let m = body_params(headers, body)?;
+    let flag = |name: &str| -> Result<Option<bool>, String> {
+        match m.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(format!("`{name}` must be true or false.")),
+        }
+    };
+    let (duplicate, shuffle) = (flag("duplicate")?, flag("shuffle")?);
+    let (delay, drop) = (int_field(&m, "delay_ms")?, int_field(&m, "drop")?);
+    if delay.is_some_and(|d| d < 0) || drop.is_some_and(|d| d < 0) {
+        return Err("`delay_ms` and `drop` must be >= 0.".into());
+    }
+    let mut st = shared.lock();
+    let w = &mut st.webhooks;
+    if let Some(d) = duplicate {
+        w.duplicate = d;
+    }
+    if let Some(s) = shuffle {
+        w.shuffle = s;
+    }
+    if let Some(d) = delay {
+        w.delay_ms = d as u64;
+    }
+    if let Some(d) = drop {
+        w.drop = d as u64;
+    }
+    Ok(webhooks_view(&st))
+}
+
+async fn get_webhooks(State(shared): State<Shared>) -> Response {
+    let st = shared.lock();
+    Json(webhooks_view(&st)).into_response()
+}
+
+fn webhooks_view(st: &crate::store::Emulator) -> Value {
+    let w = &st.webhooks;
+    json!({"duplicate": w.duplicate, "shuffle": w.shuffle, "delay_ms": w.delay_ms,
+           "drop": w.drop, "failed_deliveries": st.failed_deliveries})
 }

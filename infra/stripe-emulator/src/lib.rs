@@ -9,6 +9,7 @@ mod api;
 mod clock;
 mod control;
 mod errors;
+mod events;
 mod expand;
 mod form;
 mod list;

@@ -36,6 +36,10 @@ pub struct Emulator {
     pub request_totals: HashMap<String, u64>,
     /// (API key, idempotency key) of POSTs still running.
     pub in_flight: HashSet<(String, String)>,
+    /// How webhook deliveries misbehave, for tests.
+    pub webhooks: crate::events::Controls,
+    /// Deliveries that failed every retry.
+    pub failed_deliveries: u64,
 }
 
 impl Emulator {
@@ -115,11 +119,35 @@ pub struct Account {
     order: HashMap<String, u64>,
     next_order: u64,
     pub idempotency: HashMap<String, StoredResponse>,
+    /// Objects changed since events were last derived, with what they were before (`None`:
+    /// created): the one record that `events::emit` reads to say what Stripe would.
+    pub journal: Vec<(String, Option<Value>)>,
+    /// Signed deliveries waiting to be sent to webhook endpoints.
+    pub outbox: Vec<crate::events::Delivery>,
 }
 
 impl Account {
+    fn note(&mut self, id: &str) {
+        let Some(kind) = self.objects.get(id).map(|v| v["object"].clone()) else {
+            return;
+        };
+        if crate::events::watched(kind.as_str().unwrap_or_default())
+            && !self.journal.iter().any(|(j, _)| j == id)
+        {
+            let before = self.objects.get(id).cloned();
+            self.journal.push((id.to_string(), before));
+        }
+    }
+
     pub fn put(&mut self, obj: Value) {
         let id = obj["id"].as_str().unwrap_or_default().to_string();
+        if self.objects.contains_key(&id) {
+            self.note(&id);
+        } else if crate::events::watched(obj["object"].as_str().unwrap_or_default())
+            && !self.journal.iter().any(|(j, _)| *j == id)
+        {
+            self.journal.push((id.clone(), None));
+        }
         if !self.order.contains_key(&id) {
             self.next_order += 1;
             self.order.insert(id.clone(), self.next_order);
@@ -149,6 +177,7 @@ impl Account {
     }
 
     pub fn update(&mut self, id: &str, f: impl FnOnce(&mut Value)) {
+        self.note(id);
         if let Some(v) = self.objects.get_mut(id) {
             f(v);
         }

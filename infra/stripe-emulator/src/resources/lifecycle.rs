@@ -26,6 +26,7 @@ enum Due {
 
 /// Processes every event due up to `to`, oldest first, each at its own time.
 pub fn advance(acct: &mut Account, clock_offset: i64, to: i64) {
+    crate::events::emit(acct, to, None);
     for _ in 0..MAX_EVENTS {
         let subs = acct
             .all("subscription")
@@ -49,6 +50,7 @@ pub fn advance(acct: &mut Account, clock_offset: i64, to: i64) {
             Due::Subscription(id) => process(&mut ctx, &id),
             Due::Finalize(id) => finalize_due(&mut ctx, &id),
         }
+        crate::events::emit(acct, t, None);
     }
 }
 

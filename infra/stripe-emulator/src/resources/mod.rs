@@ -20,6 +20,7 @@ pub mod products;
 pub mod refunds;
 pub mod subscription_update;
 pub mod subscriptions;
+pub mod webhooks;
 
 use serde_json::Value;
 
@@ -94,6 +95,13 @@ pub fn dispatch(ctx: &mut Ctx, method: &str, segs: &[&str], p: &Params) -> ApiRe
 
         ("GET", ["payment_intents"]) => payments::list_intents(ctx, p),
         ("GET", ["payment_intents", id]) => simple_retrieve(ctx, "payment_intent", id, p),
+        ("POST", ["webhook_endpoints"]) => webhooks::create(ctx, p),
+        ("GET", ["webhook_endpoints"]) => webhooks::list(ctx, p),
+        ("GET", ["webhook_endpoints", id]) => webhooks::retrieve(ctx, id, p),
+        ("POST", ["webhook_endpoints", id]) => webhooks::update(ctx, id, p),
+        ("DELETE", ["webhook_endpoints", id]) => webhooks::delete(ctx, id, p),
+        ("GET", ["events"]) => webhooks::list_events(ctx, p),
+        ("GET", ["events", id]) => simple_retrieve(ctx, "event", id, p),
         ("POST", ["payment_intents"]) => payments::create(ctx, p),
         ("POST", ["payment_intents", id, "confirm"]) => payments::confirm(ctx, id, p),
         ("POST", ["payment_intents", id, "cancel"]) => payments::cancel(ctx, id, p),
@@ -121,6 +129,12 @@ fn simple_retrieve(ctx: &mut Ctx, kind: &str, id: &str, p: &Params) -> ApiResult
 /// from the store in case the price was updated since.
 pub fn render(acct: &Account, obj: &Value) -> Value {
     let mut out = obj.clone();
+    // An endpoint's signing secret is shown once, when it is created.
+    if obj["object"] == "webhook_endpoint"
+        && let Some(o) = out.as_object_mut()
+    {
+        o.remove("secret");
+    }
     if obj["object"] == "subscription"
         && let Some(items) = out["items"]["data"].as_array_mut()
     {
