@@ -22,8 +22,8 @@ use crate::tools::common::{invoice, missing_customer, saved_card};
 use crate::tools::fetch_customer;
 use crate::tools::payment_history::failure_phrase;
 use crate::tools::subscription_status::{
-    next_payment, open_recoveries, plan_name, price_phrase, product_names, relevant,
-    scheduled_cancel, view,
+    failed_payment, next_payment, open_recoveries, plan_name, price_phrase, product_names,
+    relevant, scheduled_cancel, view,
 };
 
 const RECENT_ACTIONS: usize = 10;
@@ -161,9 +161,8 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
             let mut summary = facts.summary();
             if let Some(r) = recovering.first() {
                 summary.push_str(&format!(
-                    " A payment of {} failed{} and is in the recovery queue since {}: the visitor can retry it (retry_payment) or update the card (get_billing_portal_link).",
-                    r.amount_due["formatted"].as_str().unwrap_or("money"),
-                    r.decline.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
+                    " {} and is in the recovery queue since {}: the visitor can retry it (retry_payment) or update the card (get_billing_portal_link).",
+                    failed_payment(r),
                     r.opened_at.as_deref().unwrap_or("recently")
                 ));
             }

@@ -148,10 +148,6 @@ pub fn prices() -> Request<List<Price>> {
     Request::get("/v1/prices")
 }
 
-pub fn product(id: &str) -> Request<Product> {
-    Request::get(format!("/v1/products/{id}"))
-}
-
 pub fn products() -> Request<List<Product>> {
     Request::get("/v1/products")
 }

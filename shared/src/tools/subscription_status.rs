@@ -84,16 +84,22 @@ pub(crate) async fn open_recoveries(call: &Call<'_>) -> Vec<Recovery> {
         })
 }
 
-/// What the visitor can do about a failed payment, said after the status.
-pub(crate) fn recovery_phrase(r: &Recovery) -> String {
-    let amount = r.amount_due["formatted"].as_str().unwrap_or("the payment");
+/// "A payment of $19.00 failed (the card was declined)": a recovery, said.
+pub(crate) fn failed_payment(r: &Recovery) -> String {
+    let amount = r.amount_due["formatted"].as_str().unwrap_or("money");
     let why = r
         .decline
         .as_deref()
         .map(|d| format!(" ({d})"))
         .unwrap_or_default();
+    format!("A payment of {amount} failed{why}")
+}
+
+/// What the visitor can do about a failed payment, said after the status.
+fn recovery_phrase(r: &Recovery) -> String {
     format!(
-        " A payment of {amount} failed{why}: you can try it again now, or update your card first."
+        " {}: you can try it again now, or update your card first.",
+        failed_payment(r)
     )
 }
 

@@ -163,18 +163,20 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
     }
 }
 
-/// The tenant's tier for the subscription's price, else its product's name (one request).
+/// The tenant's tier for the subscription's price, else its product's name (from the
+/// product-name cache the tools share; one request when it misses).
 async fn plan_tier(call: &Call<'_>, sub: &Value) -> Option<String> {
     if let Some(tier) = event::price_of(sub).and_then(|p| call.tenant.price_tiers.get(p)) {
         return Some(tier.clone());
     }
     let product = event::product_of(sub)?;
-    call.stripe
-        .get(&api::product(product))
+    let names = call
+        .app
+        .catalog
+        .names(&call.tenant.tenant, call.stripe, &[product])
         .await
-        .ok()
-        .map(|p| p.name)
-        .filter(|n| !n.is_empty())
+        .ok()?;
+    names.get(product).filter(|n| !n.is_empty()).cloned()
 }
 
 /// Why the invoice's latest attempt failed, in plain words (one request: the invoice with
