@@ -27,7 +27,6 @@ import requests
 
 import provision
 import seed_demo
-import tenants
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
@@ -179,6 +178,38 @@ def check_ports_free(roles: dict[str, int]) -> None:
         raise SystemExit("\n".join(problems))
 
 
+STACK_NAME = "stripe-bot-local"
+
+
+def new_secret() -> str:
+    """32 random letters and digits."""
+    import secrets as rnd
+    import string
+    return "".join(rnd.choice(string.ascii_letters + string.digits) for _ in range(32))
+
+
+def tenantctl(env: dict[str, str], *args: str, extra: dict[str, str] | None = None,
+              check: bool = True, inherit: bool = True) -> dict:
+    """Runs the operator command (`--json`) with `env` (the stack's AWS endpoint, its name,
+    the Stripe base URL); `extra` adds variables such as the one a key is passed in."""
+    out = subprocess.run([env["TENANTCTL"], "--json", *args], capture_output=True, text=True,
+                         timeout=120, env={**(os.environ if inherit else {}), **env, **(extra or {})})
+    doc = json.loads(out.stdout) if out.stdout.strip() else {"ok": False, "stderr": out.stderr}
+    doc["exit_code"] = out.returncode
+    if check and out.returncode != 0:
+        raise RuntimeError(f"tenantctl {args[0]} failed ({out.returncode}): {doc}")
+    return doc
+
+
+def create_tenant(env: dict[str, str], tenant: str, stripe_key: str, settings: dict) -> dict:
+    """A tenant with `stripe_key` connected and `settings` set; its new secrets by kind."""
+    made = tenantctl(env, "create", tenant, "--stripe-key-env", "TENANTCTL_STRIPE_KEY",
+                     "--show-secret", extra={"TENANTCTL_STRIPE_KEY": stripe_key})
+    if settings:
+        tenantctl(env, "set", tenant, *(f"{k}={json.dumps(v)}" for k, v in settings.items()))
+    return made["secrets"]
+
+
 class Stack:
     def __init__(self, ports: dict[str, int], profile: str, fn_env: dict[str, str],
                  tenant_config: dict | None = None):
@@ -246,8 +277,8 @@ class Stack:
         self.wait_port("stripe-emulator", self.ports["stripe"])
         self.wait_port("cargo-lambda-watch", self.ports["api"])
 
-        layout = provision.provision("stripe-bot-local", {"StripeApiBase": self.stripe_base})
-        stripe_key = "sk_test_demo" + tenants.new_secret().replace("-", "").replace("_", "")[:24]
+        layout = provision.provision(STACK_NAME, {"StripeApiBase": self.stripe_base})
+        stripe_key = "sk_test_demo" + new_secret()
         demo = seed_demo.seed(self.stripe_base, stripe_key)
         # Stripe (the emulator) delivers every event of the demo account to the demo
         # tenant's webhook route, signed with the endpoint's secret, which the tenant keeps.
@@ -256,19 +287,24 @@ class Stack:
                                  data={"url": f"{self.api_url}/v1/{TENANT}/webhooks/stripe",
                                        "enabled_events[]": "*"})
         endpoint.raise_for_status()
-        # Default bounds; the three demo plans are the ones a visitor may choose.
-        stored = tenants.create_tenant(layout, TENANT, stripe_key, {
+        # The operator's own command seeds the demo tenant, as an operator would: default
+        # bounds; the three demo plans are the ones a visitor may choose.
+        ctl_env = {**self.aws_env, "STACK_NAME": STACK_NAME, "STRIPE_API_BASE": self.stripe_base,
+                   "TENANTCTL": str(target / "tenantctl")}
+        stored = create_tenant(ctl_env, TENANT, stripe_key, {
             "return_url": "https://demo.example.com/account",
             "legacy_user_hash": True,
             "allowed_origins": [DEMO_ALLOWED_ORIGIN],
             "allowed_prices": list(demo["prices"].values()),
             "price_tiers": {pid: plan.lower() for plan, pid in demo["prices"].items()},
             **self.tenant_config,
-        }, webhook_secrets=[endpoint.json()["secret"]])
+        })
+        tenantctl(ctl_env, "rotate", TENANT, "webhook", "--secret-env", "TENANTCTL_SECRET",
+                  extra={"TENANTCTL_SECRET": endpoint.json()["secret"]})
         for state, c in demo.items():
             if state in ("ambiguous", "prices", "nothing", "manual_invoice", "promotion_code"):
                 continue
-            tenants.map_contact(layout, TENANT, c["user"], c["customer"])
+            tenantctl(ctl_env, "map", TENANT, c["user"], c["customer"])
 
         self.layout = layout
         self.functions = {}
@@ -286,16 +322,18 @@ class Stack:
         env = {
             "API_URL": self.api_url,
             "TENANT": TENANT,
-            "IDENTITY_SECRET": stored["identity_secrets"][0],
-            "USER_HASH_SECRET": stored["user_hash_secrets"][0],
+            "IDENTITY_SECRET": stored["identity"],
+            "USER_HASH_SECRET": stored["user-hash"],
             "DEMO_ALLOWED_ORIGIN": DEMO_ALLOWED_ORIGIN,
-            "AGENT_SECRET": stored["agent_secrets"][0],
-            "WEBHOOK_SECRET": stored["webhook_secrets"][0],
+            "AGENT_SECRET": stored["agent"],
+            "WEBHOOK_SECRET": endpoint.json()["secret"],
             "DEMO_WEBHOOK_ENDPOINT": endpoint.json()["id"],
             "STRIPE_API_BASE": self.stripe_base,
             "STRIPE_API_KEY": stripe_key,
             **self.aws_env,
             "STACK_LOG_DIR": str(self.logs),
+            "STACK_NAME": STACK_NAME,
+            "TENANTCTL": str(target / "tenantctl"),
             "AUDIT_TABLE": layout["tables"]["AuditTable"],
             "CONTACTS_TABLE": layout["tables"]["ContactsTable"],
             "TENANTS_TABLE": layout["tables"]["TenantsTable"],

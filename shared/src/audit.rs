@@ -68,6 +68,9 @@ pub fn log(record: &AuditRecord, stored: bool) {
         stripe_requests = record.stripe_requests,
         latency_ms = record.latency_ms,
         request_id = %record.request_id,
+        // A write that reached Stripe (its write-ahead line says `pending`, its closing
+        // line the outcome): what the pending-writes query and alarm pair up.
+        write = if record.sends.is_some() { "yes" } else { "no" },
         stored,
         "audit"
     );
@@ -75,7 +78,7 @@ pub fn log(record: &AuditRecord, stored: bool) {
 
 /// One call refused before its caller was known, as a CloudWatch embedded-metric line
 /// (`RefusedBeforeIdentity`, by tenant and code) instead of an audit record.
-pub fn count_refused(tenant: &str, code: &str, reason: Option<&str>) {
+pub fn count_refused(tenant: &str, tool: &str, code: &str, reason: Option<&str>) {
     let line = serde_json::json!({
         "_aws": {
             "Timestamp": crate::timefmt::now_unix() * 1000,
@@ -85,7 +88,7 @@ pub fn count_refused(tenant: &str, code: &str, reason: Option<&str>) {
                 "Metrics": [{"Name": "RefusedBeforeIdentity", "Unit": "Count"}],
             }],
         },
-        "tenant": tenant, "code": code, "reason": reason.unwrap_or("-"),
+        "tenant": tenant, "tool": tool, "code": code, "reason": reason.unwrap_or("-"),
         "RefusedBeforeIdentity": 1,
     });
     // Printed as is: CloudWatch reads the metric from the raw JSON line.

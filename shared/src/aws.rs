@@ -78,7 +78,9 @@ impl TenantStore for DynamoTenants {
 /// tenant by the encryption context, so a secret copied to another tenant won't decrypt.
 #[derive(Deserialize)]
 struct StoredSecrets {
-    stripe_key_ciphertext: String,
+    /// Absent until `tenantctl connect-key` stores one: the tenant is not connected yet.
+    #[serde(default)]
+    stripe_key_ciphertext: Option<String>,
     #[serde(default)]
     identity_secrets: Vec<String>,
     #[serde(default)]
@@ -137,8 +139,11 @@ impl SecretStore for ManagedSecrets {
             .ok_or_else(|| StoreError::Malformed("secret has no string value".into()))?;
         let stored: StoredSecrets = serde_json::from_str(&raw)
             .map_err(|_| StoreError::Malformed("secret is not the expected JSON".into()))?;
+        let Some(ciphertext) = stored.stripe_key_ciphertext else {
+            return Ok(None);
+        };
         let blob = base64::engine::general_purpose::STANDARD
-            .decode(&stored.stripe_key_ciphertext)
+            .decode(&ciphertext)
             .map_err(|_| StoreError::Malformed("stripe key ciphertext is not base64".into()))?;
         let plain = self
             .kms

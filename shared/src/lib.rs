@@ -20,6 +20,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod identity;
 pub mod insight;
+pub mod key_probe;
 pub mod ledger;
 pub mod limits;
 pub mod money;

@@ -140,7 +140,7 @@ pub(crate) async fn record<A>(
     if trail.actor.is_none() {
         // Refused before we knew who asked: counted, never stored one by one, so a flood
         // of bad tokens cannot fill the audit table.
-        audit::count_refused(&tenant, &outcome, reason.as_deref());
+        audit::count_refused(&tenant, tool, &outcome, reason.as_deref());
         return;
     }
     let time = timefmt::rfc3339_now();
@@ -182,6 +182,13 @@ pub(crate) async fn record<A>(
     audit::log(&record, stored);
 }
 
+fn signed_with_unknown_secret(e: &ApiError) -> bool {
+    matches!(
+        e.reason.as_deref(),
+        Some("bad_signature" | "bad_user_hash" | "no_matching_signature")
+    )
+}
+
 /// The tenant's config and secrets, or the contract's answer for a tenant we can't serve.
 pub(crate) async fn tenant(
     app: &App,
@@ -211,21 +218,37 @@ async fn run<T: Endpoint>(
     if req.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large());
     }
-    let (config, secrets) = tenant(app, tenant_id).await?;
+    let (config, mut secrets) = tenant(app, tenant_id).await?;
     trail.tenant = Some(config.tenant.clone());
     let body: &[u8] = match req.body() {
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,
         _ => b"",
     };
-    let caller = Caller::verify(
-        T::ADMITS,
-        req.headers(),
-        body,
-        &config,
-        &secrets,
-        timefmt::now_unix(),
-    )?;
+    let verify = |secrets: &TenantSecrets| {
+        Caller::verify(
+            T::ADMITS,
+            req.headers(),
+            body,
+            &config,
+            secrets,
+            timefmt::now_unix(),
+        )
+    };
+    let caller = match verify(&secrets) {
+        // Signed with a secret rotated in after this process read the tenant's: read once
+        // more (bounded per tenant), so a new secret works at once.
+        Err(e) if signed_with_unknown_secret(&e) => {
+            match app.tenants.refresh_secrets(tenant_id).await? {
+                Some(fresh) => {
+                    secrets = fresh;
+                    verify(&secrets)
+                }
+                None => Err(e),
+            }
+        }
+        other => other,
+    }?;
     trail.actor = Some(caller.actor());
     limits::check(app, &config, &caller, timefmt::now_unix()).await?;
     // A visitor's customer is known before any input (without Stripe), so a call refused

@@ -23,6 +23,14 @@ pub struct TenantConfig {
     /// Tools the merchant turned off; every other tool is on.
     #[serde(default)]
     pub disabled_tools: Vec<String>,
+    /// Tools the connected Stripe key lacks a permission for (set by `tenantctl
+    /// connect-key`'s probe); off until a key that can serve them is connected.
+    #[serde(default)]
+    pub key_unserved_tools: Vec<String>,
+    /// A live-mode tenant takes only live keys (`sk_live_`, `rk_live_`), a test one only
+    /// test keys.
+    #[serde(default)]
+    pub livemode: bool,
     /// Accept `X-User-Id` + `X-User-Hash` instead of a JWT (Chatbase/Intercom style).
     #[serde(default)]
     pub legacy_user_hash: bool,
@@ -119,6 +127,8 @@ impl TenantConfig {
         Self {
             tenant: tenant.to_string(),
             disabled_tools: Vec::new(),
+            key_unserved_tools: Vec::new(),
+            livemode: false,
             legacy_user_hash: false,
             max_token_lifetime_secs: default_lifetime(),
             customer_search: true,
@@ -150,6 +160,7 @@ impl TenantConfig {
 
     pub fn tool_enabled(&self, tool: &str) -> bool {
         !self.disabled_tools.iter().any(|t| t == tool)
+            && !self.key_unserved_tools.iter().any(|t| t == tool)
     }
 }
 
@@ -206,6 +217,8 @@ pub struct TenantDirectory {
     ttl: Duration,
     configs: Cache<TenantConfig>,
     keys: Cache<TenantSecrets>,
+    /// When each tenant's secrets were last re-read for an unknown signature.
+    refreshed: Mutex<HashMap<String, Instant>>,
 }
 
 impl TenantDirectory {
@@ -216,6 +229,7 @@ impl TenantDirectory {
             ttl,
             configs: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
+            refreshed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -245,6 +259,39 @@ impl TenantDirectory {
     pub async fn secrets(&self, tenant: &str) -> Result<Option<Arc<TenantSecrets>>, StoreError> {
         if let Some(hit) = cached(&self.keys, tenant, self.ttl) {
             return Ok(hit);
+        }
+        let fresh = self.secrets.secrets(tenant).await?.map(Arc::new);
+        remember(&self.keys, tenant, fresh.clone());
+        Ok(fresh)
+    }
+}
+
+/// A signature that none of the cached secrets verifies may be signed with one rotated in
+/// since: the secrets are read again at once, then at most this often per tenant per
+/// process, so a flood of bad signatures costs one Secrets Manager read per interval.
+pub const SECRET_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
+
+impl TenantDirectory {
+    /// Fresh secrets, unless this process re-read them less than
+    /// [`SECRET_REFRESH_INTERVAL`] ago (`None`: what is held is as fresh as allowed).
+    pub async fn refresh_secrets(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<Arc<TenantSecrets>>, StoreError> {
+        {
+            let Ok(mut last) = self.refreshed.lock() else {
+                return Ok(None);
+            };
+            if last
+                .get(tenant)
+                .is_some_and(|at| at.elapsed() < SECRET_REFRESH_INTERVAL)
+            {
+                return Ok(None);
+            }
+            if last.len() >= MAX_CACHED_TENANTS {
+                last.clear();
+            }
+            last.insert(tenant.to_string(), Instant::now());
         }
         let fresh = self.secrets.secrets(tenant).await?.map(Arc::new);
         remember(&self.keys, tenant, fresh.clone());
@@ -350,6 +397,51 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(60)).await;
         dir.config("demo").await.unwrap();
         assert_eq!(*mem.reads.lock().unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_signature_reads_secrets_again_at_most_once_per_interval() {
+        let mem = Arc::new(MemoryTenants::default());
+        let keys = |s: &str| TenantSecrets {
+            stripe_key: Secret::new("sk_test_abcdefghijkl"),
+            identity_secrets: vec![Secret::new(s)],
+            user_hash_secrets: Vec::new(),
+            agent_secrets: Vec::new(),
+            webhook_secrets: Vec::new(),
+        };
+        mem.secrets
+            .lock()
+            .unwrap()
+            .insert("demo".into(), keys("old"));
+        let dir = TenantDirectory::new(mem.clone(), mem.clone(), Duration::from_secs(300));
+        dir.secrets("demo").await.unwrap();
+        mem.secrets
+            .lock()
+            .unwrap()
+            .insert("demo".into(), keys("new"));
+        let fresh = dir.refresh_secrets("demo").await.unwrap().unwrap();
+        assert_eq!(
+            fresh.identity_secrets[0].expose(),
+            "new",
+            "read again at once"
+        );
+        let held = dir.secrets("demo").await.unwrap().unwrap();
+        assert_eq!(
+            held.identity_secrets[0].expose(),
+            "new",
+            "the cache holds the fresh copy"
+        );
+        mem.secrets
+            .lock()
+            .unwrap()
+            .insert("demo".into(), keys("newer"));
+        assert!(
+            dir.refresh_secrets("demo").await.unwrap().is_none(),
+            "a second unknown signature within the interval does not read again"
+        );
+        tokio::time::sleep(SECRET_REFRESH_INTERVAL + Duration::from_millis(20)).await;
+        let fresh = dir.refresh_secrets("demo").await.unwrap().unwrap();
+        assert_eq!(fresh.identity_secrets[0].expose(), "newer");
     }
 
     #[tokio::test]

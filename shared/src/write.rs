@@ -315,7 +315,10 @@ async fn commit<W: WriteTool>(
     }
     match claim {
         Claim::Won => {}
-        Claim::Taken => return wait_for_outcome(w, call, c).await,
+        Claim::Taken => {
+            tracing::info!(tool = %c.tool, state = ?c.state, "claim taken by another call");
+            return wait_for_outcome(w, call, c).await;
+        }
         Claim::OverCap(reason) => {
             let message = c
                 .bounds
@@ -429,6 +432,7 @@ fn stored_error(e: &ApiError) -> Value {
 /// The first outcome, again.
 fn replay(c: &Confirmation) -> Result<Reply, ApiError> {
     let Some(outcome) = &c.outcome else {
+        tracing::error!(tool = %c.tool, "a finished confirmation has no stored outcome");
         return Err(ApiError::billing_unavailable(
             503,
             "confirmation_in_progress",
@@ -466,6 +470,8 @@ async fn wait_for_outcome<W: WriteTool>(
             _ => {}
         }
         if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(tool = %latest.tool, state = ?latest.state, claimed_at = ?latest.claimed_at,
+                "gave up waiting for another call's outcome of this confirmation");
             return Err(ApiError::billing_unavailable(
                 503,
                 "confirmation_in_progress",

@@ -9,8 +9,7 @@ import jwt
 import requests
 from conftest import ENV, mint
 
-import provision
-import tenants
+import stack as st
 
 
 def preflight(path: str, origin: str) -> requests.Response:
@@ -65,10 +64,8 @@ def test_the_legacy_user_hash_uses_its_own_secret(api):
 def test_one_visitor_over_the_default_limit_gets_429_while_another_is_served():
     """A tenant of its own with the contract's default limits (the demo tenant of the test
     stack has them lifted, as the other tests call far faster than people)."""
-    layout = provision.provision("stripe-bot-local", {"StripeApiBase": ENV["STRIPE_API_BASE"]})
     tenant = f"limits-{int(time.time())}"
-    secret = tenants.new_secret()
-    tenants.create_tenant(layout, tenant, ENV["STRIPE_API_KEY"], {}, identity_secrets=[secret])
+    secret = st.create_tenant(ENV, tenant, ENV["STRIPE_API_KEY"], {})["identity"]
     url = f"{ENV['API_URL']}/v1/{tenant}/tools/get_billing_info"
 
     def token(sub: str) -> str:

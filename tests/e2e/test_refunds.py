@@ -8,8 +8,7 @@ import jwt
 import requests
 from conftest import ENV
 
-import provision
-import tenants
+import stack as st
 
 CAP = 5000  # minor units: two refunds of the 19.00 starter plan fit, a third does not
 
@@ -29,13 +28,11 @@ class Tenant:
     """A tenant of its own with a low refund cap, on the demo's Stripe account."""
 
     def __init__(self):
-        layout = provision.provision("stripe-bot-local", {"StripeApiBase": ENV["STRIPE_API_BASE"]})
         self.id = f"refunds-{int(time.time() * 1000) % 10**9}"
-        self.secret = tenants.new_secret()
-        tenants.create_tenant(layout, self.id, ENV["STRIPE_API_KEY"], {
+        self.secret = st.create_tenant(ENV, self.id, ENV["STRIPE_API_KEY"], {
             "policy": {"refund_max_per_30_days": CAP},
             "rate_limits": {"per_visitor_per_minute": 100000, "per_tenant_per_minute": 100000},
-        }, identity_secrets=[self.secret])
+        })["identity"]
 
     def call(self, customer: str, body: dict) -> tuple[int, dict]:
         now = int(time.time())

@@ -151,6 +151,17 @@ fn process(
         Ok(k) => k,
         Err(e) => return error_outcome(e, request_id),
     };
+    // A restricted key works on its parent's account, within its permissions.
+    let key = match st.restricted.get(&key) {
+        Some(r) => {
+            let segs: Vec<&str> = segments(uri.path());
+            if let Err(e) = r.check(&key, method.as_str(), &segs) {
+                return error_outcome(e, request_id);
+            }
+            r.parent.clone()
+        }
+        None => key,
+    };
     let params = match decode_params(method, uri, body) {
         Ok(p) => p,
         Err(e) => return error_outcome(e, request_id),
@@ -224,12 +235,7 @@ fn run(
 ) -> Result<Value, ApiError> {
     let paths = params.expand()?;
     expand::check_depth(&paths)?;
-    let segs: Vec<&str> = path
-        .strip_prefix("/v1")
-        .unwrap_or(path)
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let segs = segments(path);
     let now = st.now();
     let clock_offset = st.clock_offset;
     // Whatever came due as real time passed (a renewal's finalization, say) happens first.
@@ -245,6 +251,14 @@ fn run(
     let mut value = answer?;
     expand::apply(ctx.acct, &mut value, &paths)?;
     Ok(value)
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.strip_prefix("/v1")
+        .unwrap_or(path)
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn decode_params(method: &Method, uri: &Uri, body: &[u8]) -> Result<Params, ApiError> {

@@ -29,6 +29,7 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/_emulator/requests", get(requests).delete(clear_requests))
         .route("/_emulator/keys/revoke", post(revoke))
+        .route("/_emulator/keys/restricted", post(restricted_key))
         .route("/_emulator/webhooks", post(set_webhooks).get(get_webhooks))
 }
 
@@ -246,6 +247,43 @@ async fn revoke(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         let key = str_field(&m, "key")?.ok_or("`key` is required.")?;
         shared.lock().revoked.insert(key);
         Ok(json!({"ok": true}))
+    }))
+}
+
+/// `POST /_emulator/keys/restricted {"key": "sk_test_…", "permissions": ["customer_read",
+/// …]}`: a new `rk_` key of the same mode on that key's account, allowed only those
+/// permissions (Stripe's names without `rak_`; a `_write` includes its `_read`).
+async fn restricted_key(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    reply(body_params(&headers, &body).and_then(|m| {
+        let parent = str_field(&m, "key")?.ok_or("`key` is required.")?;
+        let mode = match parent.get(..8) {
+            Some("sk_test_") => "test",
+            Some("sk_live_") => "live",
+            _ => return Err("`key` must be a secret key (sk_test_ or sk_live_).".into()),
+        };
+        let permissions = match m.get("permissions") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|p| {
+                    p.as_str()
+                        .map(str::to_string)
+                        .ok_or("permissions are strings")
+                })
+                .collect::<Result<std::collections::BTreeSet<_>, _>>()?,
+            _ => return Err("`permissions` must be a list.".into()),
+        };
+        if let Some(bad) = permissions.iter().find(|p| !crate::restricted::known(p)) {
+            return Err(format!("unknown permission `{bad}`"));
+        }
+        let key = format!("rk_{mode}_{}", crate::store::random_alnum(24));
+        shared.lock().restricted.insert(
+            key.clone(),
+            crate::restricted::Restricted {
+                parent,
+                permissions: permissions.clone(),
+            },
+        );
+        Ok(json!({"key": key, "permissions": permissions}))
     }))
 }
 

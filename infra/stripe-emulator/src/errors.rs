@@ -141,6 +141,11 @@ impl ApiError {
         Self::new(401, "invalid_request_error", None, message)
     }
 
+    /// A restricted key without the permission a request needs.
+    pub fn permission(message: String) -> Self {
+        Self::new(403, "invalid_request_error", None, message)
+    }
+
     pub fn rate_limit() -> Self {
         Self::new(
             429,

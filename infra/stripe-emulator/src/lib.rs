@@ -15,6 +15,7 @@ mod form;
 mod list;
 mod params;
 mod resources;
+mod restricted;
 mod search;
 mod store;
 

@@ -26,6 +26,8 @@ impl Shared {
 pub struct Emulator {
     pub accounts: HashMap<String, Account>,
     pub revoked: HashSet<String>,
+    /// Restricted keys made through the control surface, by key.
+    pub restricted: HashMap<String, crate::restricted::Restricted>,
     pub faults: Vec<Fault>,
     pub latency_all: u64,
     pub latency_by_key: HashMap<String, u64>,

@@ -60,6 +60,11 @@ impl StripeSession<'_> {
         k.starts_with("sk_live_") || k.starts_with("rk_live_")
     }
 
+    /// Whether the key is a restricted one (`rk_`), limited to the permissions it was given.
+    pub fn restricted(&self) -> bool {
+        self.key.expose().starts_with("rk_")
+    }
+
     /// A read (or a preview that changes nothing, which Stripe serves as a POST).
     pub async fn get<T: DeserializeOwned>(&self, req: &api::Request<T>) -> Result<T, StripeError> {
         self.send(req, None).await

@@ -1,0 +1,708 @@
+//! The verbs. Each checks its input before it changes anything, and each change is
+//! written to the audit table (actor `operator:…`, never a secret).
+use base64::Engine;
+use rand::RngCore;
+use serde_json::{Map, Value, json};
+use shared::audit::AuditRecord;
+use shared::config::StripeSettings;
+use shared::identity::valid_customer_id;
+use shared::key_probe::{self, KeyReport};
+use shared::secret::Secret;
+use shared::stripe::{StripeClient, api};
+use shared::tenant::{TenantConfig, valid_tenant_id};
+use shared::timefmt::{now_unix, rfc3339, rfc3339_now};
+
+use crate::store::Aws;
+use crate::{Done, Failure, SecretKind, Verb};
+
+/// The functions never verify with a shorter secret.
+const MIN_SECRET_BYTES: usize = 32;
+/// Settings only their own verb changes.
+const NOT_SETTABLE: &[&str] = &["tenant", "key_unserved_tools", "livemode"];
+
+pub async fn run(aws: &Aws, verb: Verb) -> Result<Done, Failure> {
+    let tenant = match &verb {
+        Verb::Create { tenant, .. }
+        | Verb::ConnectKey { tenant, .. }
+        | Verb::Rotate { tenant, .. }
+        | Verb::Set { tenant, .. }
+        | Verb::Map { tenant, .. }
+        | Verb::Audit { tenant, .. }
+        | Verb::Show { tenant } => tenant.clone(),
+    };
+    if !valid_tenant_id(&tenant) {
+        return Err(Failure::Usage(format!(
+            "a tenant id is 3-40 of a-z, 0-9 and -: `{tenant}` is not"
+        )));
+    }
+    match verb {
+        Verb::Create {
+            stripe_key_env,
+            live,
+            show_secret,
+            ..
+        } => create(aws, &tenant, stripe_key_env.as_deref(), live, show_secret).await,
+        Verb::ConnectKey { stripe_key_env, .. } => {
+            let key = key_from_env(&stripe_key_env)?;
+            connect_key(aws, &tenant, &key).await
+        }
+        Verb::Rotate {
+            kind,
+            retire_old,
+            secret_env,
+            show_secret,
+            ..
+        } => {
+            rotate(
+                aws,
+                &tenant,
+                kind,
+                retire_old,
+                secret_env.as_deref(),
+                show_secret,
+            )
+            .await
+        }
+        Verb::Set { settings, .. } => set(aws, &tenant, &settings).await,
+        Verb::Map {
+            user_id,
+            customer_id,
+            ..
+        } => map(aws, &tenant, &user_id, &customer_id).await,
+        Verb::Audit {
+            customer,
+            since,
+            limit,
+            ..
+        } => audit(aws, &tenant, customer.as_deref(), &since, limit).await,
+        Verb::Show { .. } => show(aws, &tenant).await,
+    }
+}
+
+fn new_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+fn key_from_env(var: &str) -> Result<Secret, Failure> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Secret::new)
+        .ok_or_else(|| Failure::Usage(format!("environment variable {var} is not set")))
+}
+
+fn operator() -> String {
+    let who = std::env::var("TENANTCTL_OPERATOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("operator:{who}")
+}
+
+/// One audit record per operator action (tenant-wide: no customer unless one is named).
+async fn audited(
+    aws: &Aws,
+    tenant: &str,
+    verb: &str,
+    customer: Option<&str>,
+    args: Value,
+    outcome: &str,
+) -> Result<(), Failure> {
+    let time = rfc3339_now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let record = AuditRecord {
+        pk: format!("{tenant}#{}", customer.unwrap_or("-")),
+        sk: format!("{time}#{request_id}"),
+        tenant: tenant.to_string(),
+        actor: operator(),
+        customer: customer.map(str::to_string),
+        tool: format!("tenantctl {verb}"),
+        args,
+        decision: "allowed".into(),
+        outcome: outcome.into(),
+        reason: None,
+        http_status: 0,
+        stripe_request_ids: Vec::new(),
+        stripe_requests: 0,
+        latency_ms: 0,
+        time,
+        request_id,
+        expires_at: now_unix() + 400 * 86_400,
+        sends: None,
+    };
+    aws.write_audit(&record).await
+}
+
+async fn create(
+    aws: &Aws,
+    tenant: &str,
+    key_env: Option<&str>,
+    live: bool,
+    show: bool,
+) -> Result<Done, Failure> {
+    // Everything checkable is checked before anything is written.
+    let key = key_env.map(key_from_env).transpose()?;
+    if let Some(k) = &key {
+        check_key_format(k, live)?;
+    }
+    if aws.config(tenant).await?.is_some() {
+        return Err(Failure::Exists(format!("tenant `{tenant}` already exists")));
+    }
+    let mut config = TenantConfig::new(tenant);
+    config.livemode = live;
+    let secrets = [
+        (SecretKind::Identity, new_secret("")),
+        (SecretKind::UserHash, new_secret("")),
+        (SecretKind::Agent, new_secret("")),
+    ];
+    let mut doc = aws.stored_secrets(tenant).await?;
+    for (kind, value) in &secrets {
+        doc.insert(kind.field().into(), json!([value]));
+    }
+    doc.insert(SecretKind::Webhook.field().into(), json!([]));
+    doc.remove("stripe_key_ciphertext");
+    aws.put_secrets(tenant, &doc).await?;
+    aws.put_config(&config, true).await?;
+    audited(aws, tenant, "create", None, json!({"livemode": live}), "ok").await?;
+    let mut text = vec![format!(
+        "tenant {tenant} created ({} mode)",
+        if live { "live" } else { "test" }
+    )];
+    let mut shown = Map::new();
+    for (kind, value) in &secrets {
+        if show {
+            text.push(format!("{} secret: {value}", kind.name()));
+            shown.insert(kind.name().into(), json!(value));
+        } else {
+            shown.insert(
+                kind.name().into(),
+                json!("created (not shown: --show-secret)"),
+            );
+        }
+    }
+    if !show {
+        text.push("secrets created; not shown (run with --show-secret to see them, once)".into());
+    }
+    let mut out = json!({"tenant": tenant, "livemode": live, "secrets": shown});
+    if let Some(k) = key {
+        let connected = connect_key(aws, tenant, &k).await?;
+        text.extend(connected.text);
+        out["key"] = connected.json;
+    } else {
+        text.push(format!(
+            "no Stripe key yet: tenantctl connect-key {tenant} --stripe-key-env VAR"
+        ));
+    }
+    Ok(Done { json: out, text })
+}
+
+fn check_key_format(key: &Secret, tenant_live: bool) -> Result<bool, Failure> {
+    let live = key_probe::key_mode(key.expose()).ok_or_else(|| {
+        Failure::Refused(
+            "not a Stripe secret or restricted key (sk_test_, sk_live_, rk_test_ or rk_live_ and letters and digits)".into(),
+        )
+    })?;
+    if live != tenant_live {
+        return Err(Failure::Refused(format!(
+            "a {} key for a {}-mode tenant: refused",
+            if live { "live" } else { "test" },
+            if tenant_live { "live" } else { "test" }
+        )));
+    }
+    Ok(live)
+}
+
+fn stripe_client() -> Result<StripeClient, Failure> {
+    let defaults = StripeSettings::default();
+    let api_base = std::env::var("STRIPE_API_BASE")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or(defaults.api_base.clone());
+    StripeClient::new(StripeSettings {
+        api_base: api_base.trim_end_matches('/').to_string(),
+        ..defaults
+    })
+    .map_err(|e| Failure::Unavailable(format!("HTTP client: {e}")))
+}
+
+async fn connect_key(aws: &Aws, tenant: &str, key: &Secret) -> Result<Done, Failure> {
+    let mut config = aws.require(tenant).await?;
+    check_key_format(key, config.livemode)?;
+    let client = stripe_client()?;
+    let session = client.session(key.clone());
+    let tools: Vec<&str> = shared::tools::all().iter().map(|t| t.name).collect();
+    let report = key_probe::probe(&session, &tools)
+        .await
+        .map_err(|e| match e {
+            key_probe::ProbeError::Rejected(m) => {
+                Failure::Refused(format!("Stripe does not accept this key: {m}"))
+            }
+            key_probe::ProbeError::Unavailable(m) => Failure::Unavailable(format!("Stripe: {m}")),
+        })?;
+    let ciphertext = aws.encrypt_key(tenant, key.expose()).await?;
+    let mut doc = aws.stored_secrets(tenant).await?;
+    doc.insert("stripe_key_ciphertext".into(), json!(ciphertext));
+    aws.put_secrets(tenant, &doc).await?;
+    config.key_unserved_tools = report.unserved();
+    aws.put_config(&config, false).await?;
+    audited(
+        aws,
+        tenant,
+        "connect-key",
+        None,
+        json!({"restricted": report.restricted, "livemode": report.live,
+               "unserved_tools": report.unserved()}),
+        "ok",
+    )
+    .await?;
+    Ok(Done {
+        text: report_lines(tenant, &report),
+        json: serde_json::to_value(&report).unwrap_or(Value::Null),
+    })
+}
+
+fn report_lines(tenant: &str, r: &KeyReport) -> Vec<String> {
+    let kind = if r.restricted { "restricted" } else { "secret" };
+    let mode = if r.live { "live" } else { "test" };
+    let served: Vec<&str> = r
+        .tools
+        .iter()
+        .filter(|a| a.ok)
+        .map(|a| a.endpoint.as_str())
+        .collect();
+    let mut lines = vec![
+        format!("{kind} {mode} key accepted by Stripe; stored for {tenant}, encrypted under KMS"),
+        format!(
+            "tools it can serve ({}): {}",
+            served.len(),
+            served.join(", ")
+        ),
+    ];
+    let off: Vec<_> = r.tools.iter().filter(|a| !a.ok).collect();
+    if off.is_empty() {
+        lines.push("every tool is served".into());
+    } else {
+        lines.push(format!(
+            "switched off ({}), with the Stripe permissions each needs:",
+            off.len()
+        ));
+        for a in off {
+            lines.push(format!("  {}: {}", a.endpoint, a.missing.join(", ")));
+        }
+    }
+    for a in &r.other {
+        if a.ok {
+            lines.push(format!("{}: served", a.endpoint));
+        } else {
+            lines.push(format!("{}: needs {}", a.endpoint, a.missing.join(", ")));
+        }
+    }
+    lines
+}
+
+async fn rotate(
+    aws: &Aws,
+    tenant: &str,
+    kind: SecretKind,
+    retire_old: bool,
+    secret_env: Option<&str>,
+    show: bool,
+) -> Result<Done, Failure> {
+    aws.require(tenant).await?;
+    let doc = aws.stored_secrets(tenant).await?;
+    let mut active: Vec<String> = doc
+        .get(kind.field())
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    if retire_old {
+        if secret_env.is_some() {
+            return Err(Failure::Usage(
+                "--retire-old keeps the newest secret; add a new one first, without it".into(),
+            ));
+        }
+        if active.is_empty() {
+            return Err(Failure::NotFound(format!(
+                "{tenant} has no {} secret",
+                kind.name()
+            )));
+        }
+        let retired = active.len() - 1;
+        active.truncate(1);
+        keep(aws, tenant, kind, doc, &active, json!({"retired": retired})).await?;
+        return Ok(Done {
+            json: json!({"tenant": tenant, "kind": kind.name(), "retired": retired, "active": 1}),
+            text: vec![format!(
+                "{retired} old {} secret(s) retired; warm functions stop accepting them within the tenant cache's bound (TENANT_CACHE_TTL_SECS, 300 s by default)",
+                kind.name()
+            )],
+        });
+    }
+    let (value, generated) = match secret_env {
+        Some(var) => (key_from_env(var)?.expose().to_string(), false),
+        None if kind == SecretKind::Webhook => {
+            return Err(Failure::Usage(
+                "Stripe makes webhook signing secrets: pass the endpoint's whsec_ secret with --secret-env VAR".into(),
+            ));
+        }
+        None => (new_secret(""), true),
+    };
+    if value.len() < MIN_SECRET_BYTES {
+        return Err(Failure::Refused(format!(
+            "a {} secret must be at least {MIN_SECRET_BYTES} bytes",
+            kind.name()
+        )));
+    }
+    if kind == SecretKind::Webhook && !value.starts_with("whsec_") {
+        return Err(Failure::Refused(
+            "a Stripe webhook secret starts with whsec_".into(),
+        ));
+    }
+    active.retain(|s| s != &value);
+    active.insert(0, value.clone());
+    keep(
+        aws,
+        tenant,
+        kind,
+        doc,
+        &active,
+        json!({"active": active.len()}),
+    )
+    .await?;
+    let mut out = json!({"tenant": tenant, "kind": kind.name(), "active": active.len()});
+    let mut text = vec![format!(
+        "new {} secret active at once; {} active in all (the old ones until --retire-old)",
+        kind.name(),
+        active.len()
+    )];
+    if generated {
+        if show {
+            out["secret"] = json!(value);
+            text.push(format!("secret: {value}"));
+        } else {
+            text.push("not shown (run with --show-secret to see it, once)".into());
+        }
+    }
+    Ok(Done { json: out, text })
+}
+
+/// Stores `active` as the tenant's secrets of `kind`, audited (the count, never a value).
+async fn keep(
+    aws: &Aws,
+    tenant: &str,
+    kind: SecretKind,
+    mut doc: Map<String, Value>,
+    active: &[String],
+    mut noted: Value,
+) -> Result<(), Failure> {
+    doc.insert(kind.field().into(), json!(active));
+    aws.put_secrets(tenant, &doc).await?;
+    noted["kind"] = json!(kind.name());
+    audited(aws, tenant, "rotate", None, noted, "ok").await
+}
+
+/// `a.b=value` into the config's JSON; the value is JSON when it parses, text otherwise.
+fn apply_setting(doc: &mut Value, setting: &str) -> Result<(), Failure> {
+    let (path, raw) = setting
+        .split_once('=')
+        .ok_or_else(|| Failure::Usage(format!("`{setting}` is not KEY=VALUE")))?;
+    let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    let parts: Vec<&str> = path.split('.').collect();
+    if NOT_SETTABLE.contains(&parts[0]) {
+        return Err(Failure::Usage(format!(
+            "`{}` is not set with `set`",
+            parts[0]
+        )));
+    }
+    let mut at = doc;
+    for (i, part) in parts.iter().enumerate() {
+        let obj = at.as_object_mut().ok_or_else(|| {
+            Failure::Usage(format!(
+                "`{path}`: {} holds no settings",
+                parts[..i].join(".")
+            ))
+        })?;
+        if i == parts.len() - 1 {
+            obj.insert(part.to_string(), value);
+            return Ok(());
+        }
+        at = obj
+            .get_mut(*part)
+            .ok_or_else(|| Failure::Usage(format!("unknown setting `{path}`")))?;
+    }
+    Ok(())
+}
+
+/// The settings applied to `config`, checked by the type the functions read it with
+/// (a name it does not know, or a value of the wrong type, is refused).
+pub fn settle(config: &TenantConfig, settings: &[String]) -> Result<TenantConfig, Failure> {
+    let mut doc = serde_json::to_value(config).map_err(|e| Failure::Usage(e.to_string()))?;
+    for s in settings {
+        apply_setting(&mut doc, s)?;
+    }
+    let next: TenantConfig = serde_path_to_error(&doc)?;
+    // A name serde does not know would be dropped silently: compare the round trip.
+    let back = serde_json::to_value(&next).map_err(|e| Failure::Usage(e.to_string()))?;
+    if let Some(path) = first_difference(&doc, &back, "") {
+        return Err(Failure::Usage(format!("unknown setting `{path}`")));
+    }
+    let known: Vec<&str> = shared::tools::all().iter().map(|t| t.name).collect();
+    for t in next
+        .disabled_tools
+        .iter()
+        .chain(&next.policy.confirmation_off)
+    {
+        if !known.contains(&t.as_str()) {
+            return Err(Failure::Usage(format!(
+                "unknown tool `{t}` (tools: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    for o in &next.allowed_origins {
+        let ok = (o.starts_with("https://") || o.starts_with("http://"))
+            && o.splitn(4, '/').nth(3).is_none_or(str::is_empty);
+        if !ok {
+            return Err(Failure::Usage(format!(
+                "`{o}` is not an origin (scheme and host, like https://shop.example.com)"
+            )));
+        }
+    }
+    Ok(next)
+}
+
+fn serde_path_to_error(doc: &Value) -> Result<TenantConfig, Failure> {
+    serde_json::from_value(doc.clone()).map_err(|e| Failure::Usage(format!("invalid setting: {e}")))
+}
+
+fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => x.iter().find_map(|(k, v)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            match y.get(k) {
+                None => Some(path),
+                Some(w) => first_difference(v, w, &path),
+            }
+        }),
+        // Numbers may change form (1e6 → 1000000); only objects can lose a name.
+        _ => None,
+    }
+}
+
+async fn set(aws: &Aws, tenant: &str, settings: &[String]) -> Result<Done, Failure> {
+    let config = aws.require(tenant).await?;
+    let next = settle(&config, settings)?;
+    aws.put_config(&next, false).await?;
+    let names: Vec<&str> = settings
+        .iter()
+        .filter_map(|s| s.split('=').next())
+        .collect();
+    audited(aws, tenant, "set", None, json!({"settings": names}), "ok").await?;
+    Ok(Done {
+        json: json!({"tenant": tenant, "config": next}),
+        text: vec![format!(
+            "{tenant}: {} set; warm functions use it within the tenant cache's bound (300 s by default)",
+            names.join(", ")
+        )],
+    })
+}
+
+async fn map(aws: &Aws, tenant: &str, user: &str, customer: &str) -> Result<Done, Failure> {
+    if user.is_empty() || user.len() > 256 {
+        return Err(Failure::Usage("a user id is 1-256 characters".into()));
+    }
+    if !valid_customer_id(customer) {
+        return Err(Failure::Usage(format!(
+            "`{customer}` is not a Stripe customer id (cus_…)"
+        )));
+    }
+    aws.require(tenant).await?;
+    let doc = aws.stored_secrets(tenant).await?;
+    let mut checked = false;
+    if let Some(ct) = doc.get("stripe_key_ciphertext").and_then(Value::as_str) {
+        let key = Secret::new(aws.decrypt_key(tenant, ct).await?);
+        let client = stripe_client()?;
+        let session = client.session(key);
+        match session.get(&api::customer(customer)).await {
+            Ok(c) if c.deleted => {
+                return Err(Failure::NotFound(format!(
+                    "customer {customer} is deleted in Stripe"
+                )));
+            }
+            Ok(_) => checked = true,
+            Err(e) if e.is_missing() => {
+                return Err(Failure::NotFound(format!(
+                    "no customer {customer} in this tenant's Stripe account"
+                )));
+            }
+            Err(e) => return Err(Failure::Unavailable(format!("Stripe: {e}"))),
+        }
+    }
+    aws.put_contact(tenant, user, customer).await?;
+    audited(
+        aws,
+        tenant,
+        "map",
+        Some(customer),
+        json!({"user_id": user}),
+        "ok",
+    )
+    .await?;
+    Ok(Done {
+        json: json!({"tenant": tenant, "user_id": user, "customer_id": customer,
+                     "checked_in_stripe": checked}),
+        text: vec![format!(
+            "{user} → {customer}{}",
+            if checked {
+                " (found in Stripe)"
+            } else {
+                " (no key connected: not checked in Stripe)"
+            }
+        )],
+    })
+}
+
+/// `90s`, `30m`, `24h`, `7d` in seconds.
+pub fn duration_secs(s: &str) -> Option<i64> {
+    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(unit)
+}
+
+async fn audit(
+    aws: &Aws,
+    tenant: &str,
+    customer: Option<&str>,
+    since: &str,
+    limit: usize,
+) -> Result<Done, Failure> {
+    let secs = duration_secs(since)
+        .ok_or_else(|| Failure::Usage(format!("--since `{since}`: a number and s, m, h or d")))?;
+    if let Some(c) = customer.filter(|c| !valid_customer_id(c)) {
+        return Err(Failure::Usage(format!(
+            "`{c}` is not a Stripe customer id (cus_…)"
+        )));
+    }
+    aws.require(tenant).await?;
+    let from = rfc3339(now_unix() - secs).unwrap_or_default();
+    let records = aws.audit(tenant, customer, &from, limit).await?;
+    let text = if records.is_empty() {
+        vec![format!("no audit records for {tenant} since {from}")]
+    } else {
+        records
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}  {}  {}  {}  {}/{}{}  stripe:{}",
+                    r.time,
+                    r.actor,
+                    r.customer.as_deref().unwrap_or("-"),
+                    r.tool,
+                    r.decision,
+                    r.outcome,
+                    r.reason
+                        .as_deref()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default(),
+                    r.stripe_requests
+                )
+            })
+            .collect()
+    };
+    Ok(Done {
+        json: json!({"tenant": tenant, "since": from, "records": records}),
+        text,
+    })
+}
+
+async fn show(aws: &Aws, tenant: &str) -> Result<Done, Failure> {
+    let config = aws.require(tenant).await?;
+    let doc = aws.stored_secrets(tenant).await?;
+    let count = |k: SecretKind| {
+        doc.get(k.field())
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    let secrets = json!({
+        "stripe_key": doc.contains_key("stripe_key_ciphertext"),
+        "identity": count(SecretKind::Identity),
+        "user-hash": count(SecretKind::UserHash),
+        "agent": count(SecretKind::Agent),
+        "webhook": count(SecretKind::Webhook),
+    });
+    let text = vec![
+        serde_json::to_string_pretty(&config).unwrap_or_default(),
+        format!("active secrets: {secrets}"),
+    ];
+    Ok(Done {
+        json: json!({"tenant": tenant, "config": config, "secrets": secrets}),
+        text,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_checked_by_the_functions_own_type() {
+        let c = TenantConfig::new("demo");
+        let next = settle(
+            &c,
+            &[
+                "policy.refunds_per_hour=5".into(),
+                "allowed_origins=[\"https://shop.example.com\"]".into(),
+                "return_url=https://shop.example.com/account".into(),
+                "price_tiers.price_1=pro".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(next.policy.refunds_per_hour, 5);
+        assert_eq!(next.allowed_origins, ["https://shop.example.com"]);
+        assert_eq!(
+            next.return_url.as_deref(),
+            Some("https://shop.example.com/account")
+        );
+        assert_eq!(next.price_tiers["price_1"], "pro");
+        for bad in [
+            "policy.refunds_per_hr=5",
+            "nonsense=1",
+            "policy.refunds_per_hour=-1",
+            "policy.refunds_per_hour=lots",
+            "disabled_tools=[\"drop_tables\"]",
+            "allowed_origins=[\"https://shop.example.com/path\"]",
+            "livemode=true",
+            "key_unserved_tools=[]",
+            "tenant=other",
+            "no_equals_sign",
+        ] {
+            let e = settle(&c, &[bad.into()]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_secs("90s"), Some(90));
+        assert_eq!(duration_secs("30m"), Some(1800));
+        assert_eq!(duration_secs("24h"), Some(86_400));
+        assert_eq!(duration_secs("7d"), Some(604_800));
+        for bad in ["", "h", "0h", "-1h", "5w", "1.5h", "99999999999999999d"] {
+            assert_eq!(duration_secs(bad), None, "{bad}");
+        }
+    }
+}
