@@ -1,4 +1,4 @@
-.PHONY: dev test bench fuzz
+.PHONY: dev test bench fuzz package
 
 ## Run the whole system locally with demo data (Ctrl-C stops it).
 dev:
@@ -17,3 +17,7 @@ bench:
 ## Fuzz every parser of caller input (nightly, cargo-fuzz; FUZZ_RUNS, default 10 million each).
 fuzz:
 	bash infra/fuzz.sh
+
+## Every function built for AWS Lambda (arm64, release) with cargo lambda; zip sizes printed.
+package:
+	bash infra/package.sh

@@ -12,3 +12,11 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha 2>/dev/null)" !
   .venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
   echo "$want" > .venv/.requirements.sha
 fi
+# The SAM CLI pins its own boto3, so it lives in a venv of its own.
+want_sam=$(sha256sum infra/requirements-sam.txt | cut -d' ' -f1)
+if [ ! -x .venv-sam/bin/sam ] || [ "$(cat .venv-sam/.requirements.sha 2>/dev/null)" != "$want_sam" ]; then
+  echo "installing the SAM CLI into .venv-sam..."
+  python3 -m venv .venv-sam
+  .venv-sam/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-sam.txt
+  echo "$want_sam" > .venv-sam/.requirements.sha
+fi

@@ -14,7 +14,10 @@ step "cargo build (the binaries the local stack runs)"
 cargo build --workspace --bins --quiet
 step "cargo test (unit and in-process integration)"
 cargo test --workspace --quiet
-step "cfn-lint template.yaml"
+step "cfn-lint and sam validate --lint on template.yaml"
 .venv/bin/cfn-lint template.yaml
+SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --region us-east-1
+step "one function packaged as Lambda runs it (arm64 release, cargo lambda build)"
+PACKAGES=get-subscription-status bash infra/package.sh
 step "end to end: functions on the local stack, stripe-python fidelity"
 .venv/bin/python infra/stack.py run -- .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider

@@ -1,0 +1,48 @@
+"""events/: one API Gateway (HTTP API) event per function, filled by infra/event.py and run
+through `cargo lambda invoke` against the local stack's function processes, as `sam local
+invoke -e` would run them: each answers as its route does over HTTP."""
+import json
+import subprocess
+import tempfile
+from urllib.parse import urlparse
+
+import pytest
+from conftest import ENV
+
+import event as ev
+import stack as st
+import template as tpl
+
+FUNCTIONS = tpl.functions(tpl.load())
+
+
+def test_there_is_one_event_per_function_and_it_matches_the_generator():
+    names = sorted(p.stem for p in ev.EVENTS.glob("*.json"))
+    assert names == sorted(f["binary"] for f in FUNCTIONS)
+    for fn in FUNCTIONS:
+        doc = json.loads((ev.EVENTS / f"{fn['binary']}.json").read_text())
+        method, route = fn["routes"][0]
+        expected = {k: v for k, v in ev.event(method, route).items() if v is not None}
+        assert doc == expected, f"events/{fn['binary']}.json is stale: run infra/event.py --write"
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f["binary"])
+def test_each_event_runs_through_cargo_lambda_invoke(fn):
+    filled = ev.fill((ev.EVENTS / f"{fn['binary']}.json").read_text(), dict(ENV))
+    assert "{{" not in filled
+    port = str(urlparse(ENV["API_URL"]).port)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        f.write(filled)
+        f.flush()
+        out = subprocess.run(
+            [str(st.VENV_BIN / "cargo-lambda"), "lambda", "invoke", fn["binary"],
+             "--invoke-address", "127.0.0.1", "--invoke-port", port, "--data-file", f.name,
+             "--output-format", "json"],
+            capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    body = json.loads(answer["body"])
+    if fn["binary"] == "route-fallback":
+        assert answer["statusCode"] == 404 and body["error"]["code"] == "not_found", body
+    else:
+        assert answer["statusCode"] == 200 and body["ok"] is True, body
