@@ -416,46 +416,77 @@ def latest_charge(env: dict[str, str], customer: str) -> str:
     return r.json()["data"][0]["id"]
 
 
-def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30) -> requests.Response:
-    """A typical good call of a route, as the demo's active visitor (or an agent); for the
-    fallback route, a tool that does not exist."""
+def sample_request(method: str, path: str) -> tuple[str, str, dict, dict, object]:
+    """(method, concrete path, query, headers, body) of a route's typical good call, as the
+    demo's active visitor (or an agent); for the fallback route, a tool that does not
+    exist. What changes from one local stack to the next is a {{PLACEHOLDER}} that
+    `fill` replaces: the bench, the warm-up and events/ all make their calls from this."""
+    visitor = {"authorization": "Bearer {{VISITOR_TOKEN}}"}
+    agent = {"authorization": "Bearer {{AGENT_TOKEN}}"}
+    concrete = path.replace("{tenant}", "{{TENANT}}")
     if path == FALLBACK:
-        return requests.post(f"{env['API_URL']}/v1/{TENANT}/tools/no_such_tool", json={}, timeout=timeout)
-    url = env["API_URL"] + path.replace("{tenant}", TENANT)
+        return "POST", "/v1/{{TENANT}}/tools/no_such_tool", {}, {}, {}
     if path.endswith("/agent/insight"):
-        token = mint(env["AGENT_SECRET"], "agent_demo", role="agent")
-        return requests.get(url, params={"customer_id": env["DEMO_ACTIVE_CUSTOMER"]}, timeout=timeout,
-                            headers={"Authorization": f"Bearer {token}"})
+        return method, concrete, {"customer_id": "{{DEMO_ACTIVE_CUSTOMER}}"}, agent, None
     if path.endswith("/agent/recovery"):
-        token = mint(env["AGENT_SECRET"], "agent_demo", role="agent")
-        return requests.get(url, params={"status": "open"}, timeout=timeout,
-                            headers={"Authorization": f"Bearer {token}"})
+        return method, concrete, {"status": "open"}, agent, None
     if path.endswith("/visitor/tags"):
-        token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
-        return requests.get(url, timeout=timeout, headers={"Authorization": f"Bearer {token}"})
+        return method, concrete, {}, visitor, None
     if path.endswith("/webhooks/stripe"):
-        body = json.dumps(subscription_event(env)).encode()
-        return requests.post(url, data=body, timeout=timeout, headers={
-            "Content-Type": "application/json",
-            "Stripe-Signature": stripe_signature(env["WEBHOOK_SECRET"], body)})
+        return method, concrete, {}, {"stripe-signature": "{{STRIPE_SIGNATURE}}"}, "{{WEBHOOK_BODY}}"
     if method == "GET":
-        return requests.get(url, timeout=timeout)
-    token = mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"])
-    body = {}
-    if path.endswith("/apply_coupon"):
-        body = {"code": "welcome10"}  # a preview: nothing changes
-    if path.endswith("/change_plan"):
-        body = {"price_id": env["DEMO_PRICE_SCALE"]}  # a preview: nothing changes
-    if path.endswith("/update_billing_details"):
-        body = {"phone": "+15555550100"}  # already on file: a write that changes nothing
-    if path.endswith("/request_refund"):
-        body = {"payment_id": latest_charge(env, env["DEMO_ACTIVE_CUSTOMER"])}  # a preview
-    if path.endswith("/retry_payment"):
-        token = mint(env["IDENTITY_SECRET"], env["DEMO_PAST_DUE_USER"])  # a preview
-    if path.endswith("/resend_invoice"):
-        token = mint(env["IDENTITY_SECRET"], env["DEMO_MANUAL_USER"])
-        body = {"invoice_id": env["DEMO_MANUAL_INVOICE"]}
-    return requests.post(url, json=body, timeout=timeout, headers={"Authorization": f"Bearer {token}"})
+        return method, concrete, {}, {}, None
+    bodies = {
+        "apply_coupon": ({"code": "welcome10"}, visitor),  # a preview: nothing changes
+        "change_plan": ({"price_id": "{{DEMO_PRICE_SCALE}}"}, visitor),  # a preview
+        # Already on file: a write that changes nothing.
+        "update_billing_details": ({"phone": "+15555550100"}, visitor),
+        "request_refund": ({"payment_id": "{{LATEST_CHARGE}}"}, visitor),  # a preview
+        "retry_payment": ({}, {"authorization": "Bearer {{PAST_DUE_TOKEN}}"}),  # a preview
+        "resend_invoice": ({"invoice_id": "{{DEMO_MANUAL_INVOICE}}"},
+                           {"authorization": "Bearer {{MANUAL_TOKEN}}"}),
+    }
+    body, headers = bodies.get(path.rsplit("/", 1)[-1], ({}, visitor))
+    return method, concrete, {}, headers, body
+
+
+def fill(text: str, env: dict[str, str]) -> str:
+    """`text` (a request or an event as JSON) with every placeholder replaced by this local
+    stack's values; a webhook body becomes a fresh signed event."""
+    doc = json.loads(text)
+    if isinstance(doc, dict) and doc.get("body") == "{{WEBHOOK_BODY}}":
+        body = json.dumps(subscription_event(env))
+        doc["body"] = body
+        doc["headers"]["stripe-signature"] = stripe_signature(env["WEBHOOK_SECRET"], body.encode())
+        text = json.dumps(doc)
+    values = {
+        "TENANT": lambda: env.get("TENANT", TENANT),
+        "REQUEST_ID": lambda: str(uuid.uuid4()),
+        "VISITOR_TOKEN": lambda: mint(env["IDENTITY_SECRET"], env["DEMO_ACTIVE_USER"]),
+        "PAST_DUE_TOKEN": lambda: mint(env["IDENTITY_SECRET"], env["DEMO_PAST_DUE_USER"]),
+        "MANUAL_TOKEN": lambda: mint(env["IDENTITY_SECRET"], env["DEMO_MANUAL_USER"]),
+        "AGENT_TOKEN": lambda: mint(env["AGENT_SECRET"], "agent_demo", role="agent"),
+        "DEMO_ACTIVE_CUSTOMER": lambda: env["DEMO_ACTIVE_CUSTOMER"],
+        "DEMO_PRICE_SCALE": lambda: env["DEMO_PRICE_SCALE"],
+        "DEMO_MANUAL_INVOICE": lambda: env["DEMO_MANUAL_INVOICE"],
+        "LATEST_CHARGE": lambda: latest_charge(env, env["DEMO_ACTIVE_CUSTOMER"]),
+    }
+    for name, value in values.items():
+        if "{{" + name + "}}" in text:
+            text = text.replace("{{" + name + "}}", value())
+    return text
+
+
+def sample_call(env: dict[str, str], method: str, path: str, timeout: float = 30) -> requests.Response:
+    """The route's sample request (`sample_request`), filled and sent."""
+    method, concrete, query, headers, body = sample_request(method, path)
+    req = json.loads(fill(json.dumps({"path": concrete, "query": query, "headers": headers,
+                                      "body": None if body is None else json.dumps(body)
+                                      if not isinstance(body, str) else body}), env))
+    if req["body"] is not None:
+        req["headers"].setdefault("content-type", "application/json")
+    return requests.request(method, env["API_URL"] + req["path"], params=req["query"] or None,
+                            headers=req["headers"], data=req["body"], timeout=timeout)
 
 
 def stripe_signature(secret: str, body: bytes, at: int | None = None) -> str:

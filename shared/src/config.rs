@@ -68,9 +68,28 @@ impl Default for StripeSettings {
     }
 }
 
+impl StripeSettings {
+    /// Stripe's base URL and time budget from the environment (defaults otherwise); the
+    /// functions and `tenantctl` read them alike.
+    pub fn from_env() -> Result<Self, String> {
+        let defaults = Self::default();
+        Ok(Self {
+            api_base: std::env::var("STRIPE_API_BASE")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or(defaults.api_base)
+                .trim_end_matches('/')
+                .to_string(),
+            connect_timeout: millis("STRIPE_CONNECT_TIMEOUT_MS", defaults.connect_timeout)?,
+            request_timeout: millis("STRIPE_TIMEOUT_MS", defaults.request_timeout)?,
+            deadline: millis("STRIPE_DEADLINE_MS", defaults.deadline)?,
+            max_retries: number("STRIPE_MAX_RETRIES", defaults.max_retries as u64)? as u32,
+        })
+    }
+}
+
 impl Settings {
     pub fn from_env() -> Result<Self, String> {
-        let defaults = StripeSettings::default();
         Ok(Self {
             tenants_table: required("TENANTS_TABLE")?,
             contacts_table: required("CONTACTS_TABLE")?,
@@ -78,16 +97,7 @@ impl Settings {
             ledger_table: required("LEDGER_TABLE")?,
             state_table: required("STATE_TABLE")?,
             secrets_prefix: required("SECRETS_PREFIX")?,
-            stripe: StripeSettings {
-                api_base: std::env::var("STRIPE_API_BASE")
-                    .unwrap_or(defaults.api_base)
-                    .trim_end_matches('/')
-                    .to_string(),
-                connect_timeout: millis("STRIPE_CONNECT_TIMEOUT_MS", defaults.connect_timeout)?,
-                request_timeout: millis("STRIPE_TIMEOUT_MS", defaults.request_timeout)?,
-                deadline: millis("STRIPE_DEADLINE_MS", defaults.deadline)?,
-                max_retries: number("STRIPE_MAX_RETRIES", defaults.max_retries as u64)? as u32,
-            },
+            stripe: StripeSettings::from_env()?,
             tenant_cache_ttl: Duration::from_secs(number("TENANT_CACHE_TTL_SECS", 300)?),
             audit_retention_days: number("AUDIT_RETENTION_DAYS", 400)? as u32,
             aws: {

@@ -7,9 +7,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
 use serde_json::{Map, Value};
-use shared::audit::AuditRecord;
+use shared::audit::{AuditRecord, AuditSink};
+use shared::aws::{DynamoAudit, ManagedSecrets};
 use shared::config::AwsBudget;
-use shared::tenant::TenantConfig;
+use shared::tenant::{SecretStore, TenantConfig, TenantSecrets};
 
 use crate::{Failure, Names};
 
@@ -193,21 +194,16 @@ impl Aws {
         Ok(base64::engine::general_purpose::STANDARD.encode(blob.into_inner()))
     }
 
-    pub async fn decrypt_key(&self, tenant: &str, ciphertext: &str) -> Result<String, Failure> {
-        let blob = base64::engine::general_purpose::STANDARD
-            .decode(ciphertext)
-            .map_err(|_| Failure::Unavailable("stored key ciphertext is not base64".into()))?;
-        let out = self
-            .kms
-            .decrypt()
-            .ciphertext_blob(Blob::new(blob))
-            .set_encryption_context(Some(Self::context(tenant)))
-            .send()
-            .await
-            .map_err(|e| unavailable("KMS", aws_sdk_kms::error::DisplayErrorContext(e)))?;
-        out.plaintext
-            .and_then(|b| String::from_utf8(b.into_inner()).ok())
-            .ok_or_else(|| Failure::Unavailable("stored key is not text".into()))
+    /// The tenant's decrypted secrets, read as the functions read them.
+    pub async fn secrets(&self, tenant: &str) -> Result<Option<TenantSecrets>, Failure> {
+        ManagedSecrets::new(
+            self.secrets.clone(),
+            self.kms.clone(),
+            self.names.secrets_prefix.clone(),
+        )
+        .secrets(tenant)
+        .await
+        .map_err(|e| Failure::Unavailable(e.to_string()))
     }
 
     pub async fn put_contact(
@@ -228,17 +224,12 @@ impl Aws {
             .map_err(|e| unavailable("DynamoDB", aws_sdk_dynamodb::error::DisplayErrorContext(e)))
     }
 
+    /// One audit record, written as the functions write theirs.
     pub async fn write_audit(&self, record: &AuditRecord) -> Result<(), Failure> {
-        let item = serde_dynamo::to_item(record)
-            .map_err(|e| Failure::Unavailable(format!("audit record: {e}")))?;
-        self.dynamo
-            .put_item()
-            .table_name(&self.names.audit_table)
-            .set_item(Some(item))
-            .send()
+        DynamoAudit::new(self.dynamo.clone(), self.names.audit_table.clone())
+            .write(record)
             .await
-            .map(|_| ())
-            .map_err(|e| unavailable("DynamoDB", aws_sdk_dynamodb::error::DisplayErrorContext(e)))
+            .map_err(|e| Failure::Unavailable(e.to_string()))
     }
 
     /// Records since `since` (an RFC 3339 time, which the sort key starts with), newest

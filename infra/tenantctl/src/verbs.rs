@@ -217,16 +217,8 @@ fn check_key_format(key: &Secret, tenant_live: bool) -> Result<bool, Failure> {
 }
 
 fn stripe_client() -> Result<StripeClient, Failure> {
-    let defaults = StripeSettings::default();
-    let api_base = std::env::var("STRIPE_API_BASE")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or(defaults.api_base.clone());
-    StripeClient::new(StripeSettings {
-        api_base: api_base.trim_end_matches('/').to_string(),
-        ..defaults
-    })
-    .map_err(|e| Failure::Unavailable(format!("HTTP client: {e}")))
+    let settings = StripeSettings::from_env().map_err(Failure::Usage)?;
+    StripeClient::new(settings).map_err(|e| Failure::Unavailable(format!("HTTP client: {e}")))
 }
 
 async fn connect_key(aws: &Aws, tenant: &str, key: &Secret) -> Result<Done, Failure> {
@@ -443,7 +435,7 @@ pub fn settle(config: &TenantConfig, settings: &[String]) -> Result<TenantConfig
     for s in settings {
         apply_setting(&mut doc, s)?;
     }
-    let next: TenantConfig = serde_path_to_error(&doc)?;
+    let next = as_config(&doc)?;
     // A name serde does not know would be dropped silently: compare the round trip.
     let back = serde_json::to_value(&next).map_err(|e| Failure::Usage(e.to_string()))?;
     if let Some(path) = first_difference(&doc, &back, "") {
@@ -474,8 +466,10 @@ pub fn settle(config: &TenantConfig, settings: &[String]) -> Result<TenantConfig
     Ok(next)
 }
 
-fn serde_path_to_error(doc: &Value) -> Result<TenantConfig, Failure> {
-    serde_json::from_value(doc.clone()).map_err(|e| Failure::Usage(format!("invalid setting: {e}")))
+/// The document as the functions' config type; an error names the setting's path.
+fn as_config(doc: &Value) -> Result<TenantConfig, Failure> {
+    serde_path_to_error::deserialize(doc.clone())
+        .map_err(|e| Failure::Usage(format!("invalid setting `{}`: {}", e.path(), e.inner())))
 }
 
 fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
@@ -524,12 +518,10 @@ async fn map(aws: &Aws, tenant: &str, user: &str, customer: &str) -> Result<Done
         )));
     }
     aws.require(tenant).await?;
-    let doc = aws.stored_secrets(tenant).await?;
     let mut checked = false;
-    if let Some(ct) = doc.get("stripe_key_ciphertext").and_then(Value::as_str) {
-        let key = Secret::new(aws.decrypt_key(tenant, ct).await?);
+    if let Some(secrets) = aws.secrets(tenant).await? {
         let client = stripe_client()?;
-        let session = client.session(key);
+        let session = client.session(secrets.stripe_key.clone());
         match session.get(&api::customer(customer)).await {
             Ok(c) if c.deleted => {
                 return Err(Failure::NotFound(format!(
