@@ -299,6 +299,32 @@ def test_invoice_preview_applies_credit(client, plan):
         client.v1.invoices.create_preview(params={})
 
 
+def test_invoice_preview_for_a_customer_alone_picks_the_next_renewal(client, plan):
+    # stripe-python 16.1.0, InvoiceCreatePreviewParams.subscription: "If neither
+    # `subscription` nor `subscription_details.items` is provided, you will retrieve the next
+    # upcoming invoice from among the customer's subscriptions."
+    _, monthly = plan
+    product = client.v1.products.create(params={"name": "Yearly"})
+    yearly = client.v1.prices.create(
+        params={"product": product.id, "unit_amount": 50000, "currency": "usd", "recurring": {"interval": "year"}}
+    )
+    cus, _ = customer_with_card(client, "pm_card_visa", "next@example.com")
+    year_sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": yearly.id}]})
+    month_sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": monthly.id}]})
+    preview = client.v1.invoices.create_preview(params={"customer": cus.id})
+    assert preview.parent.subscription_details.subscription == month_sub.id
+    assert preview.total == monthly.unit_amount
+    # One that ends before it renews is skipped; none left is invoice_upcoming_none.
+    client.v1.subscriptions.update(month_sub.id, params={"cancel_at_period_end": True})
+    preview = client.v1.invoices.create_preview(params={"customer": cus.id})
+    assert preview.parent.subscription_details.subscription == year_sub.id
+    client.v1.subscriptions.update(year_sub.id, params={"cancel_at_period_end": True})
+    with pytest.raises(stripe.InvalidRequestError) as none:
+        client.v1.invoices.create_preview(params={"customer": cus.id})
+    assert none.value.code == "invoice_upcoming_none"
+    assert client.v1.invoice_items.list(params={"customer": cus.id, "pending": True}).data == []
+
+
 def test_send_invoice_subscription_and_resend(client, plan):
     _, price = plan
     cus = client.v1.customers.create(params={"email": "manual@example.com"})

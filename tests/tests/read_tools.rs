@@ -227,7 +227,7 @@ async fn upcoming_invoice_previews_amount_date_lines_and_credit() {
     assert_eq!(
         w.h.stripe.request_count().await - before,
         2,
-        "subscription check, then the preview"
+        "the ownership check and the preview, asked at once"
     );
     let up = &body["data"]["upcoming_invoice"];
     assert_eq!(up["amount_due"]["formatted"], "$49.00");
@@ -247,7 +247,14 @@ async fn upcoming_invoice_previews_amount_date_lines_and_credit() {
             &[("amount", "-1000"), ("currency", "usd")],
         )
         .await;
+    let before = w.h.stripe.request_count().await;
     let (_, body) = w.call(GetUpcomingInvoice, &w.active, json!({})).await;
+    assert_eq!(
+        w.h.stripe.request_count().await - before,
+        1,
+        "Stripe picks the customer's next invoice from the preview alone"
+    );
+    assert_eq!(body["data"]["subscription_id"], w.active_sub.as_str());
     let up = &body["data"]["upcoming_invoice"];
     assert_eq!(up["amount_due"]["formatted"], "$39.00", "{body}");
     assert_eq!(up["applied_balance"]["amount"], -1000);

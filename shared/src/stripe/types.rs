@@ -224,6 +224,18 @@ pub struct Invoice {
     pub created: i64,
     pub due_date: Option<i64>,
     pub next_payment_attempt: Option<i64>,
+    pub parent: Option<InvoiceParent>,
+}
+
+/// What made an invoice; a subscription's invoices name it here (since basil).
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceParent {
+    pub subscription_details: Option<InvoiceSubscriptionDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceSubscriptionDetails {
+    pub subscription: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

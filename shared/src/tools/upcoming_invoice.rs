@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::check_opt_id;
-use super::common::subscription;
+use super::common::{missing_customer, subscription};
 use crate::error::ApiError;
 use crate::money::Money;
 use crate::stripe::api;
+use crate::stripe::types::Subscription;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
@@ -32,39 +33,43 @@ impl Tool for GetUpcomingInvoice {
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
-        let sub = subscription(call, args.subscription_id.as_deref(), &[]).await?;
-        let sub = match sub {
-            Some(s) if !matches!(s.status.as_str(), "canceled" | "incomplete_expired") => s,
-            _ => {
-                return Ok(Answer {
-                    data: json!({"upcoming_invoice": null}),
-                    summary: "You have no upcoming invoice: there is no active subscription."
-                        .into(),
-                });
+        // A preview changes nothing, but every POST carries an idempotency key.
+        let key = format!("{}:preview", call.request_id);
+        let preview = match args.subscription_id.as_deref() {
+            // Stripe picks "the next upcoming invoice from among the customer's
+            // subscriptions" when no subscription is named: one round trip.
+            None => match call
+                .stripe
+                .post(&api::preview_invoice(call.customer_id), &key)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) if e.code() == Some("invoice_upcoming_none") => {
+                    // The rare answer pays a second request to say why.
+                    return nothing_upcoming(call, subscription(call, None, &[]).await?);
+                }
+                Err(e) => return Err(missing_customer(e)),
+            },
+            // A named subscription is checked for ownership; the preview is asked at the
+            // same time and thrown away unless the check passes.
+            Some(id) => {
+                let req = api::preview_invoice(call.customer_id).set("subscription", id);
+                let (sub, preview) = futures::join!(
+                    subscription(call, Some(id), &[]),
+                    call.stripe.post(&req, &key)
+                );
+                let sub = sub?;
+                if let Some(no) = no_renewal(call, sub.as_ref()) {
+                    return Ok(no);
+                }
+                preview.map_err(|e| e.to_api_error())?
             }
         };
-        if sub.cancel_at_period_end || sub.cancel_at.is_some() {
-            let when = sub.cancel_at.or_else(|| {
-                sub.items
-                    .data
-                    .iter()
-                    .filter_map(|i| i.current_period_end)
-                    .min()
-            });
-            return Ok(Answer {
-                data: json!({"upcoming_invoice": null, "subscription_id": sub.id}),
-                summary: format!(
-                    "You have no upcoming invoice: your subscription is set to cancel on {}.",
-                    call.dates.maybe(when)
-                ),
-            });
-        }
-        let req = api::preview_invoice(call.customer_id).set("subscription", &sub.id);
-        // A preview changes nothing, but every POST carries an idempotency key.
-        let preview = call
-            .stripe
-            .post(&req, &format!("{}:preview", call.request_id))
-            .await?;
+        let subscription_id = preview
+            .parent
+            .as_ref()
+            .and_then(|p| p.subscription_details.as_ref())
+            .and_then(|d| d.subscription.clone());
         let cur = preview.currency.clone();
         let m = |a: i64| Money::new(a, &cur);
         let date = preview.next_payment_attempt.unwrap_or(preview.created);
@@ -111,7 +116,7 @@ impl Tool for GetUpcomingInvoice {
         }
         Ok(Answer {
             data: json!({
-                "subscription_id": sub.id,
+                "subscription_id": subscription_id,
                 "upcoming_invoice": {
                     "amount_due": m(preview.amount_due),
                     "subtotal": m(preview.subtotal),
@@ -125,4 +130,41 @@ impl Tool for GetUpcomingInvoice {
             summary,
         })
     }
+}
+
+/// Why there is nothing to preview: no live subscription, or it ends before it renews.
+fn no_renewal(call: &Call<'_>, sub: Option<&Subscription>) -> Option<Answer> {
+    let sub = match sub {
+        Some(s) if !matches!(s.status.as_str(), "canceled" | "incomplete_expired") => s,
+        _ => {
+            return Some(Answer {
+                data: json!({"upcoming_invoice": null}),
+                summary: "You have no upcoming invoice: there is no active subscription.".into(),
+            });
+        }
+    };
+    if !(sub.cancel_at_period_end || sub.cancel_at.is_some()) {
+        return None;
+    }
+    let when = sub.cancel_at.or_else(|| {
+        sub.items
+            .data
+            .iter()
+            .filter_map(|i| i.current_period_end)
+            .min()
+    });
+    Some(Answer {
+        data: json!({"upcoming_invoice": null, "subscription_id": sub.id}),
+        summary: format!(
+            "You have no upcoming invoice: your subscription is set to cancel on {}.",
+            call.dates.maybe(when)
+        ),
+    })
+}
+
+fn nothing_upcoming(call: &Call<'_>, sub: Option<Subscription>) -> Result<Answer, ApiError> {
+    Ok(no_renewal(call, sub.as_ref()).unwrap_or_else(|| Answer {
+        data: json!({"upcoming_invoice": null}),
+        summary: "You have no upcoming invoice.".into(),
+    }))
 }

@@ -62,7 +62,10 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
             )
             .with_param("subscription"));
         }
-        return Err(ApiError::invalid(NEEDS_ONE_OF));
+        let Some(customer) = p.str("customer")? else {
+            return Err(ApiError::invalid(NEEDS_ONE_OF));
+        };
+        return next_for_customer(ctx, &customer, p.get("discounts"));
     };
     let sub = ctx.acct.fetch("subscription", &sub_id, "subscription")?;
     if let Some(customer) = p.str("customer")? {
@@ -120,6 +123,55 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     let (mut invoice, new_items) = built?;
     present(&mut invoice, &new_items);
     Ok(invoice)
+}
+
+/// With `customer` alone Stripe previews "the next upcoming invoice from among the
+/// customer's subscriptions": the renewal that comes first, skipping subscriptions that end
+/// before they renew; none left is `invoice_upcoming_none`.
+fn next_for_customer(ctx: &mut Ctx, customer: &str, discounts: Option<&Value>) -> ApiResult<Value> {
+    ctx.acct.fetch_live("customer", customer, "customer")?;
+    let mut candidates: Vec<(i64, String)> = ctx
+        .acct
+        .all("subscription")
+        .into_iter()
+        .filter(|s| s["customer"] == customer)
+        .filter(|s| {
+            !matches!(
+                s["status"].as_str(),
+                Some("canceled" | "incomplete_expired")
+            )
+        })
+        .map(|s| {
+            let (_, end) = period_of(s, ctx.now);
+            (end, s["id"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    candidates.sort();
+    let empty = Map::new();
+    for (_, id) in candidates {
+        let sub = ctx.acct.fetch("subscription", &id, "subscription")?;
+        let snapshot = ctx.acct.clone();
+        let now = ctx.now;
+        let built = build(ctx, &sub, &empty, discounts, "none", now, None);
+        ctx.now = now;
+        *ctx.acct = snapshot;
+        match built {
+            Ok((mut invoice, new_items)) => {
+                present(&mut invoice, &new_items);
+                return Ok(invoice);
+            }
+            Err(e) if e.code == Some("invoice_upcoming_none") => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(upcoming_none(customer))
+}
+
+fn upcoming_none(customer: &str) -> ApiError {
+    let mut e = ApiError::invalid(format!("No upcoming invoices for customer: {customer}"));
+    e.status = 404;
+    e.code = Some("invoice_upcoming_none");
+    e
 }
 
 /// Applies the previewed changes as the update would, then builds the invoice that follows:
@@ -196,11 +248,7 @@ fn renewal(ctx: &mut Ctx, id: &str) -> ApiResult<String> {
     let sub = ctx.acct.fetch("subscription", id, "subscription")?;
     let (start, end) = period_of(&sub, ctx.now);
     if sub["cancel_at"].as_i64().is_some_and(|c| c <= end) {
-        let customer = sub["customer"].as_str().unwrap_or_default();
-        let mut e = ApiError::invalid(format!("No upcoming invoices for customer: {customer}"));
-        e.status = 404;
-        e.code = Some("invoice_upcoming_none");
-        return Err(e);
+        return Err(upcoming_none(sub["customer"].as_str().unwrap_or_default()));
     }
     let recurring = &sub["items"]["data"][0]["price"]["recurring"];
     let next_end = next_period_end(
