@@ -409,6 +409,14 @@ def expected_status(path: str) -> int:
     return 404 if path == FALLBACK else 200
 
 
+def answered_well(path: str, body: dict) -> bool:
+    """Whether a route's sample call got the answer it should: the envelope's `ok` (false
+    from the fallback), or for MCP a JSON-RPC result that is not a tool error."""
+    if path.endswith("/mcp"):
+        return body.get("result", {}).get("isError") is False
+    return body.get("ok") is (path != FALLBACK)
+
+
 def latest_charge(env: dict[str, str], customer: str) -> str:
     r = requests.get(f"{env['STRIPE_API_BASE']}/v1/charges", params={"customer": customer, "limit": 1},
                      headers={"Authorization": f"Bearer {env['STRIPE_API_KEY']}"}, timeout=10)
@@ -432,6 +440,13 @@ def sample_request(method: str, path: str) -> tuple[str, str, dict, dict, object
         return method, concrete, {"status": "open"}, agent, None
     if path.endswith("/visitor/tags"):
         return method, concrete, {}, visitor, None
+    if path.endswith("/mcp"):
+        # What an MCP client sends for a tool: JSON-RPC `tools/call`, same visitor token.
+        mcp = {**visitor, "accept": "application/json, text/event-stream",
+               "mcp-protocol-version": "2025-11-25"}
+        return method, concrete, {}, mcp, {
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "get_subscription_status", "arguments": {}}}
     if path.endswith("/webhooks/stripe"):
         return method, concrete, {}, {"stripe-signature": "{{STRIPE_SIGNATURE}}"}, "{{WEBHOOK_BODY}}"
     if method == "GET":
@@ -601,6 +616,18 @@ within seconds the recovery queue, their tags and the bot's answer say so:
 curl -s -X POST {env['STRIPE_API_BASE']}/_emulator/clock/advance -H 'Content-Type: application/json' -d '{{"seconds": 2678400}}'
 curl -s {env['API_URL']}/v1/{TENANT}/agent/recovery -H 'Authorization: Bearer {mint(env["AGENT_SECRET"], "agent_demo", ttl=24 * 3600, role="agent")}'
 curl -s {env['API_URL']}/v1/{TENANT}/visitor/tags -H 'Authorization: Bearer {mint(env["IDENTITY_SECRET"], env["DEMO_PAST_DUE_USER"], ttl=24 * 3600)}'
+
+MCP: point any MCP client (Streamable HTTP) at the demo visitor's tools, with this header:
+
+  URL:    {env['API_URL']}/v1/{TENANT}/mcp
+  Header: Authorization: Bearer {token}
+
+  e.g. {{"mcpServers": {{"billing": {{"type": "http", "url": "{env['API_URL']}/v1/{TENANT}/mcp",
+        "headers": {{"Authorization": "Bearer <the token above>"}}}}}}}}
+  or by hand:
+curl -s -X POST {env['API_URL']}/v1/{TENANT}/mcp -H 'Authorization: Bearer {token}' \
+  -H 'Content-Type: application/json' -H 'MCP-Protocol-Version: 2025-11-25' \
+  -d '{{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {{"name": "get_subscription_status", "arguments": {{}}}}}}'
 
 From a browser page at {DEMO_ALLOWED_ORIGIN} (the demo tenant's allowed origin) the same calls
 pass CORS; the legacy widget headers X-User-Id and X-User-Hash (HMAC-SHA256 of the user id

@@ -35,6 +35,18 @@ pub struct AuditRecord {
     /// sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sends: Option<Value>,
+    /// How the call arrived: [`REST`] (its own route), [`MCP`], or [`OPERATOR`]
+    /// (tenantctl). Records written before channels existed read as `rest`.
+    #[serde(default = "rest")]
+    pub channel: String,
+}
+
+pub const REST: &str = "rest";
+pub const MCP: &str = "mcp";
+pub const OPERATOR: &str = "operator";
+
+fn rest() -> String {
+    REST.into()
 }
 
 #[async_trait]
@@ -68,6 +80,7 @@ pub fn log(record: &AuditRecord, stored: bool) {
         stripe_requests = record.stripe_requests,
         latency_ms = record.latency_ms,
         request_id = %record.request_id,
+        channel = %record.channel,
         // A write that reached Stripe (its write-ahead line says `pending`, its closing
         // line the outcome): what the pending-writes query and alarm pair up.
         write = if record.sends.is_some() { "yes" } else { "no" },

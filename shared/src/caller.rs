@@ -13,6 +13,9 @@ use crate::tenant::{TenantConfig, TenantSecrets};
 pub enum Admits {
     /// The logged-in visitor (JWT with the tenant's visitor secret, or the legacy hash).
     Visitors,
+    /// The logged-in visitor by JWT only (MCP clients; the legacy hash headers are the
+    /// widget's).
+    VisitorTokens,
     /// A support agent (JWT with the tenant's agent secret and `role: "agent"`).
     Agents,
     /// Stripe (`Stripe-Signature` over the raw body with one of the tenant's webhook
@@ -45,6 +48,17 @@ impl Caller {
                 now,
             )
             .map(Caller::Visitor),
+            Admits::VisitorTokens => {
+                identity::bearer(headers)?.ok_or_else(ApiError::identity_required)?;
+                identity::verify_visitor(
+                    headers,
+                    config,
+                    &secrets.identity_secrets,
+                    &secrets.user_hash_secrets,
+                    now,
+                )
+                .map(Caller::Visitor)
+            }
             Admits::Agents => {
                 let token = identity::bearer(headers)?.ok_or_else(ApiError::identity_required)?;
                 let claims = identity::verify_jwt(

@@ -9,7 +9,8 @@ use crate::app::App;
 use crate::routes;
 use crate::tenant::valid_tenant_id;
 
-const ALLOWED_HEADERS: &str = "authorization, content-type, x-user-id, x-user-hash";
+const ALLOWED_HEADERS: &str =
+    "authorization, content-type, x-user-id, x-user-hash, mcp-protocol-version";
 /// How long a browser may reuse a granted preflight.
 const MAX_AGE_SECS: &str = "600";
 

@@ -23,6 +23,7 @@ pub mod insight;
 pub mod key_probe;
 pub mod ledger;
 pub mod limits;
+pub mod mcp;
 pub mod money;
 pub mod pipeline;
 pub mod response;

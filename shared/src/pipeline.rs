@@ -81,8 +81,7 @@ pub async fn serve_tool<T: Endpoint>(app: App, tool: T) -> Result<(), lambda_htt
 }
 
 /// What the audit record needs to know, filled in as the call gets further.
-#[derive(Default)]
-pub(crate) struct Trail {
+pub struct Trail {
     pub tenant: Option<String>,
     pub actor: Option<String>,
     pub customer: Option<String>,
@@ -93,6 +92,24 @@ pub(crate) struct Trail {
     /// A write's write-ahead record (sort key, change sent), which this call's record
     /// completes.
     pub write_ahead: Option<(String, Value)>,
+    /// How the call arrived: `rest` (its own route) or `mcp`.
+    pub channel: &'static str,
+}
+
+impl Trail {
+    pub fn new(channel: &'static str) -> Self {
+        Self {
+            tenant: None,
+            actor: None,
+            customer: None,
+            args: Value::Null,
+            reached_tool: false,
+            stripe_request_ids: Vec::new(),
+            stripe_requests: 0,
+            write_ahead: None,
+            channel,
+        }
+    }
 }
 
 pub async fn handle<T: Endpoint>(app: &App, tool: &T, req: Request) -> Response<Body> {
@@ -103,7 +120,7 @@ pub async fn handle<T: Endpoint>(app: &App, tool: &T, req: Request) -> Response<
     if let Err(e) = routes::check(req.method().as_str(), req.uri().path()) {
         return response::failure(&e, &request_id);
     }
-    let mut trail = Trail::default();
+    let mut trail = Trail::new(audit::REST);
     let mut result = run(app, tool, &req, &request_id, &mut trail).await;
     if T::ADMITS == Admits::Agents {
         result = result.map_err(ApiError::for_agent);
@@ -171,6 +188,7 @@ pub(crate) async fn record<A>(
         request_id: request_id.to_string(),
         expires_at: timefmt::now_unix() + i64::from(app.audit_retention_days) * 86_400,
         sends: trail.write_ahead.map(|(_, sends)| sends),
+        channel: trail.channel.to_string(),
     };
     let stored = match app.audit.write(&record).await {
         Ok(()) => true,
@@ -215,19 +233,48 @@ async fn run<T: Endpoint>(
     trail: &mut Trail,
 ) -> Result<Reply, ApiError> {
     let tenant_id = tenant_route(req.uri().path(), &T::route())?;
+    let admitted = admit(app, T::ADMITS, req, tenant_id, trail).await?;
+    let query = req.query_string_parameters();
+    let incoming = Incoming {
+        body: body_bytes(req),
+        query: &query,
+    };
+    call(app, tool, &admitted, &incoming, request_id, trail).await
+}
+
+pub(crate) fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    }
+}
+
+/// A request whose tenant is known and whose caller proved who they are.
+pub struct Admitted {
+    pub config: Arc<TenantConfig>,
+    pub secrets: Arc<TenantSecrets>,
+    pub caller: Caller,
+}
+
+/// The first half of every call: size, tenant, then the caller's credentials against the
+/// tenant's secrets (`trail.tenant` set as soon as the tenant is known).
+pub async fn admit(
+    app: &App,
+    admits: Admits,
+    req: &Request,
+    tenant_id: &str,
+    trail: &mut Trail,
+) -> Result<Admitted, ApiError> {
     if req.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large());
     }
     let (config, mut secrets) = tenant(app, tenant_id).await?;
     trail.tenant = Some(config.tenant.clone());
-    let body: &[u8] = match req.body() {
-        Body::Text(t) => t.as_bytes(),
-        Body::Binary(b) => b,
-        _ => b"",
-    };
+    let body = body_bytes(req);
     let verify = |secrets: &TenantSecrets| {
         Caller::verify(
-            T::ADMITS,
+            admits,
             req.headers(),
             body,
             &config,
@@ -249,42 +296,60 @@ async fn run<T: Endpoint>(
         }
         other => other,
     }?;
+    Ok(Admitted {
+        config,
+        secrets,
+        caller,
+    })
+}
+
+/// The second half: limits, the tool switch, the input, whose billing, then the tool. The
+/// REST routes run it once per request; MCP once per `tools/call`.
+pub async fn call<T: Endpoint>(
+    app: &App,
+    tool: &T,
+    admitted: &Admitted,
+    incoming: &Incoming<'_>,
+    request_id: &str,
+    trail: &mut Trail,
+) -> Result<Reply, ApiError> {
+    let Admitted {
+        config,
+        secrets,
+        caller,
+    } = admitted;
     trail.actor = Some(caller.actor());
-    limits::check(app, &config, &caller, timefmt::now_unix()).await?;
+    limits::check(app, config, caller, timefmt::now_unix()).await?;
     // A visitor's customer is known before any input (without Stripe), so a call refused
     // below is still filed under it.
     let mut known = match caller.visitor() {
-        Some(v) => customer::known(app.tenants.store(), &config, v).await?,
+        Some(v) => customer::known(app.tenants.store(), config, v).await?,
         None => None,
     };
     trail.customer = known.clone();
-    if !T::enabled(&config) {
+    if !T::enabled(config) {
         return Err(ApiError::tool_disabled(T::NAME));
     }
-    let query = req.query_string_parameters();
-    let incoming = Incoming {
-        body,
-        query: &query,
-    };
-    let input = T::input(&incoming, &mut trail.args)?;
-    let subject = T::subject(&caller, &input).ok_or_else(ApiError::customer_not_found)?;
+    let input = T::input(incoming, &mut trail.args)?;
+    let subject = T::subject(caller, &input).ok_or_else(ApiError::customer_not_found)?;
     // Whose billing, as a visitor for the rest of the pipeline: an event's customer and a
     // tenant-wide call are named by the caller, not looked up.
     let (subject, named) = match subject {
         Subject::Visitor(v) => {
             if caller.visitor().is_none() {
-                known = customer::known(app.tenants.store(), &config, &v).await?;
+                known = customer::known(app.tenants.store(), config, &v).await?;
             }
             (v, None)
         }
-        Subject::Customer(id) => (Visitor::named(&caller, Some(&id)), Some(id)),
-        Subject::Tenant => (Visitor::named(&caller, None), Some(String::new())),
+        Subject::Customer(id) => (Visitor::named(caller, Some(&id)), Some(id)),
+        Subject::Tenant => (Visitor::named(caller, None), Some(String::new())),
     };
     let stripe = app.stripe.session(secrets.stripe_key.clone());
+    let channel = trail.channel;
     let outcome = async {
         let customer_id = match named {
             Some(id) => id,
-            None => customer::resolve(&stripe, &config, &subject, known).await?,
+            None => customer::resolve(&stripe, config, &subject, known).await?,
         };
         trail.customer = Some(customer_id.clone()).filter(|c| !c.is_empty());
         trail.reached_tool = true;
@@ -292,14 +357,15 @@ async fn run<T: Endpoint>(
         let write_ahead = OnceLock::new();
         let call = Call {
             app,
-            tenant: &config,
-            caller: &caller,
+            tenant: config,
+            caller,
             visitor: &subject,
             customer_id: &customer_id,
             stripe: &stripe,
             request_id,
             dates: &dates,
             write_ahead: &write_ahead,
+            channel,
         };
         let reply = tool.serve(&call, input).await;
         trail.write_ahead = write_ahead.get().cloned();

@@ -21,6 +21,7 @@ pub fn all() -> Vec<(&'static str, String)> {
     routes.push(("GET", "/v1/{tenant}/agent/recovery".into()));
     routes.push(("GET", "/v1/{tenant}/visitor/tags".into()));
     routes.push(("POST", "/v1/{tenant}/webhooks/stripe".into()));
+    routes.push(("POST", "/v1/{tenant}/mcp".into()));
     routes
 }
 

@@ -28,6 +28,9 @@ pub trait Tool: Send + Sync + 'static {
     const NAME: &'static str;
     /// What the tool does, for the model that chooses it.
     const DESCRIPTION: &'static str;
+    /// Whether a call leaves the visitor's billing and mailbox as they were (MCP's
+    /// `readOnlyHint`); a resent invoice email is not.
+    const READ_ONLY: bool = true;
     /// Deserialized with unknown fields denied; its JSON Schema is what the tool list
     /// publishes.
     type Args: DeserializeOwned + Serialize + JsonSchema + Send + Sync;
@@ -155,6 +158,8 @@ pub struct Call<'a> {
     /// Set by a write before Stripe is asked: its write-ahead audit record's sort key and
     /// the change it sends, which the pipeline's closing record completes.
     pub write_ahead: &'a OnceLock<(String, Value)>,
+    /// How the call arrived (`rest`, `mcp`), for the audit records it writes.
+    pub channel: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq)]

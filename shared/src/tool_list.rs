@@ -66,7 +66,13 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
             .filter(|t| config.tool_enabled(t.name))
             .map(|t| format.entry(t))
             .collect();
-        Ok::<_, ApiError>(json!({"tenant": config.tenant, "tools": tools}))
+        // MCP clients get the same tools, with the same schemas, from the MCP endpoint.
+        let mcp = json!({
+            "url": format!("/v1/{}/mcp", config.tenant),
+            "transport": "streamable-http",
+            "protocol_version": crate::mcp::LATEST,
+        });
+        Ok::<_, ApiError>(json!({"tenant": config.tenant, "tools": tools, "mcp": mcp}))
     }
     .await;
     match listed {

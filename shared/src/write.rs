@@ -88,6 +88,7 @@ pub enum Plan {
 }
 
 /// A write tool as the pipeline runs it.
+#[derive(Default)]
 pub struct Write<W>(pub W);
 
 pub struct WriteInput<A> {
@@ -414,6 +415,7 @@ async fn write_ahead(
         request_id: call.request_id.to_string(),
         expires_at: now_unix() + i64::from(call.app.audit_retention_days) * 86_400,
         sends: Some(sends.clone()),
+        channel: call.channel.to_string(),
     };
     if let Err(e) = call.app.audit.write(&record).await {
         tracing::error!(error = %e, "write-ahead audit record not stored; write refused");

@@ -26,6 +26,21 @@ def mint(sub: str, ttl: int = 600, **claims) -> str:
                       need("IDENTITY_SECRET"), algorithm="HS256")
 
 
+def stripe(method: str, path: str, form: dict | None = None) -> dict:
+    """A request to the Stripe emulator under the demo account's key."""
+    r = requests.request(method, f"{need('STRIPE_API_BASE')}{path}", data=form, timeout=10,
+                         headers={"Authorization": f"Bearer {need('STRIPE_API_KEY')}"})
+    r.raise_for_status()
+    return r.json()
+
+
+def posts_to(path: str) -> int:
+    """How many POSTs to `path` the emulator has seen under the demo account's key."""
+    r = requests.get(f"{need('STRIPE_API_BASE')}/_emulator/requests", params={"key": need("STRIPE_API_KEY")},
+                     timeout=5)
+    return sum(1 for q in r.json()["requests"] if q["method"] == "POST" and q["path"] == path)
+
+
 class Api:
     def __init__(self):
         self.base = need("API_URL")

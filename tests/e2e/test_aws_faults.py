@@ -9,8 +9,7 @@ import time
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
-import requests
-from conftest import ENV, mint
+from conftest import ENV, mint, posts_to, stripe
 
 # The AWS budget (1.8 s per operation) times the few operations a call makes, with room.
 BOUND_SECS = 8.0
@@ -33,18 +32,6 @@ def frozen_aws():
         os.kill(pid, signal.SIGCONT)
 
 
-def stripe_post(path: str, form: dict) -> dict:
-    r = requests.post(f"{ENV['STRIPE_API_BASE']}{path}", data=form, timeout=10,
-                      headers={"Authorization": f"Bearer {ENV['STRIPE_API_KEY']}"})
-    r.raise_for_status()
-    return r.json()
-
-
-def posts_to(path: str) -> int:
-    r = requests.get(f"{ENV['STRIPE_API_BASE']}/_emulator/requests", params={"key": ENV["STRIPE_API_KEY"]}, timeout=5)
-    return sum(1 for q in r.json()["requests"] if q["method"] == "POST" and q["path"] == path)
-
-
 def timed(call):
     t0 = time.monotonic()
     status, body = call()
@@ -62,10 +49,10 @@ def test_a_frozen_aws_gives_a_bounded_answer_in_the_envelope(api):
 
 
 def test_a_write_is_refused_before_stripe_when_aws_is_frozen_and_done_once_after(api):
-    customer = stripe_post("/v1/customers", {"email": f"aws-{time.time_ns()}@example.com",
+    customer = stripe("POST", "/v1/customers", {"email": f"aws-{time.time_ns()}@example.com",
                                              "payment_method": "pm_card_visa",
                                              "invoice_settings[default_payment_method]": "pm_card_visa"})
-    sub = stripe_post("/v1/subscriptions", {"customer": customer["id"], "items[0][price]": ENV["DEMO_PRICE_STARTER"]})
+    sub = stripe("POST", "/v1/subscriptions", {"customer": customer["id"], "items[0][price]": ENV["DEMO_PRICE_STARTER"]})
     token = mint(f"aws-writer-{time.time_ns()}", stripe_customer_id=customer["id"])
     path = f"/v1/subscriptions/{sub['id']}"
     status, body = api.tool("cancel_subscription", token)

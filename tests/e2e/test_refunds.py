@@ -6,18 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import requests
-from conftest import ENV
+from conftest import ENV, stripe
 
 import stack as st
 
 CAP = 5000  # minor units: two refunds of the 19.00 starter plan fit, a third does not
-
-
-def stripe(method: str, path: str, form: dict | None = None) -> dict:
-    r = requests.request(method, f"{ENV['STRIPE_API_BASE']}{path}", data=form, timeout=10,
-                         headers={"Authorization": f"Bearer {ENV['STRIPE_API_KEY']}"})
-    r.raise_for_status()
-    return r.json()
 
 
 def refunds_of(charges: list[str]) -> int:

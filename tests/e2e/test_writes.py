@@ -4,13 +4,7 @@ and the audit table holds one completed record with what was sent."""
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
-import requests
-from conftest import ENV, mint
-
-
-def posts_to(path: str) -> int:
-    r = requests.get(f"{ENV['STRIPE_API_BASE']}/_emulator/requests", params={"key": ENV["STRIPE_API_KEY"]}, timeout=5)
-    return sum(1 for q in r.json()["requests"] if q["method"] == "POST" and q["path"] == path)
+from conftest import ENV, mint, posts_to
 
 
 def test_cancel_then_resume_once_each_with_a_completed_audit(api):

@@ -133,6 +133,7 @@ async fn audited(
         request_id,
         expires_at: now_unix() + 400 * 86_400,
         sends: None,
+        channel: shared::audit::OPERATOR.into(),
     };
     aws.write_audit(&record).await
 }

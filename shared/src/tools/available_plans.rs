@@ -11,6 +11,7 @@ use crate::stripe::api;
 use crate::stripe::types::{Expandable, Price};
 use crate::tool::{Answer, Call, Tool};
 
+#[derive(Default)]
 pub struct GetAvailablePlans;
 
 impl Tool for GetAvailablePlans {

@@ -11,6 +11,7 @@ use crate::stripe::api;
 use crate::stripe::types::Customer;
 use crate::tool::{Answer, Call, Tool};
 
+#[derive(Default)]
 pub struct GetBillingInfo;
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]

@@ -12,6 +12,7 @@ use crate::stripe::types::Invoice;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
+#[derive(Default)]
 pub struct GetCreditBalance;
 
 impl Tool for GetCreditBalance {

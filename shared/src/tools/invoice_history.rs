@@ -11,6 +11,7 @@ use crate::stripe::types::Invoice;
 use crate::timefmt::parse_arg;
 use crate::tool::{Answer, Call, Tool};
 
+#[derive(Default)]
 pub struct GetInvoiceHistory;
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]

@@ -22,10 +22,14 @@ pub use upcoming_invoice::{GetUpcomingInvoice, UpcomingInvoiceArgs};
 
 pub(crate) use billing_info::fetch as fetch_customer;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::tool::Tool;
+use crate::pipeline::{Admitted, Trail};
+use crate::tool::{Endpoint, Incoming, Reply, Tool};
 use crate::write::WriteTool;
 use crate::writes::{
     ApplyCoupon, CancelSubscription, ChangePlan, PauseSubscription, RequestRefund,
@@ -39,6 +43,70 @@ pub struct ToolInfo {
     pub schema: fn() -> Value,
     /// Parses and validates a call's input as the pipeline does.
     pub input: crate::tool::InputFn,
+    pub effect: Effect,
+}
+
+/// What a call may change, for clients that ask before running a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Reads (a portal session is a link, not a change).
+    Reads,
+    /// Sends something (an invoice email) but changes no billing.
+    Sends,
+    /// A two-phase write: changes billing once confirmed; a replayed confirmation does
+    /// nothing more.
+    Writes,
+}
+
+/// The type of [`call_as`].
+pub type CallFn = for<'a> fn(
+    &'a crate::App,
+    &'a Admitted,
+    &'a Incoming<'a>,
+    &'a str,
+    &'a mut Trail,
+) -> Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send + 'a>>;
+
+/// One endpoint's call, as a plain function the registry can hold.
+fn call_as<'a, E: Endpoint + Default>(
+    app: &'a crate::App,
+    admitted: &'a Admitted,
+    incoming: &'a Incoming<'a>,
+    request_id: &'a str,
+    trail: &'a mut Trail,
+) -> Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send + 'a>> {
+    Box::pin(async move {
+        crate::pipeline::call(app, &E::default(), admitted, incoming, request_id, trail).await
+    })
+}
+
+fn entry<E: Endpoint + Default>() -> (&'static str, CallFn) {
+    (E::NAME, call_as::<E>)
+}
+
+/// Every tool's pipeline call by name, for MCP. Apart from [`all`], which every function
+/// links for its route table, so that only the MCP function carries every tool's code.
+pub fn calls() -> Vec<(&'static str, CallFn)> {
+    use crate::write::Write;
+    vec![
+        entry::<GetSubscriptionStatus>(),
+        entry::<GetInvoiceHistory>(),
+        entry::<GetPaymentHistory>(),
+        entry::<GetBillingInfo>(),
+        entry::<GetUpcomingInvoice>(),
+        entry::<GetAvailablePlans>(),
+        entry::<GetCreditBalance>(),
+        entry::<GetBillingPortalLink>(),
+        entry::<ResendInvoice>(),
+        entry::<Write<ChangePlan>>(),
+        entry::<Write<CancelSubscription>>(),
+        entry::<Write<ResumeSubscription>>(),
+        entry::<Write<PauseSubscription>>(),
+        entry::<Write<ApplyCoupon>>(),
+        entry::<Write<UpdateBillingDetails>>(),
+        entry::<Write<RequestRefund>>(),
+        entry::<Write<RetryPayment>>(),
+    ]
 }
 
 fn write_info<W: WriteTool>() -> ToolInfo {
@@ -47,6 +115,7 @@ fn write_info<W: WriteTool>() -> ToolInfo {
         description: format!("{} {}", W::DESCRIPTION, crate::write::TWO_PHASE).into(),
         schema: write_schema::<W>,
         input: crate::tool::input_of::<crate::write::Write<W>>,
+        effect: Effect::Writes,
     }
 }
 
@@ -71,6 +140,11 @@ fn info<T: Tool>() -> ToolInfo {
         description: T::DESCRIPTION.into(),
         schema: schema::<T>,
         input: crate::tool::input_of::<T>,
+        effect: if T::READ_ONLY {
+            Effect::Reads
+        } else {
+            Effect::Sends
+        },
     }
 }
 

@@ -12,6 +12,7 @@ use crate::stripe::types::Charge;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
+#[derive(Default)]
 pub struct GetPaymentHistory;
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]

@@ -12,6 +12,7 @@ use crate::stripe::api;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
+#[derive(Default)]
 pub struct GetBillingPortalLink;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

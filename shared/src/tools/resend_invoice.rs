@@ -12,6 +12,7 @@ use crate::stripe::api;
 use crate::timefmt::now_unix;
 use crate::tool::{Answer, Call, Tool};
 
+#[derive(Default)]
 pub struct ResendInvoice;
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -27,6 +28,7 @@ const RESEND_WINDOW_SECS: i64 = 600;
 impl Tool for ResendInvoice {
     const NAME: &'static str = "resend_invoice";
     const DESCRIPTION: &'static str = "Emails one of the visitor's open invoices again where Stripe can (invoices sent for manual payment); otherwise gives its hosted and PDF links.";
+    const READ_ONLY: bool = false;
     type Args = ResendInvoiceArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {

@@ -19,6 +19,7 @@ use crate::stripe::types::{Coupon, Discount, Expandable, Invoice, Subscription};
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
+#[derive(Default)]
 pub struct GetSubscriptionStatus;
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]

@@ -13,6 +13,7 @@ use crate::stripe::types::Subscription;
 use crate::timefmt::rfc3339;
 use crate::tool::{Answer, Call, Tool};
 
+#[derive(Default)]
 pub struct GetUpcomingInvoice;
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]

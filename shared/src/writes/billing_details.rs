@@ -12,6 +12,7 @@ use crate::tool::{Answer, Call};
 use crate::tools::fetch_customer;
 use crate::write::{Plan, WriteTool};
 
+#[derive(Default)]
 pub struct UpdateBillingDetails;
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

@@ -14,6 +14,7 @@ use crate::tools::subscription_status::scheduled_cancel;
 use crate::tools::{GetBillingPortalLink, PortalFlow, PortalLinkArgs, check_opt_id};
 use crate::write::{Plan, WriteTool};
 
+#[derive(Default)]
 pub struct CancelSubscription;
 
 /// Why the visitor is leaving; recorded in Stripe's `cancellation_details[feedback]`.

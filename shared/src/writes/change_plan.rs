@@ -19,6 +19,7 @@ use crate::tools::subscription_status::price_phrase;
 use crate::tools::{check_id, check_opt_id};
 use crate::write::{Plan, WriteTool};
 
+#[derive(Default)]
 pub struct ChangePlan;
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]

@@ -19,6 +19,7 @@ use crate::tools::check_opt_id;
 use crate::tools::subscription_status::discount_phrase;
 use crate::write::{Plan, WriteTool};
 
+#[derive(Default)]
 pub struct ApplyCoupon;
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]

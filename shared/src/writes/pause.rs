@@ -13,6 +13,7 @@ use crate::tools::check_opt_id;
 use crate::tools::subscription_status::scheduled_cancel;
 use crate::write::{Plan, WriteTool};
 
+#[derive(Default)]
 pub struct PauseSubscription;
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]

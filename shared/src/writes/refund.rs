@@ -19,6 +19,7 @@ use crate::tools::check_id;
 use crate::tools::common::owned_or;
 use crate::write::{Plan, WriteTool};
 
+#[derive(Default)]
 pub struct RequestRefund;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -12,6 +12,7 @@ use crate::tools::check_opt_id;
 use crate::tools::subscription_status::{price_phrase, scheduled_cancel};
 use crate::write::{Plan, WriteTool};
 
+#[derive(Default)]
 pub struct ResumeSubscription;
 
 impl WriteTool for ResumeSubscription {

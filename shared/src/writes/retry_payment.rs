@@ -19,6 +19,7 @@ use crate::tools::common::{invoice, missing_customer, owned_or, saved_card};
 use crate::tools::{check_opt_id, fetch_customer};
 use crate::write::{Plan, WriteTool};
 
+#[derive(Default)]
 pub struct RetryPayment;
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
