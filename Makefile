@@ -12,7 +12,8 @@ test:
 bench:
 	bash infra/bootstrap.sh
 	cargo build --release --workspace --bins
-	.venv/bin/python infra/bench.py
+	cargo build --profile release-fast -p get-subscription-status
+	BENCH_COMPARE=release-fast:get-subscription-status .venv/bin/python infra/bench.py
 
 ## Fuzz every parser of caller input (nightly, cargo-fuzz; FUZZ_RUNS, default 10 million each).
 fuzz:

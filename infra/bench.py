@@ -7,6 +7,7 @@ change); per function: cold start (process start to first answer), peak RSS, rel
 size."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
@@ -92,6 +93,25 @@ def init_ms(argv: list[str], fn_env: dict[str, str]) -> tuple[float, float]:
     return took, rss
 
 
+def stage_medians(log: Path, offset: int) -> dict[str, float]:
+    """Median ms of each pipeline stage over the `stages` lines a function logged after
+    `offset` (bytes into its log)."""
+    per: dict[str, list[float]] = {}
+    with open(log, "rb") as f:
+        f.seek(offset)
+        for raw in f:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if line.get("target") != "stages":
+                continue
+            for part in line.get("stages_us", "").split():
+                name, _, us = part.partition("=")
+                per.setdefault(name, []).append(int(us) / 1000)
+    return {name: statistics.median(v) for name, v in per.items()}
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -172,9 +192,11 @@ def main() -> int:
     # a real one; what a bound's check costs is in every confirm all the same.
     policy = {"plan_changes_per_month": 1_000_000, "refunds_per_hour": 1_000_000,
               "refund_max_per_30_days": 10**12, "retries_per_invoice_per_day": 1_000_000}
-    stack = st.Stack(ports, os.environ.get("PROFILE", "release"), {},
+    # Each call's stages (target `stages`, debug level) are logged only here.
+    stack = st.Stack(ports, os.environ.get("PROFILE", "release"), {"RUST_LOG": "info,stages=debug"},
                      {"policy": policy, "rate_limits": st.TEST_RATE_LIMITS})
-    rows, cold_rows = [], []
+    rows, cold_rows, stage_rows = [], [], []
+    compare_row = None
     try:
         env = stack.up()
         # Stripe's own deliveries would add webhook calls (and their Stripe requests) to the
@@ -189,6 +211,8 @@ def main() -> int:
                 for _ in range(5):
                     st.sample_call(env, method, path)
                 clear_log(env)
+                log = stack.logs / f"{fn['binary']}.log"
+                log_from = log.stat().st_size
                 times = []
                 for _ in range(CALLS):
                     t0 = time.perf_counter()
@@ -199,7 +223,37 @@ def main() -> int:
                 n_req, n_trips = stripe_cost(env)
                 p50, p99 = pct(times, 50), pct(times, 99)
                 rows.append((f"{method} {path}", p50, p99, n_trips / CALLS, n_req / CALLS))
+                stages = stage_medians(log, log_from)
+                if stages:
+                    stage_rows.append((f"{method} {path}", p50, n_trips, stages))
         rows += write_pairs(env)
+        # BENCH_COMPARE=profile:function: the same function built with another profile,
+        # swapped in and measured on its route as above.
+        if os.environ.get("BENCH_COMPARE"):
+            profile, name = os.environ["BENCH_COMPARE"].split(":")
+            fn = next(f for f in stack.layout["functions"] if f["binary"] == name)
+            method, path = fn["routes"][0]
+            argv, fn_env = stack.functions[name]
+            stack.stop(name)
+            stack.functions[name] = ([str(st.ROOT / "target" / profile / name)], fn_env)
+            stack.start(name)
+            for _ in range(5):
+                st.sample_call(env, method, path)
+            clear_log(env)
+            times = []
+            for _ in range(CALLS):
+                t0 = time.perf_counter()
+                st.sample_call(env, method, path)
+                times.append((time.perf_counter() - t0) * 1000)
+            n_req, n_trips = stripe_cost(env)
+            rows.append((f"{method} {path} ({profile})", pct(times, 50), pct(times, 99),
+                         n_trips / CALLS, n_req / CALLS))
+            size = (st.ROOT / "target" / profile / name).stat().st_size / 1024 / 1024
+            compare_row = (f"{name} ({profile})", *init_ms([str(st.ROOT / "target" / profile / name)], fn_env),
+                           size)
+            stack.stop(name)
+            stack.functions[name] = (argv, fn_env)
+            stack.start(name)
         for fn in stack.layout["functions"]:
             name = fn["binary"]
             method, path = fn["routes"][0]
@@ -230,6 +284,20 @@ def main() -> int:
     print("| --- | ---: | ---: | ---: | ---: |")
     for route, p50, p99, ratio, per in rows:
         print(f"| `{route}` | {p50:.1f} | {p99:.1f} | {ratio:.2f} | {per:.2f} |")
+    print("\nWhere a warm call's time goes (median ms per stage, from the functions' own `stages` "
+          "lines): tenant (cached config and secrets), identity (token), limits and mapping (rate "
+          "counters and the contact mapping, DynamoDB, at once), input, customer and tool (Stripe), "
+          f"audit (the record's PutItem). Outside: p50 minus the stages minus {LATENCY_MS} ms per "
+          "Stripe round trip's added latency (HTTP client, local router, runtime API, and the "
+          "emulator's own time).\n")
+    names = ["tenant", "identity", "limits_and_mapping", "input", "customer_and_tool", "audit"]
+    print("| route | " + " | ".join(names) + " | ours (stages without Stripe's added latency) | outside |")
+    print("| --- |" + " ---: |" * (len(names) + 2))
+    for route, p50, trips, stages in stage_rows:
+        added = LATENCY_MS * trips / CALLS
+        inside = sum(stages.values())
+        cells = " | ".join(f"{stages.get(n, 0):.1f}" for n in names)
+        print(f"| `{route}` | {cells} | {inside - added:.1f} | {p50 - inside:.1f} |")
     print("\nInit: process start until the function first asks the runtime API for work (a "
           "stand-in runtime API; median of 5). Cold start: process start to its first answer "
           "(init, then the first call: tenant, secrets, Stripe).\n")
@@ -237,6 +305,9 @@ def main() -> int:
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, init, init_rss, cold, rss, size in cold_rows:
         print(f"| `{name}` | {init:.1f} | {init_rss:.1f} | {cold:.1f} | {rss:.1f} | {size:.1f} |")
+    if compare_row:
+        name, init, init_rss, size = compare_row
+        print(f"| `{name}` | {init:.1f} | {init_rss:.1f} | | | {size:.1f} |")
     return 0
 
 

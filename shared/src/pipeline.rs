@@ -94,6 +94,39 @@ pub struct Trail {
     pub write_ahead: Option<(String, Value)>,
     /// How the call arrived: `rest` (its own route) or `mcp`.
     pub channel: &'static str,
+    pub stages: Stages,
+}
+
+/// How long each stage of one call took, logged at debug level (target `stages`) for the
+/// bench, which turns it on: where a warm call's own time goes.
+pub struct Stages {
+    last: Instant,
+    marks: Vec<(&'static str, u128)>,
+}
+
+impl Stages {
+    fn new() -> Self {
+        Self {
+            last: Instant::now(),
+            marks: Vec::new(),
+        }
+    }
+
+    /// The time since the previous mark is `stage`'s.
+    pub fn mark(&mut self, stage: &'static str) {
+        let now = Instant::now();
+        self.marks
+            .push((stage, now.duration_since(self.last).as_micros()));
+        self.last = now;
+    }
+
+    fn line(&self) -> String {
+        self.marks
+            .iter()
+            .map(|(s, us)| format!("{s}={us}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 impl Trail {
@@ -108,6 +141,7 @@ impl Trail {
             stripe_requests: 0,
             write_ahead: None,
             channel,
+            stages: Stages::new(),
         }
     }
 }
@@ -197,6 +231,9 @@ pub(crate) async fn record<A>(
             false
         }
     };
+    let mut stages = trail.stages;
+    stages.mark("audit");
+    tracing::debug!(target: "stages", tool, request_id, stages_us = %stages.line(), "stages");
     audit::log(&record, stored);
 }
 
@@ -271,6 +308,7 @@ pub async fn admit(
     }
     let (config, mut secrets) = tenant(app, tenant_id).await?;
     trail.tenant = Some(config.tenant.clone());
+    trail.stages.mark("tenant");
     let body = body_bytes(req);
     let verify = |secrets: &TenantSecrets| {
         Caller::verify(
@@ -296,6 +334,7 @@ pub async fn admit(
         }
         other => other,
     }?;
+    trail.stages.mark("identity");
     Ok(Admitted {
         config,
         secrets,
@@ -319,18 +358,27 @@ pub async fn call<T: Endpoint>(
         caller,
     } = admitted;
     trail.actor = Some(caller.actor());
-    limits::check(app, config, caller, timefmt::now_unix()).await?;
     // A visitor's customer is known before any input (without Stripe), so a call refused
-    // below is still filed under it.
-    let mut known = match caller.visitor() {
-        Some(v) => customer::known(app.tenants.store(), config, v).await?,
-        None => None,
-    };
+    // below is still filed under it. Looked up beside the rate check (both DynamoDB, neither
+    // needs the other): one round trip, not two; a refused call's look-up is thrown away.
+    let (limited, known) = futures::join!(
+        limits::check(app, config, caller, timefmt::now_unix()),
+        async {
+            match caller.visitor() {
+                Some(v) => customer::known(app.tenants.store(), config, v).await,
+                None => Ok(None),
+            }
+        }
+    );
+    trail.stages.mark("limits_and_mapping");
+    limited?;
+    let mut known = known?;
     trail.customer = known.clone();
     if !T::enabled(config) {
         return Err(ApiError::tool_disabled(T::NAME));
     }
     let input = T::input(incoming, &mut trail.args)?;
+    trail.stages.mark("input");
     let subject = T::subject(caller, &input).ok_or_else(ApiError::customer_not_found)?;
     // Whose billing, as a visitor for the rest of the pipeline: an event's customer and a
     // tenant-wide call are named by the caller, not looked up.
@@ -372,6 +420,7 @@ pub async fn call<T: Endpoint>(
         reply
     }
     .await;
+    trail.stages.mark("customer_and_tool");
     trail.stripe_request_ids = stripe.request_ids();
     trail.stripe_requests = stripe.request_count();
     outcome
