@@ -12,9 +12,9 @@ use crate::tools;
 
 /// `(method, path)` of every route; `{tenant}` stands for a tenant id.
 pub fn all() -> Vec<(&'static str, String)> {
-    let mut routes: Vec<(&'static str, String)> = tools::all()
+    let mut routes: Vec<(&'static str, String)> = tools::NAMES
         .iter()
-        .map(|t| ("POST", format!("/v1/{{tenant}}/tools/{}", t.name)))
+        .map(|name| ("POST", format!("/v1/{{tenant}}/tools/{name}")))
         .collect();
     routes.push(("GET", "/v1/{tenant}/tools".into()));
     routes.push(("GET", "/v1/{tenant}/agent/insight".into()));

@@ -153,6 +153,28 @@ pub fn schema<T: Tool>() -> Value {
     crate::args::schema::<T::Args>()
 }
 
+/// Every tool's name, in the order of [`all`]. The route table needs the names alone: every
+/// function links it, and [`all`] would link every tool's argument parsing and schema too.
+pub const NAMES: &[&str] = &[
+    "get_subscription_status",
+    "get_invoice_history",
+    "get_payment_history",
+    "get_billing_info",
+    "get_upcoming_invoice",
+    "get_available_plans",
+    "get_credit_balance",
+    "get_billing_portal_link",
+    "resend_invoice",
+    "change_plan",
+    "cancel_subscription",
+    "resume_subscription",
+    "pause_subscription",
+    "apply_coupon",
+    "update_billing_details",
+    "request_refund",
+    "retry_payment",
+];
+
 /// Every tool this deployment has, in the order the tool list shows them.
 pub fn all() -> Vec<ToolInfo> {
     vec![
@@ -210,3 +232,14 @@ pub(crate) fn check_id(field: &str, value: &str, prefix: &str) -> Result<(), Api
 
 /// Stripe ids are at most 255 characters.
 const MAX_ID_LEN: usize = 255;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_route_tables_names_are_the_tools() {
+        let names: Vec<&str> = all().iter().map(|t| t.name).collect();
+        assert_eq!(names, NAMES);
+    }
+}
