@@ -64,7 +64,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let version = header(&req, "mcp-protocol-version").unwrap_or(ASSUMED);
     let message: Value = match serde_json::from_slice(body_bytes(&req)) {
         Ok(v) => v,
-        Err(_) => return rpc_fault(400, error(Value::Null, PARSE_ERROR, "Parse error", None)),
+        Err(_) => return fault(400, PARSE_ERROR, "Parse error", None),
     };
     let session = Session {
         app,
@@ -77,13 +77,10 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
                 let why = format!(
                     "Protocol version {version} has no JSON-RPC batches; send one message per request."
                 );
-                return rpc_fault(400, error(Value::Null, INVALID_REQUEST, &why, None));
+                return fault(400, INVALID_REQUEST, &why, None);
             }
             if batch.is_empty() {
-                return rpc_fault(
-                    400,
-                    error(Value::Null, INVALID_REQUEST, "An empty batch.", None),
-                );
+                return fault(400, INVALID_REQUEST, "An empty batch.", None);
             }
             let mut answers = Vec::new();
             for (n, m) in batch.into_iter().enumerate() {
@@ -96,12 +93,12 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
             if answers.is_empty() {
                 accepted()
             } else {
-                json_response(200, &Value::Array(answers))
+                response::build(200, &Value::Array(answers), &[])
             }
         }
         single => match session.message(single, &request_id, false).await {
-            Handled::Answer(a) => json_response(200, &a),
-            Handled::Fault(a) => json_response(400, &a),
+            Handled::Answer(a) => response::build(200, &a, &[]),
+            Handled::Fault(a) => response::build(400, &a, &[]),
             Handled::Accepted => accepted(),
         },
     }
@@ -126,24 +123,19 @@ fn transport_refusal(req: &Request, admitted: &Admitted) -> Option<Response<Body
     if let Some(origin) = header(req, "origin")
         && !admitted.config.allows_origin(origin)
     {
-        let e = error(Value::Null, INVALID_REQUEST, "Origin not allowed.", None);
-        return Some(rpc_fault(403, e));
+        return Some(fault(403, INVALID_REQUEST, "Origin not allowed.", None));
     }
     if let Some(v) = header(req, "mcp-protocol-version")
         && !PROTOCOL_VERSIONS.contains(&v)
     {
         let why = format!("Unsupported protocol version {v}.");
         let data = json!({"supported": PROTOCOL_VERSIONS, "requested": v});
-        return Some(rpc_fault(
-            400,
-            error(Value::Null, INVALID_REQUEST, &why, Some(data)),
-        ));
+        return Some(fault(400, INVALID_REQUEST, &why, Some(data)));
     }
     if let Some(ct) = header(req, "content-type")
         && !media_type(ct).eq_ignore_ascii_case("application/json")
     {
-        let e = error(Value::Null, INVALID_REQUEST, "Send application/json.", None);
-        return Some(rpc_fault(415, e));
+        return Some(fault(415, INVALID_REQUEST, "Send application/json.", None));
     }
     if let Some(accept) = header(req, "accept")
         && !accept.split(',').map(media_type).any(|m| {
@@ -152,13 +144,8 @@ fn transport_refusal(req: &Request, admitted: &Admitted) -> Option<Response<Body
                 .any(|ok| m.eq_ignore_ascii_case(ok))
         })
     {
-        let e = error(
-            Value::Null,
-            INVALID_REQUEST,
-            "This server answers with application/json; accept it.",
-            None,
-        );
-        return Some(rpc_fault(406, e));
+        let why = "This server answers with application/json; accept it.";
+        return Some(fault(406, INVALID_REQUEST, why, None));
     }
     None
 }
@@ -428,17 +415,10 @@ fn error(id: Value, code: i64, message: &str, data: Option<Value>) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": e})
 }
 
-fn rpc_fault(status: u16, body: Value) -> Response<Body> {
-    json_response(status, &body)
-}
-
-fn json_response(status: u16, body: &Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .header("cache-control", "no-store")
-        .body(Body::Text(body.to_string()))
-        .unwrap_or_else(|_| Response::new(Body::Empty))
+/// A message refused at the transport: an HTTP error with a JSON-RPC error that answers no
+/// request (`id: null`).
+fn fault(status: u16, code: i64, message: &str, data: Option<Value>) -> Response<Body> {
+    response::build(status, &error(Value::Null, code, message, data), &[])
 }
 
 fn accepted() -> Response<Body> {

@@ -43,7 +43,8 @@ pub fn failure(err: &ApiError, request_id: &str) -> Response<Body> {
     build(err.status, &body, &headers)
 }
 
-fn build(status: u16, body: &Value, headers: &[(&str, &str)]) -> Response<Body> {
+/// A JSON answer (`no-store`), envelope or not.
+pub(crate) fn build(status: u16, body: &Value, headers: &[(&str, &str)]) -> Response<Body> {
     let mut builder = Response::builder()
         .status(status)
         .header("content-type", "application/json")
