@@ -59,6 +59,14 @@ pub trait AuditSink: Send + Sync {
         customer: &str,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The newest `limit` writes (records with `sends`: a change sent, or about to be, to
+    /// Stripe) about one customer, newest first, however many reads came after them.
+    async fn recent_writes(
+        &self,
+        tenant: &str,
+        customer: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 /// Emits the record as one JSON log line (target `audit`) for CloudWatch Logs Insights.
@@ -236,6 +244,28 @@ impl AuditSink for MemoryAudit {
             .iter()
             .rev()
             .filter(|r| r.pk == pk)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn recent_writes(
+        &self,
+        tenant: &str,
+        customer: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let pk = format!("{tenant}#{customer}");
+        let records = self
+            .records
+            .lock()
+            .map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        // One record per key, the last written, as DynamoDB keeps it.
+        let mut seen = std::collections::HashSet::new();
+        Ok(records
+            .iter()
+            .rev()
+            .filter(|r| r.pk == pk && r.sends.is_some() && seen.insert(r.sk.clone()))
             .take(limit)
             .cloned()
             .collect())

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::audit::{AuditRecord, AuditSink};
 use crate::ledger::{Bound, Claim, Confirmation, Entry, Ledger, State, in_window};
+use crate::policy::History;
 use crate::secret::Secret;
 use crate::tenant::{SecretStore, StoreError, TenantConfig, TenantSecrets, TenantStore};
 
@@ -185,8 +186,13 @@ impl DynamoAudit {
 #[async_trait]
 impl AuditSink for DynamoAudit {
     async fn write(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        let item =
+        let mut item: HashMap<String, AttributeValue> =
             serde_dynamo::to_item(record).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        // A write also goes into the sparse `writes` index, so reads never push it out of
+        // agent insight's recent actions.
+        if record.sends.is_some() {
+            item.insert("write_pk".into(), AttributeValue::S(record.pk.clone()));
+        }
         self.client
             .put_item()
             .table_name(&self.table)
@@ -217,6 +223,28 @@ impl AuditSink for DynamoAudit {
         serde_dynamo::from_items(out.items.unwrap_or_default())
             .map_err(|e| StoreError::Malformed(e.to_string()))
     }
+
+    async fn recent_writes(
+        &self,
+        tenant: &str,
+        customer: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("writes")
+            .key_condition_expression("write_pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("{tenant}#{customer}")))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        serde_dynamo::from_items(out.items.unwrap_or_default())
+            .map_err(|e| StoreError::Malformed(e.to_string()))
+    }
 }
 
 /// Confirmations and bound counters in one DynamoDB table (`pk`, TTL on `ttl`).
@@ -238,6 +266,58 @@ impl DynamoLedger {
 
     fn count_key(tenant: &str, key: &str) -> AttributeValue {
         AttributeValue::S(format!("count#{tenant}#{key}"))
+    }
+
+    fn history_key(tenant: &str, customer: &str) -> AttributeValue {
+        AttributeValue::S(format!("history#{tenant}#{customer}"))
+    }
+
+    /// Writes `next` as the customer's history if it is still at `expected`'s version.
+    fn history_put(
+        &self,
+        tenant: &str,
+        customer: &str,
+        next: &History,
+        expected: u64,
+    ) -> Result<aws_sdk_dynamodb::types::Update, StoreError> {
+        let doc = serde_json::to_string(next).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let condition = if expected == 0 {
+            "attribute_not_exists(v)"
+        } else {
+            "v = :v"
+        };
+        let mut up = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", Self::history_key(tenant, customer))
+            .update_expression("SET doc = :doc, v = :next, #ttl = :ttl")
+            .condition_expression(condition)
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":doc", AttributeValue::S(doc))
+            .expression_attribute_values(":next", AttributeValue::N((expected + 1).to_string()))
+            .expression_attribute_values(
+                ":ttl",
+                AttributeValue::N(next.expires_at().to_string()),
+            );
+        if expected != 0 {
+            up = up.expression_attribute_values(":v", AttributeValue::N(expected.to_string()));
+        }
+        Ok(up.build().expect("table, key and expression are set"))
+    }
+
+    /// Takes a write that did not happen out of the customer's history (compare-and-set,
+    /// retried while other writes move the version).
+    async fn history_release(&self, c: &Confirmation) -> Result<(), StoreError> {
+        for _ in 0..20 {
+            let h = self.history(&c.tenant, &c.customer).await?;
+            if !h.entries.iter().any(|e| e.id == c.id) {
+                return Ok(());
+            }
+            let up = self.history_put(&c.tenant, &c.customer, &h.without(&c.id), h.version)?;
+            if self.apply(up).await? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Unavailable("a customer's history kept changing".into()))
     }
 
     fn update_confirmation(&self, c: &Confirmation, now: i64) -> aws_sdk_dynamodb::types::Update {
@@ -442,11 +522,30 @@ impl Ledger for DynamoLedger {
         Ok(Some(c))
     }
 
+    async fn history(&self, tenant: &str, customer: &str) -> Result<History, StoreError> {
+        let Some(item) = self.item(Self::history_key(tenant, customer)).await? else {
+            return Ok(History::default());
+        };
+        let mut h: History = item
+            .get("doc")
+            .and_then(|v| v.as_s().ok())
+            .map(|s| serde_json::from_str(s).map_err(|e| StoreError::Malformed(e.to_string())))
+            .transpose()?
+            .unwrap_or_default();
+        h.version = item
+            .get("v")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        Ok(h)
+    }
+
     async fn claim(
         &self,
         c: &Confirmation,
         now: i64,
         stale_before: i64,
+        history: &History,
     ) -> Result<Claim, StoreError> {
         use aws_sdk_dynamodb::types::TransactWriteItem;
         match c.state {
@@ -491,21 +590,35 @@ impl Ledger for DynamoLedger {
                 .update(self.update_confirmation(c, now))
                 .build(),
         ];
-        for b in &c.bounds {
-            let update = match b.window_secs {
-                None => self.count_up(&c.tenant, b),
-                Some(window) => {
+        // The rolling windows are read at once (one round trip, however many).
+        let windows = futures::future::try_join_all(c.bounds.iter().map(|b| async move {
+            match b.window_secs {
+                Some(_) => self.window(&c.tenant, &b.key).await.map(Some),
+                None => Ok(None),
+            }
+        }))
+        .await?;
+        for (b, window) in c.bounds.iter().zip(windows) {
+            let update = match (b.window_secs, window) {
+                (Some(secs), Some((entries, version))) => {
                     // Compare-and-set on the window's version: computed from a consistent
                     // read, applied only if no other write changed it since.
-                    let (entries, version) = self.window(&c.tenant, &b.key).await?;
-                    let (mut kept, total) = in_window(&entries, window, now);
+                    let (mut kept, total) = in_window(&entries, secs, now);
                     if !b.fits(total) {
                         return Ok(Claim::OverCap(b.reason.clone()));
                     }
                     kept.push((c.id.clone(), now, b.weight));
                     self.window_put(&c.tenant, b, &kept, version, now)?
                 }
+                _ => self.count_up(&c.tenant, b),
             };
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        // The write joins the customer's history as the policy judged it: only if no other
+        // write changed the history since it was read.
+        if let Some(entry) = c.entry(now) {
+            let next = history.with(entry, now);
+            let update = self.history_put(&c.tenant, &c.customer, &next, history.version)?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
         let out = self
@@ -557,6 +670,9 @@ impl Ledger for DynamoLedger {
             .await
             .map_err(dynamo_err)?;
         if release {
+            if c.act.is_some() {
+                self.history_release(c).await?;
+            }
             for b in &c.bounds {
                 if b.window_secs.is_some() {
                     self.window_release(&c.tenant, b, &c.id).await?;
@@ -615,6 +731,58 @@ impl Ledger for DynamoLedger {
 
     async fn take(&self, tenant: &str, bound: &Bound) -> Result<bool, StoreError> {
         self.apply(self.count_up(tenant, bound)).await
+    }
+
+    async fn take_all(&self, tenant: &str, bounds: &[Bound]) -> Result<Option<usize>, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::TransactWriteItem;
+        if let [one] = bounds {
+            return Ok((!self.take(tenant, one).await?).then_some(0));
+        }
+        // A transaction cancelled for a conflict with another on the same counters (not a
+        // full one) is tried again.
+        for _ in 0..4 {
+            let items = bounds
+                .iter()
+                .map(|b| {
+                    TransactWriteItem::builder()
+                        .update(self.count_up(tenant, b))
+                        .build()
+                })
+                .collect();
+            let out = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            let e = match out {
+                Ok(_) => return Ok(None),
+                Err(e) => e,
+            };
+            let reasons = match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
+                    t.cancellation_reasons().to_vec()
+                }
+                _ => return Err(dynamo_err(e)),
+            };
+            // Which condition failed, as DynamoDB says per item.
+            if let Some(i) = reasons
+                .iter()
+                .position(|r| r.code() == Some("ConditionalCheckFailed"))
+            {
+                return Ok(Some(i));
+            }
+            // Without the reasons: whichever counter is full now.
+            for (i, b) in bounds.iter().enumerate() {
+                if !b.fits(self.count(tenant, &b.key).await?) {
+                    return Ok(Some(i));
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "rate counters kept conflicting".into(),
+        ))
     }
 
     async fn used(&self, tenant: &str, b: &Bound, now: i64) -> Result<u64, StoreError> {

@@ -61,6 +61,39 @@ async fn by_email(
     if email.len() > 512 || !email.contains('@') || email.chars().any(char::is_control) {
         return Err(ApiError::customer_not_found());
     }
+    let found = matching(stripe, config, email).await?;
+    if found.len() > 1 {
+        let matched = found
+            .into_values()
+            .map(|c| Candidate {
+                id: c.id,
+                name: c.name,
+                created: c.created.and_then(rfc3339),
+            })
+            .collect();
+        return Err(ApiError::ambiguous_customer(matched));
+    }
+    found
+        .into_keys()
+        .next()
+        .ok_or_else(ApiError::customer_not_found)
+}
+
+/// The ids of the tenant's customers with `email` (case-insensitively, as a visitor is
+/// found by it).
+pub async fn with_email(
+    stripe: &StripeSession<'_>,
+    config: &TenantConfig,
+    email: &str,
+) -> Result<Vec<String>, ApiError> {
+    Ok(matching(stripe, config, email).await?.into_keys().collect())
+}
+
+async fn matching(
+    stripe: &StripeSession<'_>,
+    config: &TenantConfig,
+    email: &str,
+) -> Result<BTreeMap<String, Customer>, ApiError> {
     // The list filter is exact and current; Search is case-insensitive but lags writes.
     // Asking both at once costs one round trip and misses neither.
     let exact_req = api::customers_by_email(email).set("limit", 3);
@@ -89,21 +122,7 @@ async fn by_email(
             live(exact?).chain(live(lowered?)).collect()
         }
     };
-    if found.len() > 1 {
-        let matched = found
-            .into_values()
-            .map(|c| Candidate {
-                id: c.id,
-                name: c.name,
-                created: c.created.and_then(rfc3339),
-            })
-            .collect();
-        return Err(ApiError::ambiguous_customer(matched));
-    }
-    found
-        .into_keys()
-        .next()
-        .ok_or_else(ApiError::customer_not_found)
+    Ok(found)
 }
 
 fn live(list: List<Customer>) -> impl Iterator<Item = (String, Customer)> {

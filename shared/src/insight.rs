@@ -27,6 +27,8 @@ use crate::tools::subscription_status::{
 };
 
 const RECENT_ACTIONS: usize = 10;
+/// The payments an agent sees at a glance.
+const RECENT_PAYMENTS: usize = 3;
 
 /// The agent insight endpoint.
 pub struct Insight;
@@ -104,22 +106,31 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
     let open = api::invoices(customer_id)
         .set("status", "open")
         .set("limit", 10);
-    let charges = api::charges(customer_id).set("limit", 1);
+    let charges = api::charges(customer_id).set("limit", RECENT_PAYMENTS);
+    let actions = async {
+        let (writes, all) = futures::join!(
+            app.audit
+                .recent_writes(&config.tenant, customer_id, RECENT_ACTIONS),
+            app.audit
+                .recent(&config.tenant, customer_id, RECENT_ACTIONS),
+        );
+        Ok::<_, crate::tenant::StoreError>(writes_first(writes?, all?))
+    };
     let (customer, subs, invoices, open, charges, actions, recovering) = futures::join!(
         fetch_customer(stripe, customer_id),
         stripe.get(&subs),
         stripe.get(&recent),
         stripe.get(&open),
         stripe.get(&charges),
-        app.audit
-            .recent(&config.tenant, customer_id, RECENT_ACTIONS),
+        actions,
         open_recoveries(call),
     );
     let customer = customer?;
     let subs = subs.map_err(missing_customer)?.data;
     let invoices = invoices.map_err(missing_customer)?.data;
     let open = open.map_err(missing_customer)?.data;
-    let last_charge = charges.map_err(missing_customer)?.data.into_iter().next();
+    let payments = charges.map_err(missing_customer)?.data;
+    let last_charge = payments.first().cloned();
     let actions = actions.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "audit log unavailable for insight");
         Vec::new()
@@ -151,10 +162,12 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
                 "charge": c.id, "amount": Money::new(c.amount, &c.currency),
                 "created": rfc3339(c.created), "reason": failure_phrase(c),
             })),
+            "recent_payments": payments.iter().map(payment).collect::<Vec<_>>(),
             "open_recoveries": recovering,
             "recent_actions": actions.iter().map(|a| json!({
                 "time": a.time, "tool": a.tool, "actor": a.actor,
                 "decision": a.decision, "outcome": a.outcome, "reason": a.reason,
+                "write": a.sends.is_some(),
             })).collect::<Vec<_>>(),
         }),
         summary: {
@@ -168,6 +181,37 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
             }
             summary
         },
+    })
+}
+
+/// The bot's writes (newest first), then its other recent records: however many reads a
+/// visitor makes, a refund stays in sight.
+fn writes_first(
+    writes: Vec<crate::audit::AuditRecord>,
+    all: Vec<crate::audit::AuditRecord>,
+) -> Vec<crate::audit::AuditRecord> {
+    let mut seen: std::collections::HashSet<String> =
+        writes.iter().map(|w| w.sk.clone()).collect();
+    let mut out = writes;
+    for r in all {
+        if out.len() >= RECENT_ACTIONS {
+            break;
+        }
+        if seen.insert(r.sk.clone()) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// A payment as the agent sees it: amount, status, date, card, what was refunded.
+fn payment(c: &Charge) -> Value {
+    json!({
+        "id": c.id, "amount": Money::new(c.amount, &c.currency), "status": c.status,
+        "created": rfc3339(c.created), "card": charge_card_phrase(c),
+        "refunded": Money::new(c.amount_refunded, &c.currency),
+        "failure": (c.status == "failed").then(|| failure_phrase(c)),
+        "receipt_url": c.receipt_url,
     })
 }
 

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::policy::{Act, Entry as HistoryEntry, History};
 use crate::stripe::api::Change;
 use crate::tenant::StoreError;
 
@@ -37,6 +38,13 @@ pub struct Confirmation {
     pub pins: Value,
     /// The Stripe request, stored so the confirmed call sends exactly what was planned.
     pub change: Change,
+    /// Requests sent after `change` succeeded, in order (a refund that ends the service).
+    #[serde(default)]
+    pub then: Vec<Change>,
+    /// What the write does to the customer's money or service, for the policy and the
+    /// customer's history (absent in confirmations stored before the policy existed).
+    #[serde(default)]
+    pub act: Option<Act>,
     pub preview: Value,
     pub summary: String,
     /// The bounds this write counts against, claimed with it.
@@ -130,6 +138,17 @@ impl Bound {
     }
 }
 
+impl Confirmation {
+    /// This write as the customer's history keeps it, claimed at `now`.
+    pub fn entry(&self, now: i64) -> Option<HistoryEntry> {
+        self.act.clone().map(|act| HistoryEntry {
+            id: self.id.clone(),
+            at: now,
+            act,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// This caller owns the commit.
@@ -144,16 +163,22 @@ pub enum Claim {
 pub trait Ledger: Send + Sync {
     async fn put(&self, c: &Confirmation) -> Result<(), StoreError>;
     async fn get(&self, tenant: &str, id: &str) -> Result<Option<Confirmation>, StoreError>;
-    /// Pending → claimed and every bound counted, all or nothing. A claim older than
-    /// `stale_before` (its claimer crashed) may be taken over, without counting again.
+    /// The customer's history, read consistently (the policy judges on it; `version` is
+    /// what a claim is conditional on).
+    async fn history(&self, tenant: &str, customer: &str) -> Result<History, StoreError>;
+    /// Pending → claimed, every bound counted and the write added to the customer's
+    /// `history` (as judged: unchanged since it was read), all or nothing; `Taken` when any
+    /// of it moved. A claim older than `stale_before` (its claimer crashed) may be taken
+    /// over, without counting again.
     async fn claim(
         &self,
         c: &Confirmation,
         now: i64,
         stale_before: i64,
+        history: &History,
     ) -> Result<Claim, StoreError>;
     /// Claimed → done with the answer every replay gets. `release` gives the bounds back
-    /// (Stripe refused the change, so it did not happen).
+    /// and takes the write out of the customer's history (it did not happen).
     async fn finish(
         &self,
         c: &Confirmation,
@@ -168,12 +193,16 @@ pub trait Ledger: Send + Sync {
     /// Counts one more against `bound` if it is under its cap, in one conditional step;
     /// `false` (and nothing counted) when the cap is reached.
     async fn take(&self, tenant: &str, bound: &Bound) -> Result<bool, StoreError>;
+    /// Counts against every bound or none, in one conditional step: `None` when all had
+    /// room, else the index of the first that did not (nothing counted).
+    async fn take_all(&self, tenant: &str, bounds: &[Bound]) -> Result<Option<usize>, StoreError>;
 }
 
 /// In-memory ledger: one lock makes each step atomic, as DynamoDB's conditions do.
 #[derive(Default)]
 pub struct MemoryLedger {
     confirmations: Mutex<HashMap<(String, String), Confirmation>>,
+    histories: Mutex<HashMap<(String, String), History>>,
     counters: Mutex<HashMap<(String, String), u64>>,
     windows: Mutex<HashMap<(String, String), Vec<Entry>>>,
 }
@@ -201,13 +230,25 @@ impl Ledger for MemoryLedger {
             .cloned())
     }
 
+    async fn history(&self, tenant: &str, customer: &str) -> Result<History, StoreError> {
+        Ok(self
+            .histories
+            .lock()
+            .map_err(poisoned)?
+            .get(&(tenant.to_string(), customer.to_string()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
     async fn claim(
         &self,
         c: &Confirmation,
         now: i64,
         stale_before: i64,
+        history: &History,
     ) -> Result<Claim, StoreError> {
         let mut all = self.confirmations.lock().map_err(poisoned)?;
+        let mut histories = self.histories.lock().map_err(poisoned)?;
         let mut counters = self.counters.lock().map_err(poisoned)?;
         let mut windows = self.windows.lock().map_err(poisoned)?;
         let key = (c.tenant.clone(), c.id.clone());
@@ -216,6 +257,11 @@ impl Ledger for MemoryLedger {
         };
         match stored.state {
             State::Pending => {
+                let hkey = (c.tenant.clone(), c.customer.clone());
+                let current = histories.get(&hkey).map_or(0, |h| h.version);
+                if c.act.is_some() && current != history.version {
+                    return Ok(Claim::Taken);
+                }
                 for b in &c.bounds {
                     let k = (c.tenant.clone(), b.key.clone());
                     let n = match b.window_secs {
@@ -237,6 +283,11 @@ impl Ledger for MemoryLedger {
                         }
                         None => *counters.entry(k).or_default() += b.weight,
                     }
+                }
+                if let Some(entry) = c.entry(now) {
+                    let mut next = history.with(entry, now);
+                    next.version = current + 1;
+                    histories.insert(hkey, next);
                 }
             }
             State::Claimed if stored.claimed_at.is_some_and(|t| t < stale_before) => {}
@@ -260,6 +311,14 @@ impl Ledger for MemoryLedger {
             stored.outcome = Some(outcome.clone());
         }
         if release {
+            let mut histories = self.histories.lock().map_err(poisoned)?;
+            if let Some(h) = histories.get_mut(&(c.tenant.clone(), c.customer.clone()))
+                && h.entries.iter().any(|e| e.id == c.id)
+            {
+                let version = h.version + 1;
+                *h = h.without(&c.id);
+                h.version = version;
+            }
             let mut counters = self.counters.lock().map_err(poisoned)?;
             let mut windows = self.windows.lock().map_err(poisoned)?;
             for b in &c.bounds {
@@ -296,6 +355,21 @@ impl Ledger for MemoryLedger {
         }
         *n += bound.weight;
         Ok(true)
+    }
+
+    async fn take_all(&self, tenant: &str, bounds: &[Bound]) -> Result<Option<usize>, StoreError> {
+        let mut counters = self.counters.lock().map_err(poisoned)?;
+        let key = |b: &Bound| (tenant.to_string(), b.key.clone());
+        if let Some(i) = bounds
+            .iter()
+            .position(|b| !b.fits(counters.get(&key(b)).copied().unwrap_or(0)))
+        {
+            return Ok(Some(i));
+        }
+        for b in bounds {
+            *counters.entry(key(b)).or_default() += b.weight;
+        }
+        Ok(None)
     }
 
     async fn used(&self, tenant: &str, b: &Bound, now: i64) -> Result<u64, StoreError> {

@@ -26,6 +26,7 @@ pub mod limits;
 pub mod mcp;
 pub mod money;
 pub mod pipeline;
+pub mod policy;
 pub mod response;
 pub mod routes;
 pub mod secret;

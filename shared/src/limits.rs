@@ -1,11 +1,13 @@
 //! Our own request rates, per caller and per tenant (the contract's edge: defaults 60 calls
 //! per visitor and 600 per tenant a minute), checked before Stripe is asked.
 //!
-//! Counted in DynamoDB (the ledger table), one conditional increment per counter per call:
-//! a token bucket in memory would be per Lambda instance, and a tenant's traffic spreads over
-//! many, so only a shared counter bounds it. Windows are calendar minutes (fixed windows):
-//! a burst straddling a minute boundary may reach twice the rate for a moment, which is the
-//! price of one write per counter instead of a read-modify-write.
+//! Counted in DynamoDB (the ledger table), both counters in one conditional transaction: a
+//! token bucket in memory would be per Lambda instance, and a tenant's traffic spreads over
+//! many, so only a shared counter bounds it. The transaction takes from the tenant's budget
+//! only when the caller's own allows the call too, so one visitor's flood spends their own
+//! budget and never the one the tenant's other visitors need. Windows are calendar minutes
+//! (fixed windows): a burst straddling a minute boundary may reach twice the rate for a
+//! moment, which is the price of one write instead of a read-modify-write.
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
@@ -31,12 +33,14 @@ impl Default for RateLimits {
     }
 }
 
-/// Counts this call against its caller's and its tenant's rates; the first one over is a
-/// `429 rate_limited` with the seconds left in the minute as `Retry-After`.
+/// Counts `calls` calls (one, or an MCP batch's size) against the caller's and the
+/// tenant's rates, all or none; the first one over is a `429 rate_limited` with the seconds
+/// left in the minute as `Retry-After`.
 pub async fn check(
     app: &App,
     config: &TenantConfig,
     caller: &Caller,
+    calls: u64,
     now: i64,
 ) -> Result<(), ApiError> {
     // Stripe's deliveries come in bursts after an outage and are signed, so they are not a
@@ -47,8 +51,9 @@ pub async fn check(
     let minute = now.div_euclid(60);
     let retry_after = (60 - now.rem_euclid(60)).max(1) as u64;
     // Kept a little past the window, then DynamoDB's TTL removes it.
-    let bound = |key: String, cap: u64, reason: &str| {
-        Bound::count(key, cap, reason, String::new(), (minute + 2) * 60)
+    let bound = |key: String, cap: u64, reason: &str| Bound {
+        weight: calls,
+        ..Bound::count(key, cap, reason, String::new(), (minute + 2) * 60)
     };
     let limits = &config.rate_limits;
     let caller_bound = bound(
@@ -61,23 +66,20 @@ pub async fn check(
         limits.per_tenant_per_minute,
         "tenant_rate_limit",
     );
-    let tenant = &config.tenant;
-    let (mine, all) = futures::join!(
-        app.ledger.take(tenant, &caller_bound),
-        app.ledger.take(tenant, &tenant_bound),
-    );
-    let over = if !mine? {
-        Some((
+    let over = match app
+        .ledger
+        .take_all(&config.tenant, &[caller_bound, tenant_bound])
+        .await?
+    {
+        None => None,
+        Some(0) => Some((
             "visitor_rate_limit",
             "Too many requests from you in the last minute; please wait a moment.",
-        ))
-    } else if !all? {
-        Some((
+        )),
+        Some(_) => Some((
             "tenant_rate_limit",
             "This service is very busy right now; please try again in a moment.",
-        ))
-    } else {
-        None
+        )),
     };
     match over {
         Some((reason, message)) => {

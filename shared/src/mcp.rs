@@ -37,6 +37,10 @@ const INVALID_PARAMS: i64 = -32602;
 /// The route's name in audit lines of calls refused before a tool was named.
 const ROUTE: &str = "mcp";
 
+/// The most messages one JSON-RPC batch may hold: a batch runs the pipeline once per
+/// message, so it is bounded like the request rate it counts against.
+pub const MAX_BATCH: usize = 10;
+
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let request_id = request_id(&req);
     let started = Instant::now();
@@ -47,10 +51,10 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     // The HTTP layer first: tenant, size and the visitor's token, before any JSON-RPC.
     let mut trail = Trail::new(audit::MCP);
     let admitted = match tenant_route(&path, &["mcp"]) {
-        Ok(tenant) => admit(app, Admits::VisitorTokens, &req, tenant, &mut trail).await,
+        Ok(tenant) => admit(app, Admits::VisitorTokens, crate::pipeline::MAX_BODY_BYTES, &req, tenant, &mut trail).await,
         Err(e) => Err(e),
     };
-    let admitted = match admitted {
+    let mut admitted = match admitted {
         Ok(a) => a,
         Err(e) => {
             let resp = refused(&e, &request_id);
@@ -66,6 +70,32 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         Ok(v) => v,
         Err(_) => return fault(400, PARSE_ERROR, "Parse error", None),
     };
+    if let Value::Array(batch) = &message {
+        if version >= NO_BATCHES_FROM {
+            let why = format!(
+                "Protocol version {version} has no JSON-RPC batches; send one message per request."
+            );
+            return fault(400, INVALID_REQUEST, &why, None);
+        }
+        if batch.is_empty() {
+            return fault(400, INVALID_REQUEST, "An empty batch.", None);
+        }
+        if batch.len() > MAX_BATCH {
+            let why = format!("A batch holds at most {MAX_BATCH} messages; nothing was run.");
+            return fault(400, INVALID_REQUEST, &why, None);
+        }
+        // The whole batch against the caller's rate before any of it runs: all or nothing.
+        let size = batch.len() as u64;
+        let now = crate::timefmt::now_unix();
+        let (config, caller) = (&admitted.config, &admitted.caller);
+        if let Err(e) = crate::limits::check(app, config, caller, size, now).await {
+            trail.actor = Some(caller.actor());
+            let resp = response::failure(&e, &request_id);
+            record(app, ROUTE, trail, &Err::<(), _>(e), &request_id, started).await;
+            return resp;
+        }
+        admitted.prepaid = true;
+    }
     let session = Session {
         app,
         admitted: &admitted,
@@ -73,15 +103,6 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     };
     match message {
         Value::Array(batch) => {
-            if version >= NO_BATCHES_FROM {
-                let why = format!(
-                    "Protocol version {version} has no JSON-RPC batches; send one message per request."
-                );
-                return fault(400, INVALID_REQUEST, &why, None);
-            }
-            if batch.is_empty() {
-                return fault(400, INVALID_REQUEST, "An empty batch.", None);
-            }
             let mut answers = Vec::new();
             for (n, m) in batch.into_iter().enumerate() {
                 let id = format!("{request_id}:{n}");

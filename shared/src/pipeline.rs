@@ -22,6 +22,7 @@ use crate::tenant::{TenantConfig, TenantSecrets, valid_tenant_id};
 use crate::timefmt;
 use crate::tool::{Call, Endpoint, Incoming, Reply, Subject};
 
+/// The contract's body limit for calls (`413 payload_too_large` above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Runs a handler as a Lambda function until the runtime stops it. The app is built once
@@ -270,7 +271,7 @@ async fn run<T: Endpoint>(
     trail: &mut Trail,
 ) -> Result<Reply, ApiError> {
     let tenant_id = tenant_route(req.uri().path(), &T::route())?;
-    let admitted = admit(app, T::ADMITS, req, tenant_id, trail).await?;
+    let admitted = admit(app, T::ADMITS, T::MAX_BODY, req, tenant_id, trail).await?;
     let query = req.query_string_parameters();
     let incoming = Incoming {
         body: body_bytes(req),
@@ -292,6 +293,9 @@ pub struct Admitted {
     pub config: Arc<TenantConfig>,
     pub secrets: Arc<TenantSecrets>,
     pub caller: Caller,
+    /// The request's calls were counted against the rates already (an MCP batch counts as
+    /// its size before any of its messages runs).
+    pub prepaid: bool,
 }
 
 /// The first half of every call: size, tenant, then the caller's credentials against the
@@ -299,11 +303,12 @@ pub struct Admitted {
 pub async fn admit(
     app: &App,
     admits: Admits,
+    max_body: usize,
     req: &Request,
     tenant_id: &str,
     trail: &mut Trail,
 ) -> Result<Admitted, ApiError> {
-    if req.body().len() > MAX_BODY_BYTES {
+    if req.body().len() > max_body {
         return Err(ApiError::payload_too_large());
     }
     let (config, mut secrets) = tenant(app, tenant_id).await?;
@@ -339,6 +344,7 @@ pub async fn admit(
         config,
         secrets,
         caller,
+        prepaid: false,
     })
 }
 
@@ -356,13 +362,19 @@ pub async fn call<T: Endpoint>(
         config,
         secrets,
         caller,
+        prepaid,
     } = admitted;
     trail.actor = Some(caller.actor());
     // A visitor's customer is known before any input (without Stripe), so a call refused
     // below is still filed under it. Looked up beside the rate check (both DynamoDB, neither
     // needs the other): one round trip, not two; a refused call's look-up is thrown away.
     let (limited, known) = futures::join!(
-        limits::check(app, config, caller, timefmt::now_unix()),
+        async {
+            match prepaid {
+                true => Ok(()),
+                false => limits::check(app, config, caller, 1, timefmt::now_unix()).await,
+            }
+        },
         async {
             match caller.visitor() {
                 Some(v) => customer::known(app.tenants.store(), config, v).await,

@@ -52,6 +52,8 @@ pub trait Tool: Send + Sync + 'static {
 pub trait Endpoint: Send + Sync + 'static {
     const NAME: &'static str;
     const ADMITS: Admits = Admits::Visitors;
+    /// The largest body it takes (`413 payload_too_large` above).
+    const MAX_BODY: usize = crate::pipeline::MAX_BODY_BYTES;
     type Input: Send;
 
     /// The path after `/v1/{tenant}/`.

@@ -1,8 +1,12 @@
 //! The one way anything changes in Stripe. A write tool declares its arguments, a `plan`
-//! (ownership checked, the preview and the exact Stripe change) and its bounds; this module
-//! owns the rest: propose → confirm once → claim with the bounds (one conditional step) →
-//! write-ahead audit → commit under an idempotency key derived from the confirmation →
-//! the stored outcome every replay gets.
+//! (ownership checked, the preview, the exact Stripe change and what it does to the
+//! customer's money or service) and its tenant-wide bounds; this module owns the rest:
+//! propose (the policy asked) → confirm once → claim (the policy asked again on the
+//! customer's history, the bounds counted and the write added to the history, in one
+//! conditional step) → write-ahead audit → commit under an idempotency key derived from the
+//! confirmation, tagged with the confirmation id in Stripe's `metadata` → the stored
+//! outcome every replay gets. A claim whose outcome is unknown is finished by looking in
+//! Stripe for its effect first, so "once" holds past Stripe's 24 h idempotency window.
 use std::future::Future;
 use std::time::Duration;
 
@@ -17,8 +21,9 @@ use sha2::{Digest, Sha256};
 use crate::audit;
 use crate::error::ApiError;
 use crate::ledger::{Bound, Claim, Confirmation, State};
+use crate::policy::{self, Act, Entry, History, Verdict};
 use crate::stripe::StripeError;
-use crate::stripe::api::Change;
+use crate::stripe::api::{self, Change, Trace};
 use crate::timefmt::{now_unix, rfc3339, rfc3339_now};
 use crate::tool::{Answer, Call, Endpoint, Incoming, Reply, parse_checked};
 
@@ -52,14 +57,15 @@ pub trait WriteTool: Send + Sync + 'static {
         pins: Option<&'a Value>,
     ) -> impl Future<Output = Result<Plan, ApiError>> + Send + 'a;
 
-    /// The counters this write may not push past their caps (`preview` is what `plan`
-    /// found, e.g. the amount a refund counts).
+    /// The tenant-wide counters this write may not push past their caps (`preview` is what
+    /// `plan` found). What counts the customer is the policy's, on the customer's history.
     fn bounds(&self, _call: &Call<'_>, _args: &Self::Args, _preview: &Value) -> Vec<Bound> {
         Vec::new()
     }
 
-    /// The answer once Stripe made the change (`stripe` is its response).
-    fn done(&self, call: &Call<'_>, preview: &Value, stripe: &Value) -> Answer;
+    /// The answer once Stripe made the change: `sent` holds Stripe's answer to `change`,
+    /// then to each of `then`.
+    fn done(&self, call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer;
 
     /// Stripe refused the change: an answer to give instead of the error, when the refusal
     /// is an outcome the visitor should hear about (a declined card). The attempt still
@@ -83,6 +89,10 @@ pub enum Plan {
         /// Says exactly what will happen (amounts, dates); the question is added here.
         summary: String,
         change: Change,
+        /// Sent after `change` succeeded, in order (a refund that ends the service too).
+        then: Vec<Change>,
+        /// What it does to the customer's money or service: what the policy judges.
+        act: Act,
         pins: Value,
     },
 }
@@ -166,39 +176,76 @@ fn new_token() -> String {
     )
 }
 
+/// The Stripe requests of a confirmation, each tagged with its id where Stripe keeps
+/// metadata, so its effect can be found later.
+fn steps(c: &Confirmation) -> Vec<Change> {
+    std::iter::once(&c.change)
+        .chain(&c.then)
+        .cloned()
+        .collect()
+}
+
+/// The idempotency key of a confirmation's `n`th request: derived from the confirmation,
+/// never the request, so every retry of it, in any process, is the same Stripe request.
+fn idempotency_key(c: &Confirmation, n: usize) -> String {
+    match n {
+        0 => format!("confirm-{}", &c.id[..40]),
+        n => format!("confirm-{}-{n}", &c.id[..40]),
+    }
+}
+
 async fn propose<W: WriteTool>(
     w: &W,
     call: &Call<'_>,
     args: W::Args,
     lead: &str,
 ) -> Result<Reply, ApiError> {
-    let (preview, summary, change, pins) = match w.plan(call, &args, None).await? {
+    let ledger = call.app.ledger.as_ref();
+    let tenant = &call.tenant.tenant;
+    // The customer's history is read beside Stripe's: no time added to the proposal.
+    let (plan, history) = futures::join!(
+        w.plan(call, &args, None),
+        ledger.history(tenant, call.customer_id)
+    );
+    let (preview, summary, change, then, act, pins) = match plan? {
         Plan::Instead(answer) => return Ok(Reply::done(answer)),
         Plan::Change {
             preview,
             summary,
             change,
+            then,
+            act,
             pins,
-        } => (preview, summary, change, pins),
+        } => (preview, summary, change, then, act, pins),
     };
-    let ledger = call.app.ledger.as_ref();
-    let bounds = w.bounds(call, &args, &preview);
-    // Said now rather than after the visitor confirmed; the claim checks again, atomically.
-    for b in &bounds {
-        if !b.fits(ledger.used(&call.tenant.tenant, b, now_unix()).await?) {
-            return Err(ApiError::policy_denied(&b.reason, b.message.clone()));
-        }
-    }
+    let history = history?;
     let token = new_token();
+    let id = token_id(&token);
+    // Said now rather than after the visitor confirmed; the claim asks again, atomically.
+    match policy::judge(&call.tenant.policy, &history, &act, &id, now_unix(), call.dates) {
+        Verdict::Allow => {}
+        Verdict::Deny(e) => return Err(e),
+        Verdict::Duplicate(earlier) => return duplicate(w, call, &earlier).await,
+    }
+    let bounds = w.bounds(call, &args, &preview);
+    let used = futures::future::try_join_all(
+        bounds.iter().map(|b| ledger.used(tenant, b, now_unix())),
+    )
+    .await?;
+    if let Some(b) = bounds.iter().zip(used).find(|(b, n)| !b.fits(*n)).map(|(b, _)| b) {
+        return Err(ApiError::policy_denied(&b.reason, b.message.clone()));
+    }
     let c = Confirmation {
-        id: token_id(&token),
-        tenant: call.tenant.tenant.clone(),
+        change: change.tagged(&id),
+        then: then.into_iter().map(|t| t.tagged(&id)).collect(),
+        act: Some(act),
+        id,
+        tenant: tenant.clone(),
         tool: W::NAME.to_string(),
         user_id: call.visitor.user_id.clone(),
         customer: call.customer_id.to_string(),
         args: serde_json::to_value(&args).unwrap_or(Value::Null),
         pins,
-        change,
         preview: preview.clone(),
         summary: summary.clone(),
         bounds,
@@ -216,7 +263,7 @@ async fn propose<W: WriteTool>(
         .iter()
         .any(|t| t == W::NAME)
     {
-        return commit(w, call, c).await;
+        return commit(w, call, c, Some(history)).await;
     }
     Ok(Reply {
         status: "confirmation_required",
@@ -269,10 +316,21 @@ async fn confirm<W: WriteTool>(
     // Does Stripe still look as it did in the preview? If not, show what it would do now.
     let args: W::Args = serde_json::from_value(c.args.clone())
         .map_err(|_| ApiError::confirmation_invalid("unknown_token"))?;
-    let same = match w.plan(call, &args, Some(&c.pins)).await? {
+    let (plan, history) = futures::join!(
+        w.plan(call, &args, Some(&c.pins)),
+        ledger.history(&c.tenant, &c.customer)
+    );
+    let same = match plan? {
         Plan::Change {
-            preview, change, ..
-        } => preview == c.preview && change == c.change,
+            preview,
+            change,
+            then,
+            ..
+        } => {
+            preview == c.preview
+                && change.tagged(&c.id) == c.change
+                && then.into_iter().map(|t| t.tagged(&c.id)).eq(c.then.iter().cloned())
+        }
         Plan::Instead(_) => false,
     };
     if !same {
@@ -284,26 +342,51 @@ async fn confirm<W: WriteTool>(
         let lead = "Something changed since that preview, so nothing was done yet. ";
         return propose(w, call, args, lead).await;
     }
-    commit(w, call, c).await
+    commit(w, call, c, Some(history?)).await
 }
 
+/// Claims a pending confirmation (the policy asked on the customer's history first) and
+/// carries it out.
 async fn commit<W: WriteTool>(
     w: &W,
     call: &Call<'_>,
     mut c: Confirmation,
+    mut history: Option<History>,
 ) -> Result<Reply, ApiError> {
     let ledger = call.app.ledger.as_ref();
     let now = now_unix();
     let sk = format!("{}#{}", rfc3339_now(), call.request_id);
     c.audit_sk = Some(sk.clone());
-    // A claim can lose a race on a counter or a rolling window to another confirmation
-    // (DynamoDB cancels one of two transactions on the same item); it is still pending
-    // then, so try again, with jitter so racers spread out.
+    // A claim can lose a race to another confirmation: on a counter, a rolling window or the
+    // customer's history (DynamoDB cancels one of two transactions on the same item). It is
+    // still pending then, so judge again on what the winner wrote, and try again, with
+    // jitter so racers spread out.
     let mut claim = Claim::Taken;
     for attempt in 0..CLAIM_ATTEMPTS {
-        claim = ledger.claim(&c, now, now - CLAIM_LEASE_SECS).await?;
+        let h = match history.take() {
+            Some(h) => h,
+            None => ledger.history(&c.tenant, &c.customer).await?,
+        };
+        if let Some(act) = &c.act {
+            match policy::judge(&call.tenant.policy, &h, act, &c.id, now, call.dates) {
+                Verdict::Allow => {}
+                Verdict::Deny(err) => {
+                    ledger.finish(&c, &stored_error(&err), false).await?;
+                    return Err(err);
+                }
+                Verdict::Duplicate(earlier) => {
+                    let reply = duplicate(w, call, &earlier).await;
+                    let outcome = match &reply {
+                        Ok(r) => json!({"data": r.answer.data, "summary": r.answer.summary}),
+                        Err(e) => stored_error(e),
+                    };
+                    ledger.finish(&c, &outcome, false).await?;
+                    return reply;
+                }
+            }
+        }
+        claim = ledger.claim(&c, now, now - CLAIM_LEASE_SECS, &h).await?;
         let still_pending = claim == Claim::Taken
-            && c.state == State::Pending
             && ledger
                 .get(&c.tenant, &c.id)
                 .await?
@@ -332,9 +415,49 @@ async fn commit<W: WriteTool>(
             return Err(err);
         }
     }
+    carry_out(w, call, c, &sk, false).await
+}
+
+/// A claim whose holder is gone (its lease ran out, or it gave the claim up on an unknown
+/// outcome): taken over without counting again, and finished after looking in Stripe for
+/// what already happened.
+async fn take_over<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    mut c: Confirmation,
+) -> Result<Reply, ApiError> {
+    let ledger = call.app.ledger.as_ref();
+    let now = now_unix();
+    let sk = format!("{}#{}", rfc3339_now(), call.request_id);
+    c.audit_sk = Some(sk.clone());
+    match ledger
+        .claim(&c, now, now - CLAIM_LEASE_SECS, &History::default())
+        .await?
+    {
+        Claim::Won => carry_out(w, call, c, &sk, true).await,
+        _ => {
+            let latest = ledger
+                .get(&c.tenant, &c.id)
+                .await?
+                .ok_or_else(|| ApiError::confirmation_invalid("unknown_token"))?;
+            Box::pin(wait_for_outcome(w, call, latest)).await
+        }
+    }
+}
+
+/// Sends a claimed confirmation's requests in order and stores the outcome. `resumed`: an
+/// earlier claimer may have sent some of them, so each is first looked for in Stripe.
+async fn carry_out<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    c: Confirmation,
+    sk: &str,
+    resumed: bool,
+) -> Result<Reply, ApiError> {
+    let ledger = call.app.ledger.as_ref();
     // Write-ahead: the record exists before Stripe is asked, and the pipeline's closing
     // record (same key) completes it. A crash in between leaves it "pending", visibly.
-    let sends = match write_ahead(call, W::NAME, &c, &sk).await {
+    let sends = match write_ahead(call, W::NAME, &c, sk).await {
         Ok(sends) => sends,
         Err(e) => {
             // No record, no write: Stripe is not asked, and the claim lapses so a retry of
@@ -345,38 +468,109 @@ async fn commit<W: WriteTool>(
             return Err(e);
         }
     };
-    let _ = call.write_ahead.set((sk.clone(), sends));
-    // Derived from the confirmation, never the request: every retry of this confirmation,
-    // in any process, is the same Stripe request.
-    let key = format!("confirm-{}", &c.id[..40]);
-    let sent = call.stripe.post(&c.change, &key).await;
-    match sent {
-        Ok(value) => {
-            let answer = w.done(call, &c.preview, &value);
-            let outcome = json!({"data": answer.data, "summary": answer.summary});
-            ledger.finish(&c, &outcome, false).await?;
-            Ok(Reply::done(answer))
-        }
-        Err(e) if refused(&e) => {
-            if let Some(answer) = w.refused(call, &c.preview, &e).await {
-                let outcome = json!({"data": answer.data, "summary": answer.summary});
-                ledger.finish(&c, &outcome, false).await?;
-                return Ok(Reply::done(answer));
+    let _ = call.write_ahead.set((sk.to_string(), sends));
+    let mut sent = Vec::new();
+    for (n, change) in steps(&c).iter().enumerate() {
+        let found = if resumed {
+            match look_for(call, change, &c.id).await {
+                Ok(found) => found,
+                Err(e) => {
+                    let _ = ledger.abandon(&c).await;
+                    return Err(e);
+                }
             }
-            let err = e.to_api_error();
-            // Stripe refused: nothing changed, so the bounds are given back.
+        } else {
+            None
+        };
+        if let Some(value) = found {
+            sent.push(value);
+            continue;
+        }
+        if n == 0 && c.expires_at <= now_unix() {
+            // Past its life and Stripe shows no trace of it: it never happened, and it
+            // never will. The bounds and the customer's history get it back.
+            let err = ApiError::confirmation_expired();
             ledger.finish(&c, &stored_error(&err), true).await?;
-            Err(err)
+            return Err(err);
         }
-        Err(e) => {
-            // Unknown whether it happened: a retry resends under the same key, and Stripe
-            // answers it once.
-            if let Err(le) = ledger.abandon(&c).await {
-                tracing::error!(error = %le, "could not release a write's claim");
+        match call.stripe.write(change, &idempotency_key(&c, n)).await {
+            Ok(value) => sent.push(value),
+            Err(e) if n == 0 && refused(&e) => {
+                if let Some(answer) = w.refused(call, &c.preview, &e).await {
+                    let outcome = json!({"data": answer.data, "summary": answer.summary});
+                    ledger.finish(&c, &outcome, false).await?;
+                    return Ok(Reply::done(answer));
+                }
+                let err = e.to_api_error();
+                // Stripe refused: nothing changed, so the bounds are given back.
+                ledger.finish(&c, &stored_error(&err), true).await?;
+                return Err(err);
             }
-            Err(e.to_api_error())
+            // A later step Stripe refuses (the subscription already ended, say): the first
+            // happened, so the write stands; its answer says what Stripe holds.
+            Err(e) if refused(&e) => {
+                tracing::warn!(tool = %c.tool, step = n, error = %e, "a follow-up change was refused");
+                sent.push(Value::Null);
+            }
+            Err(e) => {
+                // Unknown whether it happened: a retry looks for it in Stripe, then resends
+                // under the same key, which Stripe answers once.
+                if let Err(le) = ledger.abandon(&c).await {
+                    tracing::error!(error = %le, "could not release a write's claim");
+                }
+                return Err(e.to_api_error());
+            }
         }
     }
+    let answer = w.done(call, &c.preview, &sent);
+    let outcome = json!({"data": answer.data, "summary": answer.summary});
+    ledger.finish(&c, &outcome, false).await?;
+    Ok(Reply::done(answer))
+}
+
+/// What Stripe shows of `change` sent under confirmation `id`, if it happened.
+async fn look_for(call: &Call<'_>, change: &Change, id: &str) -> Result<Option<Value>, ApiError> {
+    let Some(trace) = api::trace_of(change) else {
+        return Ok(None);
+    };
+    let found = match &trace {
+        Trace::Tagged(req) | Trace::Listed(req) | Trace::Status(req, _) => {
+            call.stripe.get(req).await.map_err(ApiError::from)?
+        }
+    };
+    Ok(trace.matches(found, id))
+}
+
+/// The same write, done moments ago: its outcome again, saying so.
+async fn duplicate<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    earlier: &Entry,
+) -> Result<Reply, ApiError> {
+    let first = call
+        .app
+        .ledger
+        .get(&call.tenant.tenant, &earlier.id)
+        .await?
+        .ok_or_else(|| ApiError::billing_unavailable(503, "confirmation_in_progress"))?;
+    let request_id = first
+        .audit_sk
+        .as_deref()
+        .and_then(|sk| sk.split_once('#'))
+        .map(|(_, id)| id.to_string());
+    let mut reply = Box::pin(wait_for_outcome(w, call, first)).await?;
+    let when = call.dates.time(earlier.at);
+    reply.answer.summary = format!(
+        "That was already done at {when}, so nothing more was changed. {}",
+        reply.answer.summary
+    );
+    if let Some(data) = reply.answer.data.as_object_mut() {
+        data.insert(
+            "duplicate_of".into(),
+            json!({"request_id": request_id, "at": rfc3339(earlier.at)}),
+        );
+    }
+    Ok(reply)
 }
 
 /// Stripe answered and changed nothing (a 4xx other than a conflict or rate limit).
@@ -390,12 +584,23 @@ async fn write_ahead(
     c: &Confirmation,
     sk: &str,
 ) -> Result<Value, ApiError> {
-    let sends = json!({
-        "method": c.change.method, "path": c.change.path,
-        "params": audit::redact(&Value::Object(
-            c.change.params.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect(),
-        )),
-    });
+    let sends = Value::Array(
+        steps(c)
+            .iter()
+            .map(|change| {
+                json!({
+                    "method": change.method, "path": change.path,
+                    "params": audit::redact(&Value::Object(
+                        change.params.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect(),
+                    )),
+                })
+            })
+            .collect(),
+    );
+    let sends = match sends {
+        Value::Array(mut one) if one.len() == 1 => one.remove(0),
+        many => many,
+    };
     let record = audit::AuditRecord {
         pk: format!("{}#{}", call.tenant.tenant, call.customer_id),
         sk: sk.to_string(),
@@ -467,7 +672,7 @@ async fn wait_for_outcome<W: WriteTool>(
                     .claimed_at
                     .is_some_and(|t| t < now_unix() - CLAIM_LEASE_SECS) =>
             {
-                return Box::pin(commit(w, call, latest)).await;
+                return Box::pin(take_over(w, call, latest)).await;
             }
             _ => {}
         }

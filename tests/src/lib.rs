@@ -214,6 +214,10 @@ impl Harness {
         for (tenant, account) in [(TENANT, &stripe), (OTHER_TENANT, &other)] {
             tenants.configs.lock().unwrap().insert(tenant.into(), {
                 let mut config = TenantConfig::new(tenant);
+                // Every tool on, and plans to change to: the tests say what they turn off.
+                config.enabled_tools = Some(
+                    shared::tools::NAMES.iter().map(|t| t.to_string()).collect(),
+                );
                 // Tests call far faster than a visitor would; the limits' own test
                 // lowers them.
                 config.rate_limits.per_visitor_per_minute = 1_000_000;
@@ -267,6 +271,15 @@ impl Harness {
 
     pub fn token(&self, claims: Value) -> String {
         mint(&self.identity_secret(TENANT, 0), &claims)
+    }
+
+    /// Stops serving `tool` (takes it out of `enabled_tools`).
+    pub fn disable(&self, tool: &str) {
+        self.configure(|c| {
+            if let Some(list) = c.enabled_tools.as_mut() {
+                list.retain(|t| t != tool);
+            }
+        });
     }
 
     pub fn configure(&self, f: impl FnOnce(&mut TenantConfig)) {

@@ -273,6 +273,11 @@ async fn upcoming_invoice_previews_amount_date_lines_and_credit() {
 #[tokio::test]
 async fn available_plans_mark_the_current_one_and_follow_the_allow_list() {
     let w = world().await;
+    // Fail closed: no price listed is no plan offered (change_plan reaches none either).
+    let (status, body) = w.call(GetAvailablePlans, &w.active, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["plans"], json!([]), "{body}");
+    w.h.configure(|c| c.allowed_prices = w.prices.clone());
     let (status, body) = w.call(GetAvailablePlans, &w.active, json!({})).await;
     assert_eq!(status, 200, "{body}");
     let plans = body["data"]["plans"].as_array().unwrap();
@@ -648,7 +653,7 @@ async fn agent_insight_for_agents_only() {
 #[tokio::test]
 async fn tool_list_publishes_enabled_tools_with_schemas_that_validate() {
     let w = world().await;
-    w.h.configure(|c| c.disabled_tools = vec!["get_credit_balance".into()]);
+    w.h.disable("get_credit_balance");
     let (status, body) = w.h.tool_list(TENANT).await;
     assert_eq!(status, 200, "{body}");
     let tools = body["tools"].as_array().unwrap();

@@ -129,6 +129,7 @@ async fn fifty_concurrent_refunds_never_pass_the_customers_30_day_cap() {
     r.h.configure(|c| {
         c.policy.refund_max_per_30_days = 20_000;
         c.policy.refunds_per_hour = 1_000;
+        c.policy.refunds_per_customer_per_hour = 1_000;
     });
     let mut tokens = Vec::new();
     for _ in 0..50 {

@@ -290,7 +290,7 @@ async fn bad_arguments_name_the_field_and_change_nothing() {
         (401, Some("identity_invalid"))
     );
 
-    h.configure(|c| c.disabled_tools.push("get_subscription_status".into()));
+    h.disable("get_subscription_status");
     let (status, resp) = call_as(&h, &me, "{}").await;
     assert_eq!(
         (status, resp["error"]["code"].as_str()),

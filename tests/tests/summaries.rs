@@ -383,7 +383,7 @@ async fn refused_calls_are_audited_under_their_customer() {
     let d = Demo::new().await;
     let (c, _) = d.active().await;
     d.h.map_contact("user_mapped", &c);
-    d.h.configure(|t| t.disabled_tools = vec!["get_billing_info".into()]);
+    d.h.disable("get_billing_info");
     let token = d.h.token(visitor_claims("user_mapped", json!({})));
     let (status, _) = d.h.call(&GetBillingInfo, Some(&token), "{}").await;
     assert_eq!(status, 403);

@@ -417,7 +417,10 @@ async fn a_pause_stays_within_the_tenant_maximum() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["reason"], "pause_too_long");
     assert_eq!(body["error"]["escalate"], true);
-    w.h.configure(|t| t.policy.max_pause_days = 365);
+    w.h.configure(|t| {
+        t.policy.max_pause_days = 365;
+        t.policy.paused_days_per_year = 365;
+    });
     let (status, body) = w.write(PauseSubscription, json!({"resumes_at": far})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["confirmation"]["preview"]["resumes_at"], far.as_str());
@@ -442,7 +445,9 @@ mod plans {
                 .as_str()
                 .unwrap()
                 .to_string();
-        (w, vec![starter, growth, scale])
+        let prices = vec![starter, growth, scale];
+        w.h.configure(|t| t.allowed_prices = prices.clone());
+        (w, prices)
     }
 
     #[tokio::test]
@@ -498,11 +503,15 @@ mod plans {
 
     #[tokio::test]
     async fn ten_concurrent_confirmed_changes_with_a_cap_of_three_make_exactly_three() {
-        let (w, prices) = plans_world().await;
+        let (w, mut prices) = plans_world().await;
         let path = format!("/v1/subscriptions/{}", w.sub);
-        let mut tokens = Vec::new();
+        // Ten different plans: ten different writes (the same one twice is done once).
         for i in 0..10 {
-            let target = if i % 2 == 0 { &prices[2] } else { &prices[0] };
+            prices.push(w.h.stripe.price(&format!("Tier {i}"), 2000 + i, "usd").await);
+        }
+        w.h.configure(|t| t.allowed_prices = prices.clone());
+        let mut tokens = Vec::new();
+        for target in &prices[3..] {
             let (status, body) = w.write(ChangePlan, json!({"price_id": target})).await;
             assert_eq!(status, 200, "{body}");
             tokens.push(token_of(&body));
@@ -535,6 +544,10 @@ mod plans {
     async fn plans_the_tenant_does_not_offer_or_that_cannot_apply_are_refused() {
         let (w, prices) = plans_world().await;
         let eur = w.h.stripe.price("Euro", 4900, "eur").await;
+        w.h.configure(|t| {
+            t.allowed_prices
+                .extend([eur.clone(), "price_doesnotexist".into()])
+        });
         let before = w.posts(&format!("/v1/subscriptions/{}", w.sub)).await;
         for (price, status, reason) in [
             (prices[1].as_str(), 400, "same_price"),
@@ -751,7 +764,8 @@ mod coupons {
         let path = format!("/v1/subscriptions/{}", w.sub);
         for (code, reason) in [
             ("NOPE", "code_unknown"),
-            ("THEIRS", "code_not_for_you"),
+            // Another customer's code is, to this visitor, no code at all.
+            ("THEIRS", "code_unknown"),
             ("FIRSTONLY", "code_first_time_only"),
             ("BIGSPEND", "code_minimum_not_met"),
             ("SOON", "code_expired"),

@@ -181,6 +181,10 @@ fn process(
                 request_id,
             );
         }
+        let now = st.now();
+        st.account(&key)
+            .idempotency
+            .retain(|_, r| now - r.stored_at < crate::store::IDEMPOTENCY_KEY_LIFE);
         if let Some(stored) = st.account(&key).idempotency.get(k) {
             if stored.fingerprint == fingerprint {
                 return Outcome {
@@ -207,6 +211,7 @@ fn process(
         ),
     };
     if let Some(k) = idem.filter(|_| keep) {
+        let stored_at = st.now();
         st.account(&key).idempotency.insert(
             k.to_string(),
             StoredResponse {
@@ -214,6 +219,7 @@ fn process(
                 status,
                 body: body.clone(),
                 request_id: request_id.to_string(),
+                stored_at,
             },
         );
     }

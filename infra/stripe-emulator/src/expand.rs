@@ -128,6 +128,8 @@ fn expandable(kind: &str, field: &str) -> bool {
             &["checkout_session", "credit_note", "customer", "invoice"]
         }
         "promotion_code" => &["customer", "promotion.coupon"],
+        // Includable: Stripe sends them only when asked for.
+        "coupon" => &["applies_to", "currency_options"],
         "discount" => &["customer", "promotion_code", "source.coupon"],
         "billing_portal.session" => &["configuration"],
         _ => &[],

@@ -113,7 +113,14 @@ pub struct StoredResponse {
     pub status: u16,
     pub body: Value,
     pub request_id: String,
+    /// When it was first answered (emulator time): keys are pruned 24 h later.
+    pub stored_at: i64,
 }
+
+/// Stripe: "You can remove keys from the system automatically after they're at least 24
+/// hours old" (docs.stripe.com/api/idempotent_requests). The emulator does, at exactly
+/// 24 h of its clock, so a retry after that is a new request, as Stripe may make it.
+pub const IDEMPOTENCY_KEY_LIFE: i64 = 24 * 3600;
 
 #[derive(Default, Clone)]
 pub struct Account {

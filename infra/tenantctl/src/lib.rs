@@ -71,13 +71,30 @@ pub enum Verb {
         #[arg(long)]
         show_secret: bool,
     },
-    /// Changes settings: `policy.refunds_per_hour=5`, `disabled_tools=["resend_invoice"]`,
-    /// `allowed_origins=["https://shop.example.com"]` (values are JSON, or text).
+    /// Changes settings: `policy.refunds_per_hour=5`, `allowed_prices=["price_1"]`,
+    /// `allowed_origins=["https://shop.example.com"]` (values are JSON, or text). A value
+    /// outside its documented range, or a return_url that is not https, is refused.
     Set {
         tenant: String,
         #[arg(required = true)]
         settings: Vec<String>,
     },
+    /// Serves these tools too (adds them to `enabled_tools`).
+    Enable {
+        tenant: String,
+        #[arg(required = true)]
+        tools: Vec<String>,
+    },
+    /// Stops serving these tools (takes them out of `enabled_tools`).
+    Disable {
+        tenant: String,
+        #[arg(required = true)]
+        tools: Vec<String>,
+    },
+    /// Writes out `enabled_tools` for every tenant stored before the list existed: the
+    /// tools it served then (every tool of that release but its `disabled_tools`). Run once
+    /// after upgrading; running it again changes nothing.
+    Migrate,
     /// Maps the merchant's user id to a Stripe customer (checked against Stripe when a key
     /// is connected).
     Map {

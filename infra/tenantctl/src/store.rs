@@ -63,6 +63,34 @@ impl Aws {
             .transpose()
     }
 
+    /// Every tenant's config (a scan: an operator's one-off, never a function's).
+    pub async fn all_configs(&self) -> Result<Vec<TenantConfig>, Failure> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamo
+                .scan()
+                .table_name(&self.names.tenants_table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| {
+                    unavailable("DynamoDB", aws_sdk_dynamodb::error::DisplayErrorContext(e))
+                })?;
+            for item in page.items.unwrap_or_default() {
+                out.push(serde_dynamo::from_item(item).map_err(|e| {
+                    Failure::Unavailable(format!("stored config is malformed: {e}"))
+                })?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     pub async fn require(&self, tenant: &str) -> Result<TenantConfig, Failure> {
         self.config(tenant).await?.ok_or_else(|| {
             Failure::NotFound(format!(

@@ -22,10 +22,13 @@ const NOT_SETTABLE: &[&str] = &["tenant", "key_unserved_tools", "livemode"];
 
 pub async fn run(aws: &Aws, verb: Verb) -> Result<Done, Failure> {
     let tenant = match &verb {
+        Verb::Migrate => return migrate(aws).await,
         Verb::Create { tenant, .. }
         | Verb::ConnectKey { tenant, .. }
         | Verb::Rotate { tenant, .. }
         | Verb::Set { tenant, .. }
+        | Verb::Enable { tenant, .. }
+        | Verb::Disable { tenant, .. }
         | Verb::Map { tenant, .. }
         | Verb::Audit { tenant, .. }
         | Verb::Show { tenant } => tenant.clone(),
@@ -64,6 +67,9 @@ pub async fn run(aws: &Aws, verb: Verb) -> Result<Done, Failure> {
             .await
         }
         Verb::Set { settings, .. } => set(aws, &tenant, &settings).await,
+        Verb::Enable { tools, .. } => switch(aws, &tenant, &tools, true).await,
+        Verb::Disable { tools, .. } => switch(aws, &tenant, &tools, false).await,
+        Verb::Migrate => unreachable!("answered above"),
         Verb::Map {
             user_id,
             customer_id,
@@ -155,6 +161,14 @@ async fn create(
     }
     let mut config = TenantConfig::new(tenant);
     config.livemode = live;
+    // Read-only until the merchant turns a write on (fail closed).
+    config.enabled_tools = Some(
+        shared::tools::all()
+            .iter()
+            .filter(|t| t.effect == shared::tools::Effect::Reads)
+            .map(|t| t.name.to_string())
+            .collect(),
+    );
     let secrets = [
         (SecretKind::Identity, new_secret("")),
         (SecretKind::UserHash, new_secret("")),
@@ -354,6 +368,27 @@ async fn rotate(
             "a Stripe webhook secret starts with whsec_".into(),
         ));
     }
+    // One secret, one use: a user-hash secret equal to the identity secret would let any
+    // merchant endpoint that hashes user ids sign visitor tokens.
+    let elsewhere = [
+        SecretKind::Identity,
+        SecretKind::UserHash,
+        SecretKind::Agent,
+        SecretKind::Webhook,
+    ]
+    .into_iter()
+    .filter(|k| *k != kind)
+    .find(|k| {
+        doc.get(k.field())
+            .and_then(Value::as_array)
+            .is_some_and(|list| list.iter().any(|s| s.as_str() == Some(value.as_str())))
+    });
+    if let Some(other) = elsewhere {
+        return Err(Failure::Refused(format!(
+            "that secret is already active as the tenant's {} secret; each kind needs its own",
+            other.name()
+        )));
+    }
     active.retain(|s| s != &value);
     active.insert(0, value.clone());
     keep(
@@ -432,8 +467,16 @@ fn apply_setting(doc: &mut Value, setting: &str) -> Result<(), Failure> {
 /// The settings applied to `config`, checked by the type the functions read it with
 /// (a name it does not know, or a value of the wrong type, is refused).
 pub fn settle(config: &TenantConfig, settings: &[String]) -> Result<TenantConfig, Failure> {
-    let mut doc = serde_json::to_value(config).map_err(|e| Failure::Usage(e.to_string()))?;
+    // A config stored before `enabled_tools` gets its list written out as it stands.
+    let mut config = config.clone();
+    config.enabled_tools = Some(config.enabled());
+    let mut doc = serde_json::to_value(&config).map_err(|e| Failure::Usage(e.to_string()))?;
     for s in settings {
+        if s.starts_with("disabled_tools") {
+            return Err(Failure::Usage(
+                "`disabled_tools` is gone: a tenant serves what `enabled_tools` lists (tenantctl enable / disable)".into(),
+            ));
+        }
         apply_setting(&mut doc, s)?;
     }
     let next = as_config(&doc)?;
@@ -444,8 +487,9 @@ pub fn settle(config: &TenantConfig, settings: &[String]) -> Result<TenantConfig
     }
     let known: Vec<&str> = shared::tools::all().iter().map(|t| t.name).collect();
     for t in next
-        .disabled_tools
+        .enabled_tools
         .iter()
+        .flatten()
         .chain(&next.policy.confirmation_off)
     {
         if !known.contains(&t.as_str()) {
@@ -464,7 +508,90 @@ pub fn settle(config: &TenantConfig, settings: &[String]) -> Result<TenantConfig
             )));
         }
     }
+    // Nothing that weakens the tenant: every bound within its documented range.
+    next.check().map_err(Failure::Refused)?;
     Ok(next)
+}
+
+/// Adds `tools` to the tenant's `enabled_tools` (or takes them out).
+async fn switch(aws: &Aws, tenant: &str, tools: &[String], on: bool) -> Result<Done, Failure> {
+    let config = aws.require(tenant).await?;
+    let known: Vec<&str> = shared::tools::all().iter().map(|t| t.name).collect();
+    if let Some(t) = tools.iter().find(|t| !known.contains(&t.as_str())) {
+        return Err(Failure::Usage(format!(
+            "unknown tool `{t}` (tools: {})",
+            known.join(", ")
+        )));
+    }
+    let mut list = config.enabled();
+    if on {
+        for t in tools {
+            if !list.contains(t) {
+                list.push(t.clone());
+            }
+        }
+        // In the order the tool list shows them.
+        list.sort_by_key(|t| known.iter().position(|k| k == t));
+    } else {
+        list.retain(|t| !tools.contains(t));
+    }
+    let next = TenantConfig {
+        enabled_tools: Some(list.clone()),
+        ..config
+    };
+    aws.put_config(&next, false).await?;
+    let verb = if on { "enable" } else { "disable" };
+    audited(aws, tenant, verb, None, json!({"tools": tools}), "ok").await?;
+    let unserved: Vec<&String> = list
+        .iter()
+        .filter(|t| next.key_unserved_tools.contains(t))
+        .collect();
+    let mut text = vec![format!(
+        "{tenant} serves: {} (warm functions within the tenant cache's bound, 300 s by default)",
+        list.join(", ")
+    )];
+    if !unserved.is_empty() {
+        text.push(format!(
+            "listed but off until a key that can serve them is connected: {}",
+            unserved.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(Done {
+        json: json!({"tenant": tenant, "enabled_tools": list, "key_unserved_tools": next.key_unserved_tools}),
+        text,
+    })
+}
+
+/// Writes `enabled_tools` out for each tenant stored before the list existed.
+async fn migrate(aws: &Aws) -> Result<Done, Failure> {
+    let mut migrated = Vec::new();
+    for config in aws.all_configs().await? {
+        if config.enabled_tools.is_some() {
+            continue;
+        }
+        let tenant = config.tenant.clone();
+        let list = config.enabled();
+        let next = TenantConfig {
+            enabled_tools: Some(list.clone()),
+            ..config
+        };
+        aws.put_config(&next, false).await?;
+        audited(aws, &tenant, "migrate", None, json!({"enabled_tools": list}), "ok").await?;
+        migrated.push(json!({"tenant": tenant, "enabled_tools": list}));
+    }
+    let text = if migrated.is_empty() {
+        vec!["every tenant lists its enabled_tools already; nothing to do".into()]
+    } else {
+        migrated
+            .iter()
+            .map(|m| format!("{}: enabled_tools written ({} tools)", m["tenant"].as_str().unwrap_or("?"),
+                m["enabled_tools"].as_array().map_or(0, Vec::len)))
+            .collect()
+    };
+    Ok(Done {
+        json: json!({"migrated": migrated}),
+        text,
+    })
 }
 
 /// The document as the functions' config type; an error names the setting's path.
@@ -676,7 +803,8 @@ mod tests {
             "nonsense=1",
             "policy.refunds_per_hour=-1",
             "policy.refunds_per_hour=lots",
-            "disabled_tools=[\"drop_tables\"]",
+            "enabled_tools=[\"drop_tables\"]",
+            "disabled_tools=[\"resend_invoice\"]",
             "allowed_origins=[\"https://shop.example.com/path\"]",
             "livemode=true",
             "key_unserved_tools=[]",
@@ -686,6 +814,42 @@ mod tests {
             let e = settle(&c, &[bad.into()]).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn weakening_values_are_refused() {
+        let c = TenantConfig::new("demo");
+        for bad in [
+            "policy.duplicate_window_secs=0",
+            "policy.refunds_per_customer_per_hour=1000",
+            "policy.confirmation_ttl_secs=86400000",
+            "policy.pauses_per_year=100",
+            "return_url=http://shop.example.com/account",
+            "return_url=javascript:alert(1)",
+            "rate_limits.per_visitor_per_minute=100000",
+        ] {
+            let e = settle(&c, &[bad.into()]).unwrap_err();
+            assert_eq!(e.exit_code(), 4, "{bad}: {e}");
+        }
+        let local = settle(&c, &["return_url=http://localhost:8080/account".into()]).unwrap();
+        assert_eq!(local.return_url.as_deref(), Some("http://localhost:8080/account"));
+    }
+
+    #[test]
+    fn an_old_config_keeps_what_it_served_and_lists_it_once_touched() {
+        let old: TenantConfig = serde_json::from_value(serde_json::json!({
+            "tenant": "demo", "disabled_tools": ["resend_invoice"]
+        }))
+        .unwrap();
+        assert!(old.tool_enabled("request_refund"));
+        assert!(!old.tool_enabled("resend_invoice"));
+        assert!(!old.tool_enabled("a_tool_of_a_later_release"));
+        let next = settle(&old, &["policy.refunds_per_hour=5".into()]).unwrap();
+        let listed = next.enabled_tools.clone().unwrap();
+        assert!(listed.contains(&"request_refund".to_string()));
+        assert!(!listed.contains(&"resend_invoice".to_string()));
+        let stored = serde_json::to_value(&next).unwrap();
+        assert!(stored.get("disabled_tools").is_none(), "{stored}");
     }
 
     #[test]

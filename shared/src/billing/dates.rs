@@ -40,6 +40,21 @@ impl Dates {
         }
     }
 
+    /// "14:05" in the tenant's zone, or "14:05 UTC": a time of day, for what happened moments
+    /// ago.
+    pub fn time(&self, unix: i64) -> String {
+        let Ok(ts) = Timestamp::from_second(unix) else {
+            return "an unknown time".into();
+        };
+        let zone = self.zone.clone().unwrap_or(TimeZone::UTC);
+        let at = ts.to_zoned_datetime(zone).strftime("%H:%M").to_string();
+        if self.zone.is_some() {
+            at
+        } else {
+            format!("{at} UTC")
+        }
+    }
+
     pub fn maybe(&self, unix: Option<i64>) -> String {
         unix.map(|t| self.date(t))
             .unwrap_or_else(|| "an unknown date".into())

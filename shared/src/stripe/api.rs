@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::Params;
 use super::types::{
-    BalanceTransaction, Charge, Customer, Invoice, List, PaymentIntent, PortalSession, Price,
-    Product, PromotionCode, Subscription,
+    BalanceTransaction, Charge, Customer, Invoice, InvoicePayment, List, PaymentIntent,
+    PortalSession, Price, Product, PromotionCode, Subscription,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +18,7 @@ use super::types::{
 pub enum Method {
     Get,
     Post,
+    Delete,
 }
 
 impl Method {
@@ -25,6 +26,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Delete => "DELETE",
         }
     }
 }
@@ -107,6 +109,86 @@ impl<T> Request<T> {
 /// A write as a confirmation stores it.
 pub type Change = Request<Value>;
 
+/// The `metadata` key a write carries its confirmation id in, so its effect can be found in
+/// Stripe when its outcome is unknown.
+pub const CONFIRMATION_KEY: &str = "billing_bot_confirmation";
+
+impl Change {
+    /// The change carrying confirmation `id` in its object's metadata, where Stripe keeps
+    /// metadata for it (a refund, a subscription or customer update).
+    pub fn tagged(self, id: &str) -> Self {
+        if self.takes_metadata() {
+            self.set(format!("metadata[{CONFIRMATION_KEY}]"), id)
+        } else {
+            self
+        }
+    }
+
+    fn takes_metadata(&self) -> bool {
+        let segments: Vec<&str> = self.path.trim_start_matches('/').split('/').collect();
+        self.method == Method::Post
+            && matches!(
+                segments.as_slice(),
+                ["v1", "refunds"] | ["v1", "subscriptions", _] | ["v1", "customers", _]
+            )
+    }
+}
+
+/// How to find in Stripe whether a change already happened.
+pub enum Trace {
+    /// The object carries the confirmation id in its metadata.
+    Tagged(Request<Value>),
+    /// One of the listed objects carries it.
+    Listed(Request<Value>),
+    /// The object's `status` is the one the change leads to (requests that keep no
+    /// metadata: paying an invoice, ending a subscription).
+    Status(Request<Value>, &'static str),
+}
+
+/// Where `change`'s effect would show, for the changes this project makes.
+pub fn trace_of(change: &Change) -> Option<Trace> {
+    let segments: Vec<&str> = change.path.trim_start_matches('/').split('/').collect();
+    Some(match (change.method, segments.as_slice()) {
+        (Method::Post, ["v1", "refunds"]) => {
+            let charge = change.params.get("charge")?;
+            Trace::Listed(
+                Request::get("/v1/refunds")
+                    .set("charge", charge)
+                    .set("limit", 100),
+            )
+        }
+        (Method::Post, ["v1", "subscriptions", id]) => {
+            Trace::Tagged(Request::get(format!("/v1/subscriptions/{id}")))
+        }
+        (Method::Post, ["v1", "customers", id]) => {
+            Trace::Tagged(Request::get(format!("/v1/customers/{id}")))
+        }
+        (Method::Post, ["v1", "invoices", id, "pay"]) => {
+            Trace::Status(Request::get(format!("/v1/invoices/{id}")), "paid")
+        }
+        (Method::Delete, ["v1", "subscriptions", id]) => {
+            Trace::Status(Request::get(format!("/v1/subscriptions/{id}")), "canceled")
+        }
+        _ => return None,
+    })
+}
+
+impl Trace {
+    /// The object that shows the change of confirmation `id`, in what Stripe answered.
+    pub fn matches(&self, found: Value, id: &str) -> Option<Value> {
+        let tagged = |v: &Value| v["metadata"][CONFIRMATION_KEY] == id;
+        match self {
+            Trace::Tagged(_) => tagged(&found).then_some(found),
+            Trace::Listed(_) => found["data"]
+                .as_array()?
+                .iter()
+                .find(|v| tagged(v))
+                .cloned(),
+            Trace::Status(_, status) => (found["status"] == *status).then_some(found),
+        }
+    }
+}
+
 pub fn customer(id: &str) -> Request<Customer> {
     Request::get(format!("/v1/customers/{id}"))
 }
@@ -138,6 +220,18 @@ pub fn subscriptions(customer: &str) -> Request<List<Subscription>> {
 
 pub fn update_subscription(id: &str) -> Request<Subscription> {
     Request::post(format!("/v1/subscriptions/{id}"))
+}
+
+/// Ends a subscription at once (not undoable). Stripe's defaults, said out loud: no
+/// proration credit for unused time and no final invoice.
+pub fn cancel_subscription_now(id: &str) -> Request<Subscription> {
+    Request::new(
+        Method::Delete,
+        format!("/v1/subscriptions/{id}"),
+        Params::new(),
+    )
+    .set("prorate", "false")
+    .set("invoice_now", "false")
 }
 
 pub fn price(id: &str) -> Request<Price> {
@@ -172,6 +266,14 @@ pub fn send_invoice(id: &str) -> Request<Invoice> {
 /// The invoice Stripe would create next (changes nothing).
 pub fn preview_invoice(customer: &str) -> Request<Invoice> {
     Request::post("/v1/invoices/create_preview").set("customer", customer)
+}
+
+/// The invoice payments made with a payment intent (how an invoice is found from what paid
+/// it, since basil).
+pub fn invoice_payments_of(intent: &str) -> Request<List<InvoicePayment>> {
+    Request::get("/v1/invoice_payments")
+        .set("payment[type]", "payment_intent")
+        .set("payment[payment_intent]", intent)
 }
 
 pub fn charges(customer: &str) -> Request<List<Charge>> {

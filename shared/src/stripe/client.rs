@@ -79,6 +79,17 @@ impl StripeSession<'_> {
         self.send(req, Some(idempotency_key)).await
     }
 
+    /// A stored write as it was planned: a POST under `idempotency_key`; a DELETE, which
+    /// Stripe makes idempotent by definition and takes no key for, without.
+    pub async fn write<T: DeserializeOwned>(
+        &self,
+        req: &api::Request<T>,
+        idempotency_key: &str,
+    ) -> Result<T, StripeError> {
+        let key = (req.method == api::Method::Post).then_some(idempotency_key);
+        self.send(req, key).await
+    }
+
     pub fn request_ids(&self) -> Vec<String> {
         self.request_ids
             .lock()
@@ -99,12 +110,13 @@ impl StripeSession<'_> {
         let method = match req.method {
             api::Method::Get => Method::GET,
             api::Method::Post => Method::POST,
+            api::Method::Delete => Method::DELETE,
         };
         let (path, params) = (req.path.as_str(), &req.params);
         let settings = &self.client.settings;
         let deadline = Instant::now() + settings.deadline;
-        // GETs are safe to repeat; a POST only with its idempotency key.
-        let safe = method == Method::GET || idempotency_key.is_some();
+        // GETs and DELETEs are safe to repeat; a POST only with its idempotency key.
+        let safe = method != Method::POST || idempotency_key.is_some();
         let mut attempt = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -154,7 +166,7 @@ impl StripeSession<'_> {
             .bearer_auth(self.key.expose())
             .header("Stripe-Version", STRIPE_VERSION)
             .timeout(timeout);
-        req = if *method == Method::GET {
+        req = if *method != Method::POST {
             let query = params.encode();
             if query.is_empty() {
                 req

@@ -22,6 +22,11 @@ impl Params {
         &self.0
     }
 
+    /// The value set for `key` (the first, if set more than once).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
     pub fn encode(&self) -> String {
         // Brackets are percent-encoded; Stripe decodes them like literal ones.
         serde_urlencoded::to_string(&self.0).unwrap_or_default()

@@ -33,6 +33,8 @@ macro_rules! has_id {
     ($($t:ty),*) => { $(impl HasId for $t { fn id(&self) -> &str { &self.id } })* };
 }
 has_id!(
+    Charge,
+    PaymentIntent,
     Customer,
     Product,
     Price,
@@ -158,6 +160,14 @@ pub struct Coupon {
     /// Whether it can still be redeemed.
     #[serde(default = "yes")]
     pub valid: bool,
+    /// The products it is restricted to (includable: only when expanded).
+    pub applies_to: Option<AppliesTo>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppliesTo {
+    #[serde(default)]
+    pub products: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,6 +235,46 @@ pub struct Invoice {
     pub due_date: Option<i64>,
     pub next_payment_attempt: Option<i64>,
     pub parent: Option<InvoiceParent>,
+    /// The payments made for the invoice (includable: only when expanded).
+    pub payments: Option<List<InvoicePayment>>,
+}
+
+impl Invoice {
+    /// The subscription the invoice bills, when a subscription made it.
+    pub fn subscription(&self) -> Option<&str> {
+        self.parent
+            .as_ref()?
+            .subscription_details
+            .as_ref()?
+            .subscription
+            .as_deref()
+    }
+
+    /// Whether a payment for it was made with this payment intent or charge.
+    pub fn paid_by(&self, intent: Option<&str>, charge: &str) -> bool {
+        self.payments.as_ref().is_some_and(|list| {
+            list.data.iter().any(|p| {
+                p.payment.charge.as_ref().is_some_and(|c| c.id() == charge)
+                    || intent.is_some_and(|i| {
+                        p.payment.payment_intent.as_ref().is_some_and(|x| x.id() == i)
+                    })
+            })
+        })
+    }
+}
+
+/// One payment toward an invoice (since basil, how an invoice names what paid it).
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoicePayment {
+    pub id: String,
+    pub invoice: Option<Expandable<Invoice>>,
+    pub payment: InvoicePaymentRef,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoicePaymentRef {
+    pub charge: Option<Expandable<Charge>>,
+    pub payment_intent: Option<Expandable<PaymentIntent>>,
 }
 
 /// What made an invoice; a subscription's invoices name it here (since basil).
@@ -328,6 +378,7 @@ pub struct Charge {
     #[serde(default)]
     pub disputed: bool,
     pub customer: Option<String>,
+    pub payment_intent: Option<String>,
     pub payment_method_details: Option<PaymentMethodDetails>,
 }
 

@@ -1,4 +1,5 @@
-//! `get_available_plans`: active recurring prices the tenant allows, the current one marked.
+//! `get_available_plans`: active recurring prices the tenant allows (`allowed_prices`; none
+//! listed: none offered, as `change_plan` reaches none), the current one marked.
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
@@ -39,7 +40,7 @@ impl Tool for GetAvailablePlans {
         let mut plans: Vec<(&Price, &str)> = prices
             .data
             .iter()
-            .filter(|p| p.active && (allowed.is_empty() || allowed.contains(&p.id)))
+            .filter(|p| p.active && allowed.contains(&p.id))
             .filter_map(|p| match &p.product {
                 Expandable::Object(prod) if prod.active => Some((p, prod.name.as_str())),
                 _ => None,

@@ -24,6 +24,13 @@ use event::{Change, Event};
 /// How long an applied event's id is remembered: Stripe retries a delivery for 3 days.
 pub const EVENT_MEMORY_SECS: i64 = 4 * 86_400;
 
+/// The largest event body taken. Stripe documents no event size; an event carries a whole
+/// object (a subscription with its items, an invoice with up to 10 lines and their discount
+/// amounts), which passes 64 KiB, and Stripe's own request bodies are capped at 1 MiB, so
+/// events are taken up to that. A refused event would leave stored state stale: Stripe
+/// gives up after 3 days of retries.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
 pub struct StripeWebhook;
 
 fn plain(reply: Reply, request_id: &str) -> Response<Body> {
@@ -33,6 +40,7 @@ fn plain(reply: Reply, request_id: &str) -> Response<Body> {
 impl Endpoint for StripeWebhook {
     const NAME: &'static str = "stripe_webhook";
     const ADMITS: Admits = Admits::Stripe;
+    const MAX_BODY: usize = MAX_EVENT_BYTES;
     type Input = Event;
 
     fn route() -> Vec<&'static str> {
@@ -97,8 +105,14 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
     if change == Change::Other {
         return Ok("ignored");
     }
-    let Some(customer) = event.customer() else {
-        return Ok("ignored");
+    let customer = match event.customer() {
+        Some(c) => c,
+        // A dispute names its charge (an id unless expanded); the charge names the customer.
+        None if change == Change::Disputed => match disputed_customer(call, event).await? {
+            Some(c) => c,
+            None => return Ok("ignored"),
+        },
+        None => return Ok("ignored"),
     };
     let state = &call.app.state;
     let tenant = &call.tenant.tenant;
@@ -160,6 +174,24 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
         }
         // Other facts of one second carry the same meaning; the first one stands.
         Put::Tie => Ok("stale"),
+    }
+}
+
+/// The customer of a dispute's charge, asked of Stripe (one request).
+async fn disputed_customer(call: &Call<'_>, event: &Event) -> Result<Option<String>, ApiError> {
+    let Some(charge) = event.data.object["charge"]
+        .as_str()
+        .filter(|c| c.starts_with("ch_") || c.starts_with("py_"))
+    else {
+        return Ok(None);
+    };
+    if crate::tools::check_id("charge", charge, &charge[..3]).is_err() {
+        return Ok(None);
+    }
+    match call.stripe.get(&api::charge(charge)).await {
+        Ok(c) => Ok(c.customer.filter(|c| crate::identity::valid_customer_id(c))),
+        Err(e) if e.is_missing() => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

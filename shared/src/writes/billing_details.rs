@@ -1,11 +1,15 @@
 //! `update_billing_details` (W): name, email, phone and address, before and after. Never the
-//! payment method: that is the Billing Portal's job, where the card never touches us.
+//! payment method: that is the Billing Portal's job, where the card never touches us. The
+//! policy refuses an email another customer of the tenant has (customers are found by
+//! email: taking theirs would lock them out, or take over their account) and more than one
+//! email change in 30 days.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::nothing;
 use crate::error::ApiError;
+use crate::policy::Act;
 use crate::stripe::Params;
 use crate::stripe::api;
 use crate::tool::{Answer, Call};
@@ -137,7 +141,17 @@ impl WriteTool for UpdateBillingDetails {
         a: &'a Self::Args,
         _pins: Option<&'a Value>,
     ) -> Result<Plan, ApiError> {
-        let customer = fetch_customer(call.stripe, call.customer_id).await?;
+        // Who else has the new email, asked beside the customer (nothing when unchanged).
+        let others = async {
+            match &a.email {
+                Some(e) => crate::customer::with_email(call.stripe, call.tenant, e).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (customer, others) =
+            futures::join!(fetch_customer(call.stripe, call.customer_id), others);
+        let customer = customer?;
+        let others = others?;
         let mut before = serde_json::Map::new();
         let mut after = serde_json::Map::new();
         let mut params = Params::new();
@@ -161,10 +175,19 @@ impl WriteTool for UpdateBillingDetails {
         {
             params = params.set("name", n);
         }
+        let mut new_email = None;
         if let Some(e) = &a.email
             && field("email", json!(customer.email), json!(e), "billing email")
         {
             params = params.set("email", e);
+            // A change of case alone is no new address.
+            if !customer
+                .email
+                .as_deref()
+                .is_some_and(|old| old.eq_ignore_ascii_case(e))
+            {
+                new_email = Some(e.to_lowercase());
+            }
         }
         if let Some(p) = &a.phone
             && field("phone", json!(customer.phone), json!(p), "phone number")
@@ -195,17 +218,25 @@ impl WriteTool for UpdateBillingDetails {
                 "Those details are already on file; nothing to change.",
             )));
         }
+        let email_taken = new_email.is_some() && others.iter().any(|c| c != call.customer_id);
+        let changes = serde_json::to_string(&after).unwrap_or_default();
         Ok(Plan::Change {
             preview: json!({"before": before, "after": after}),
             summary: format!("This will change {}.", said.join(", and ")),
             change: api::update_customer(call.customer_id)
                 .with(params)
                 .untyped(),
+            then: Vec::new(),
+            act: Act::Details {
+                changes,
+                email: new_email,
+                email_taken,
+            },
             pins: json!({}),
         })
     }
 
-    fn done(&self, _call: &Call<'_>, preview: &Value, _stripe: &Value) -> Answer {
+    fn done(&self, _call: &Call<'_>, preview: &Value, _sent: &[Value]) -> Answer {
         Answer {
             data: json!({"changed": true, "before": preview["before"], "after": preview["after"]}),
             summary: "Done: your billing details are updated, and new invoices will show them."

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::{current, nothing, period_end};
 use crate::error::ApiError;
+use crate::policy::Act;
 use crate::stripe::Params;
 use crate::stripe::api;
 use crate::timefmt::rfc3339;
@@ -97,11 +98,17 @@ impl WriteTool for CancelSubscription {
                 call.dates.maybe(end)
             ),
             change: api::update_subscription(&sub.id).with(params).untyped(),
+            then: Vec::new(),
+            act: Act::Cancel {
+                subscription: sub.id.clone(),
+                at: end,
+            },
             pins: json!({}),
         })
     }
 
-    fn done(&self, call: &Call<'_>, preview: &Value, stripe: &Value) -> Answer {
+    fn done(&self, call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer {
+        let stripe = &sent[0];
         let ends = stripe["cancel_at"].as_i64();
         Answer {
             data: json!({

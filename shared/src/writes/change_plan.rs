@@ -1,7 +1,9 @@
 //! `change_plan` (W): to a price the tenant allows (the same rule as
 //! `get_available_plans`), previewed with `create_preview` at a fixed `proration_date`; the
 //! commit reuses that date and proration behaviour, so the visitor pays what they were
-//! shown. At most `policy.plan_changes_per_month` per visitor per calendar month.
+//! shown. Only to a price the tenant lists in `allowed_prices` (none listed: no plan
+//! change). The policy holds the rest: at most `policy.plan_changes_per_month` per customer
+//! per calendar month, and never in a period whose payment was refunded.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -9,8 +11,8 @@ use serde_json::{Value, json};
 use super::{current, nothing};
 use crate::billing::money;
 use crate::error::ApiError;
-use crate::ledger::Bound;
 use crate::money::Money;
+use crate::policy::{Act, PeriodRef};
 use crate::stripe::api;
 use crate::stripe::types::{Expandable, Invoice};
 use crate::timefmt::{self, now_unix, rfc3339};
@@ -37,16 +39,6 @@ const PRORATION: &str = "create_prorations";
 
 fn refuse(reason: &str, message: &str) -> ApiError {
     ApiError::invalid_request(message).with_reason(reason)
-}
-
-/// "2026-11": the calendar month (UTC) a plan change counts in, and when that count may go.
-fn month(now: i64) -> (String, i64) {
-    let t =
-        time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    (
-        format!("{}-{:02}", t.year(), u8::from(t.month())),
-        now + 62 * 86_400,
-    )
 }
 
 /// What Stripe's preview said the change costs.
@@ -88,20 +80,6 @@ impl WriteTool for ChangePlan {
         check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
     }
 
-    fn bounds(&self, call: &Call<'_>, _args: &Self::Args, _preview: &Value) -> Vec<Bound> {
-        let cap = call.tenant.policy.plan_changes_per_month;
-        let (month, expires_at) = month(now_unix());
-        vec![Bound::count(
-            format!("change_plan#{}#{month}", call.visitor.user_id),
-            cap,
-            "plan_change_limit",
-            format!(
-                "Plans can be changed at most {cap} times a month here; a person from support can help with another change."
-            ),
-            expires_at,
-        )]
-    }
-
     async fn plan<'a>(
         &'a self,
         call: &'a Call<'a>,
@@ -109,7 +87,13 @@ impl WriteTool for ChangePlan {
         pins: Option<&'a Value>,
     ) -> Result<Plan, ApiError> {
         let allowed = &call.tenant.allowed_prices;
-        if !allowed.is_empty() && !allowed.contains(&args.price_id) {
+        if allowed.is_empty() {
+            return Err(ApiError::policy_denied(
+                "no_prices_allowed",
+                "Plans can't be changed here; a person from our support team can help.",
+            ));
+        }
+        if !allowed.contains(&args.price_id) {
             return Err(ApiError::policy_denied(
                 "price_not_allowed",
                 "That plan isn't one offered here; get_available_plans lists the ones that are.",
@@ -242,11 +226,21 @@ impl WriteTool for ChangePlan {
                 .set("proration_behavior", PRORATION)
                 .set("proration_date", proration_date)
                 .untyped(),
+            then: Vec::new(),
+            act: Act::PlanChange {
+                subscription: sub.id.clone(),
+                price: price.id.clone(),
+                period: PeriodRef {
+                    subscription: sub.id.clone(),
+                    end: item.current_period_end.unwrap_or(0),
+                },
+                credit: prorated.min(0).unsigned_abs(),
+            },
             pins: json!({"proration_date": proration_date, "basis": basis, "quote": quote}),
         })
     }
 
-    fn done(&self, call: &Call<'_>, preview: &Value, _stripe: &Value) -> Answer {
+    fn done(&self, call: &Call<'_>, preview: &Value, _sent: &[Value]) -> Answer {
         let to = &preview["to"];
         Answer {
             data: json!({

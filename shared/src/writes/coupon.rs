@@ -1,7 +1,9 @@
 //! `apply_coupon` (W): a promotion code the visitor types, checked as Stripe would check it
-//! (active, expiry, redemptions, customer, first purchase only, minimum amount) before the
-//! preview, which shows the next invoice before and after. Added to the subscription's
-//! `discounts`, keeping the ones it has.
+//! (active, expiry, redemptions, customer, first purchase only, minimum amount, the products
+//! it applies to) before the preview, which shows the next invoice before and after. A code
+//! that exists but is not for this visitor answers exactly as an unknown one, and proposals
+//! are counted per customer per hour, so the tool is no oracle for guessing codes. The
+//! policy adds at most one code's discount to a subscription (unless `policy.stack_codes`).
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -9,7 +11,9 @@ use serde_json::{Value, json};
 use super::{current_with, nothing};
 use crate::billing::money;
 use crate::error::ApiError;
+use crate::ledger::Bound;
 use crate::money::Money;
+use crate::policy::Act;
 use crate::stripe::Params;
 use crate::stripe::api;
 use crate::stripe::types::Expandable;
@@ -56,9 +60,26 @@ impl WriteTool for ApplyCoupon {
         &'a self,
         call: &'a Call<'a>,
         args: &'a Self::Args,
-        _pins: Option<&'a Value>,
+        pins: Option<&'a Value>,
     ) -> Result<Plan, ApiError> {
         let code = args.code.trim();
+        // Every proposal counts, found or not: guessing codes costs attempts. The count is
+        // taken beside the look-ups (no round trip added); a confirmation does not count.
+        let attempts = async {
+            if pins.is_some() {
+                return Ok(true);
+            }
+            let hour = now_unix().div_euclid(3600);
+            let cap = call.tenant.policy.code_attempts_per_hour;
+            let bound = Bound::count(
+                format!("code_attempts#{}#{hour}", call.customer_id),
+                cap,
+                "code_attempt_limit",
+                String::new(),
+                (hour + 2) * 3600,
+            );
+            call.app.ledger.take(&call.tenant.tenant, &bound).await
+        };
         let allowed = &call.tenant.policy.allowed_codes;
         // Stripe matches promotion codes without regard to case; so does the allow-list.
         if !allowed.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(code)) {
@@ -70,26 +91,42 @@ impl WriteTool for ApplyCoupon {
         let promos = api::promotion_codes()
             .set("code", code)
             .set("limit", 1)
-            .expand("data.promotion.coupon");
+            .expand("data.promotion.coupon.applies_to");
         let paid = api::invoices(call.customer_id)
             .set("status", "paid")
             .set("limit", 1);
-        let (sub, promos, paid) = futures::join!(
+        let (sub, promos, paid, attempts) = futures::join!(
             current_with(call, args.subscription_id.as_deref(), &["discounts"]),
             call.stripe.get(&promos),
             call.stripe.get(&paid),
+            attempts,
         );
+        if !attempts? {
+            return Err(ApiError::policy_denied(
+                "code_attempt_limit",
+                "That's a lot of codes in one hour; please try again later, or a person from our support team can help.",
+            ));
+        }
         let Some((sub, plan)) = sub? else {
             return Ok(Plan::Instead(nothing(
                 "You don't have an active subscription to apply a code to.",
             )));
         };
-        let promo = promos?.data.into_iter().next().ok_or_else(|| {
+        let unknown = || {
             invalid(
                 "code_unknown",
                 "That promotion code doesn't exist; please check how it is written.",
             )
-        })?;
+        };
+        let promo = promos?.data.into_iter().next().ok_or_else(unknown)?;
+        // A code restricted to another customer is, to this visitor, no code at all.
+        if promo
+            .customer
+            .as_deref()
+            .is_some_and(|c| c != call.customer_id)
+        {
+            return Err(unknown());
+        }
         let coupon = match &promo.promotion.coupon {
             Some(Expandable::Object(c)) => c.clone(),
             _ => {
@@ -119,16 +156,6 @@ impl WriteTool for ApplyCoupon {
                 "That promotion code can't be used any more.",
             ));
         }
-        if promo
-            .customer
-            .as_deref()
-            .is_some_and(|c| c != call.customer_id)
-        {
-            return Err(invalid(
-                "code_not_for_you",
-                "That promotion code is for another account.",
-            ));
-        }
         let paid_before = !paid?.data.is_empty();
         if promo.restrictions.first_time_transaction && paid_before {
             return Err(invalid(
@@ -155,6 +182,21 @@ impl WriteTool for ApplyCoupon {
                     money(min, &sub.currency)
                 ),
             ));
+        }
+        // Stripe applies a coupon restricted to products to those products' lines only; one
+        // for none of this plan's products would take nothing off.
+        if let Some(only) = coupon.applies_to.as_ref().filter(|a| !a.products.is_empty()) {
+            let fits = sub
+                .items
+                .data
+                .iter()
+                .any(|i| only.products.iter().any(|p| p == i.price.product.id()));
+            if !fits {
+                return Err(invalid(
+                    "code_not_applicable",
+                    "That promotion code can't be applied to your subscription.",
+                ));
+            }
         }
         if sub
             .discounts
@@ -213,11 +255,17 @@ impl WriteTool for ApplyCoupon {
                 money(after.amount_due, &cur)
             ),
             change: api::update_subscription(&sub.id).with(discounts).untyped(),
+            then: Vec::new(),
+            act: Act::Code {
+                subscription: sub.id.clone(),
+                code: promo.id.clone(),
+                existing: sub.discounts.len() as u32,
+            },
             pins: json!({}),
         })
     }
 
-    fn done(&self, _call: &Call<'_>, preview: &Value, _stripe: &Value) -> Answer {
+    fn done(&self, _call: &Call<'_>, preview: &Value, _sent: &[Value]) -> Answer {
         Answer {
             data: json!({
                 "changed": true, "subscription_id": preview["subscription_id"],

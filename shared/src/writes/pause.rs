@@ -1,12 +1,16 @@
 //! `pause_subscription` (W): `pause_collection` with the tenant's behaviour (default
-//! `void`), until `resumes_at` (default and maximum: the tenant's `max_pause_days`).
+//! `void`), until `resumes_at` (default and maximum: the tenant's `max_pause_days`). The
+//! policy bounds pauses across calls: how many and how many days in any 12 months, and
+//! never past a yearly plan's renewal.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{current, nothing};
+use super::{current, nothing, period_end};
 use crate::error::ApiError;
+use crate::policy::Act;
 use crate::stripe::api;
+use crate::tenant::PauseBehavior;
 use crate::timefmt::{now_unix, parse_arg, rfc3339};
 use crate::tool::{Answer, Call};
 use crate::tools::check_opt_id;
@@ -95,15 +99,24 @@ impl WriteTool for PauseSubscription {
                 call.dates.date(end)
             ))));
         }
-        let behavior = policy.pause_behavior.clone();
-        let meaning = match behavior.as_str() {
-            "keep_as_draft" => "invoices in that time are kept as drafts and not charged",
-            "mark_uncollectible" => "invoices in that time are not charged",
-            _ => "you won't be billed for that time",
+        let behavior = policy.pause_behavior;
+        let meaning = match behavior {
+            PauseBehavior::KeepAsDraft => {
+                "invoices in that time are kept as drafts and not charged"
+            }
+            PauseBehavior::MarkUncollectible => "invoices in that time are not charged",
+            PauseBehavior::Void => "you won't be billed for that time",
         };
+        // A plan billed yearly (or less often) renews once in a long while; a pause must
+        // not swallow that renewal.
+        let yearly = sub.items.data.iter().any(|i| {
+            i.price.recurring.as_ref().is_some_and(|r| {
+                r.interval == "year" || (r.interval == "month" && r.interval_count >= 12)
+            })
+        });
         Ok(Plan::Change {
             preview: json!({
-                "subscription_id": sub.id, "plan": plan, "behavior": behavior,
+                "subscription_id": sub.id, "plan": plan, "behavior": behavior.as_str(),
                 "resumes_at": rfc3339(resumes_at),
             }),
             summary: format!(
@@ -111,14 +124,21 @@ impl WriteTool for PauseSubscription {
                 call.dates.date(resumes_at)
             ),
             change: api::update_subscription(&sub.id)
-                .set("pause_collection[behavior]", &behavior)
+                .set("pause_collection[behavior]", behavior.as_str())
                 .set("pause_collection[resumes_at]", resumes_at)
                 .untyped(),
+            then: Vec::new(),
+            act: Act::Pause {
+                subscription: sub.id.clone(),
+                until: resumes_at,
+                renewal: period_end(&sub).filter(|_| yearly),
+            },
             pins: json!({"resumes_at": resumes_at}),
         })
     }
 
-    fn done(&self, call: &Call<'_>, preview: &Value, stripe: &Value) -> Answer {
+    fn done(&self, call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer {
+        let stripe = &sent[0];
         let until = stripe["pause_collection"]["resumes_at"].as_i64();
         Answer {
             data: json!({

@@ -1,22 +1,29 @@
 //! `request_refund` (W): a charge of the visitor's (named directly or by its payment
-//! intent), whole or in part, within the tenant's window and caps: at most
-//! `refund_max_per_30_days` per customer and currency in any 30 days, `refunds_per_hour`
-//! per tenant in any hour, both reserved when the confirmation is claimed and given back if
-//! Stripe refuses. Never a disputed, failed or fully refunded charge.
+//! intent), whole or in part, within the tenant's window and caps: the customer's (30-day
+//! total, refunds per hour) are the policy's, on the customer's history; the tenant's
+//! `refunds_per_hour` is a bound here, counted after the customer's. All are reserved when
+//! the confirmation is claimed and given back if Stripe refuses. Never a disputed, failed or
+//! fully refunded charge. A full refund of the payment for a subscription's current period
+//! ends that subscription's service too (`policy.refund_current_period`), so the period is
+//! never paid for twice.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::period_end;
 use crate::billing::{charge_card_phrase, money};
 use crate::error::ApiError;
 use crate::ledger::Bound;
 use crate::money::Money;
-use crate::stripe::api;
-use crate::stripe::types::{Charge, Expandable};
+use crate::policy::{Act, PeriodRef};
+use crate::stripe::api::{self, Change};
+use crate::stripe::types::{Charge, Expandable, Invoice, List, Subscription};
+use crate::tenant::RefundCurrentPeriod;
 use crate::timefmt::{now_unix, rfc3339};
 use crate::tool::{Answer, Call};
 use crate::tools::check_id;
-use crate::tools::common::owned_or;
+use crate::tools::common::{missing_customer, owned_or};
+use crate::tools::subscription_status::{plan_name, product_names, scheduled_cancel};
 use crate::write::{Plan, WriteTool};
 
 #[derive(Default)]
@@ -80,31 +87,15 @@ impl WriteTool for RequestRefund {
         Ok(())
     }
 
-    fn bounds(&self, call: &Call<'_>, _args: &Self::Args, preview: &Value) -> Vec<Bound> {
-        let p = &call.tenant.policy;
-        let amount = preview["amount"]["amount"].as_u64().unwrap_or(u64::MAX);
-        let currency = preview["amount"]["currency"].as_str().unwrap_or("-");
-        vec![
-            Bound::rolling(
-                format!("refund_total#{}#{currency}", call.customer_id),
-                p.refund_max_per_30_days,
-                amount,
-                30 * DAY,
-                "refund_cap_exceeded",
-                format!(
-                    "Refunds here are limited to {} in any 30 days, so a person from our support team will look at this one with you.",
-                    money(p.refund_max_per_30_days as i64, currency)
-                ),
-            ),
-            Bound::rolling(
-                "refunds_per_hour".into(),
-                p.refunds_per_hour,
-                1,
-                3600,
-                "refund_rate_exceeded",
-                "We can't make more refunds automatically right now, so a person from our support team will take this one over.".into(),
-            ),
-        ]
+    fn bounds(&self, call: &Call<'_>, _args: &Self::Args, _preview: &Value) -> Vec<Bound> {
+        vec![Bound::rolling(
+            "refunds_per_hour".into(),
+            call.tenant.policy.refunds_per_hour,
+            1,
+            3600,
+            "refund_rate_exceeded",
+            "We can't make more refunds automatically right now, so a person from our support team will take this one over.".into(),
+        )]
     }
 
     async fn plan<'a>(
@@ -113,7 +104,21 @@ impl WriteTool for RequestRefund {
         args: &'a Self::Args,
         _pins: Option<&'a Value>,
     ) -> Result<Plan, ApiError> {
-        let charge = charge_of(call, &args.payment_id).await?;
+        // What the payment paid for (the customer's recent paid invoices with their
+        // payments) and the live subscriptions, asked beside the charge: knowing which period
+        // is being refunded costs no round trip.
+        // A refundable payment is recent: it is almost always among the last few paid.
+        let invoices = api::invoices(call.customer_id)
+            .set("status", "paid")
+            .set("limit", 3)
+            .expand("data.payments");
+        let subs = api::subscriptions(call.customer_id).set("limit", 10);
+        let (charge, invoices, subs) = futures::join!(
+            charge_of(call, &args.payment_id),
+            call.stripe.get(&invoices),
+            call.stripe.get(&subs)
+        );
+        let charge = charge?;
         if charge.customer.as_deref() != Some(call.customer_id) {
             return Err(ApiError::not_owner("payment"));
         }
@@ -169,6 +174,77 @@ impl WriteTool for RequestRefund {
                 money(charge.amount, &cur)
             )
         };
+        // Whose current period this payment paid, and what becomes of that service.
+        let invoices = invoices.map_err(missing_customer)?;
+        let subs = subs.map_err(missing_customer)?;
+        let period = paid_period(call, &charge, invoices).await?;
+        let now = now_unix();
+        // The subscription whose current period this payment paid for, if it still runs.
+        let current = match &period {
+            Some((p, start)) if *start <= now && now < p.end => {
+                live_subscription(call, &p.subscription, subs).await?
+            }
+            _ => None,
+        };
+        let paid_for = current.as_ref();
+        let full = amount == left;
+        let ending = match (paid_for, call.tenant.policy.refund_current_period) {
+            (Some(sub), RefundCurrentPeriod::CancelNow) if full => Some((sub, true)),
+            (Some(sub), RefundCurrentPeriod::CancelAtPeriodEnd)
+                if full && scheduled_cancel(sub).is_none() =>
+            {
+                Some((sub, false))
+            }
+            _ => None,
+        };
+        let (then, service) = match ending {
+            None => (Vec::new(), None),
+            Some((sub, now)) => {
+                let names = product_names(
+                    call.app,
+                    &call.tenant.tenant,
+                    call.stripe,
+                    std::slice::from_ref(sub),
+                )
+                .await?;
+                let plan = plan_name(sub, &names);
+                let end = period_end(sub);
+                let (change, words): (Change, String) = if now {
+                    (
+                        api::cancel_subscription_now(&sub.id).untyped(),
+                        format!(
+                            " Because it paid for the current period of your {plan} plan, your {plan} plan ends now too."
+                        ),
+                    )
+                } else {
+                    (
+                        api::update_subscription(&sub.id)
+                            .set("cancel_at_period_end", "true")
+                            .untyped(),
+                        format!(
+                            " Because it paid for the current period of your {plan} plan, your {plan} plan ends on {} and won't renew.",
+                            call.dates.maybe(end)
+                        ),
+                    )
+                };
+                let ends_at = if now { Some(now_unix()) } else { end };
+                (
+                    vec![change],
+                    Some((
+                        json!({"subscription_id": sub.id, "plan": plan,
+                               "ends": if now { "now" } else { "at_period_end" },
+                               "access_ends_at": if now { None } else { end.and_then(rfc3339) }}),
+                        words,
+                        ends_at,
+                    )),
+                )
+            }
+        };
+        let period = period.map(|(p, _)| p);
+        let (ends_service, words) = match &service {
+            Some((view, words, _)) => (Some(view.clone()), words.clone()),
+            None => (None, String::new()),
+        };
         Ok(Plan::Change {
             preview: json!({
                 "payment_id": args.payment_id, "charge": charge.id,
@@ -177,9 +253,10 @@ impl WriteTool for RequestRefund {
                             "refunded_before": Money::new(charge.amount_refunded, &cur)},
                 "left_after": Money::new(left - amount, &cur),
                 "reason": reason.as_str(), "card": card,
+                "ends_subscription": ends_service,
             }),
             summary: format!(
-                "This will refund {part} from {}{on_card}.",
+                "This will refund {part} from {}{on_card}.{words}",
                 call.dates.date(charge.created)
             ),
             change: api::create_refund()
@@ -187,11 +264,22 @@ impl WriteTool for RequestRefund {
                 .set("amount", amount)
                 .set("reason", reason.as_str())
                 .untyped(),
+            act: Act::Refund {
+                charge: charge.id.clone(),
+                amount: amount as u64,
+                currency: cur.clone(),
+                paid: charge.amount as u64,
+                refunded_before: charge.amount_refunded as u64,
+                period,
+                ends_service: service.is_some(),
+            },
+            then,
             pins: json!({}),
         })
     }
 
-    fn done(&self, _call: &Call<'_>, preview: &Value, stripe: &Value) -> Answer {
+    fn done(&self, _call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer {
+        let stripe = &sent[0];
         let amount = preview["amount"]["formatted"].as_str().unwrap_or_default();
         let on_card = preview["card"]
             .as_str()
@@ -211,17 +299,101 @@ impl WriteTool for RequestRefund {
                 "The refund of {amount}{on_card} is on its way; it usually reaches the statement within 5-10 business days."
             ),
         };
+        let ended = &preview["ends_subscription"];
+        let (subscription, summary) = match sent.get(1) {
+            Some(sub) if ended.is_object() => {
+                let plan = ended["plan"].as_str().unwrap_or("subscription");
+                let words = if ended["ends"] == "now" {
+                    format!(" Your {plan} plan has ended.")
+                } else {
+                    format!(" Your {plan} plan won't renew.")
+                };
+                (
+                    json!({"id": ended["subscription_id"], "status": sub["status"],
+                           "cancel_at_period_end": sub["cancel_at_period_end"]}),
+                    summary + &words,
+                )
+            }
+            _ => (Value::Null, summary),
+        };
         Answer {
             data: json!({
                 "refunded": status != "failed" && status != "canceled",
                 "refund": {"id": stripe["id"], "status": status, "amount": preview["amount"]},
                 "charge": preview["charge"], "left_to_refund": preview["left_after"],
+                "subscription": subscription,
             }),
             summary,
         }
     }
 }
 
+/// The subscription period the charge paid for, and when the period started: the
+/// subscription line of the paid invoice it paid. Found among the customer's recent paid
+/// invoices (asked beside the charge); a customer with more of them is asked about the
+/// charge's own invoice instead.
+async fn paid_period(
+    call: &Call<'_>,
+    charge: &Charge,
+    recent: List<Invoice>,
+) -> Result<Option<(PeriodRef, i64)>, ApiError> {
+    let intent = charge.payment_intent.as_deref();
+    let found = recent
+        .data
+        .into_iter()
+        .find(|inv| inv.paid_by(intent, &charge.id));
+    let invoice = match (found, intent) {
+        (Some(inv), _) => Some(inv),
+        (None, Some(pi)) if recent.has_more => call
+            .stripe
+            .get(&api::invoice_payments_of(pi).expand("data.invoice"))
+            .await?
+            .data
+            .into_iter()
+            .find_map(|p| match p.invoice {
+                Some(Expandable::Object(inv)) => Some(*inv),
+                _ => None,
+            }),
+        _ => None,
+    };
+    Ok(invoice.as_ref().and_then(subscription_period))
+}
+
+/// The period an invoice bills its subscription for: its subscription line's (not a
+/// proration's), with the period's start.
+fn subscription_period(inv: &Invoice) -> Option<(PeriodRef, i64)> {
+    let sub = inv.subscription()?;
+    let line = inv
+        .lines
+        .as_ref()?
+        .data
+        .iter()
+        .filter(|l| !l.is_proration())
+        .find_map(|l| l.period.as_ref().and_then(|p| Some((p.start?, p.end?))))?;
+    Some((
+        PeriodRef {
+            subscription: sub.to_string(),
+            end: line.1,
+        },
+        line.0,
+    ))
+}
+
+/// The subscription, if it is still live (from the customer's list, or asked for when the
+/// list had no room for it).
+async fn live_subscription(
+    call: &Call<'_>,
+    id: &str,
+    subs: List<Subscription>,
+) -> Result<Option<Subscription>, ApiError> {
+    let listed = subs.data.iter().find(|s| s.id == id).cloned();
+    let sub = match listed {
+        Some(s) => s,
+        None if subs.has_more => call.stripe.get(&api::subscription(id)).await?,
+        None => return Ok(None),
+    };
+    Ok((!matches!(sub.status.as_str(), "canceled" | "incomplete_expired")).then_some(sub))
+}
 /// The charge behind a `ch_` or `pi_` id, or `not_owner` when it is nowhere to be found.
 async fn charge_of(call: &Call<'_>, id: &str) -> Result<Charge, ApiError> {
     if id.starts_with("pi_") {

@@ -1,8 +1,10 @@
-//! `resume_subscription` (W): undoes a scheduled cancellation, a pause, or both.
+//! `resume_subscription` (W): undoes a scheduled cancellation, a pause, or both; only what
+//! the bot did (the policy refuses an end date or pause the merchant set).
 use serde_json::{Value, json};
 
 use super::{current, nothing};
 use crate::error::ApiError;
+use crate::policy::Act;
 use crate::stripe::Params;
 use crate::stripe::api;
 use crate::timefmt::rfc3339;
@@ -69,11 +71,21 @@ impl WriteTool for ResumeSubscription {
                 parts.join(" and ")
             ),
             change: api::update_subscription(&sub.id).with(params).untyped(),
+            then: Vec::new(),
+            act: Act::Resume {
+                subscription: sub.id.clone(),
+                cancel_at: canceling,
+                pause_until: sub
+                    .pause_collection
+                    .as_ref()
+                    .map(|p| p.resumes_at.unwrap_or(0)),
+            },
             pins: json!({}),
         })
     }
 
-    fn done(&self, _call: &Call<'_>, preview: &Value, stripe: &Value) -> Answer {
+    fn done(&self, _call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer {
+        let stripe = &sent[0];
         let plan = preview["plan"].as_str().unwrap_or("subscription");
         Answer {
             data: json!({

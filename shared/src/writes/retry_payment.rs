@@ -2,7 +2,8 @@
 //! named) with the saved default card, `POST /v1/invoices/{id}/pay`. A decline is an answer,
 //! not an error: said in plain words with a Billing Portal link to change the card. At most
 //! 3 attempts per invoice in any 24 hours by default, declines included (a bound against
-//! card testing; the tenant's `policy.retries_per_invoice_per_day`).
+//! card testing; the tenant's `policy.retries_per_invoice_per_day`, judged by the policy on
+//! the customer's history).
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -10,8 +11,8 @@ use serde_json::{Value, json};
 use super::nothing;
 use crate::billing::{card_phrase, decline_phrase, invoice_name, money};
 use crate::error::ApiError;
-use crate::ledger::Bound;
 use crate::money::Money;
+use crate::policy::Act;
 use crate::stripe::types::Invoice;
 use crate::stripe::{StripeError, api};
 use crate::tool::{Answer, Call};
@@ -37,21 +38,6 @@ impl WriteTool for RetryPayment {
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
         check_opt_id("invoice_id", args.invoice_id.as_deref(), "in_")
-    }
-
-    fn bounds(&self, call: &Call<'_>, _args: &Self::Args, preview: &Value) -> Vec<Bound> {
-        let id = preview["invoice"]["id"].as_str().unwrap_or("-");
-        let cap = call.tenant.policy.retries_per_invoice_per_day;
-        vec![Bound::rolling(
-            format!("retry_payment#{id}"),
-            cap,
-            1,
-            86_400,
-            "retry_limit",
-            format!(
-                "This invoice has been tried {cap} times in the last day; to protect your card, please try again tomorrow or update the card in the billing portal."
-            ),
-        )]
     }
 
     async fn plan<'a>(
@@ -94,11 +80,16 @@ impl WriteTool for RetryPayment {
                 card_phrase(&card.brand, &card.last4)
             ),
             change: api::pay_invoice(&inv.id).untyped(),
+            then: Vec::new(),
+            act: Act::Retry {
+                invoice: inv.id.clone(),
+            },
             pins: json!({}),
         })
     }
 
-    fn done(&self, _call: &Call<'_>, preview: &Value, stripe: &Value) -> Answer {
+    fn done(&self, _call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer {
+        let stripe = &sent[0];
         let amount = preview["amount"]["formatted"].as_str().unwrap_or_default();
         let paid = stripe["status"] == "paid";
         Answer {

@@ -6,7 +6,7 @@ use super::payments::Outcome;
 use super::{Ctx, billing, payment_methods};
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
-use crate::params::Params;
+use crate::params::{Params, allow_nested, opt_obj, opt_str};
 
 pub fn retrieve(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(&[])?;
@@ -82,6 +82,18 @@ pub fn list_payments(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     p.allow(&allowed)?;
     let invoice = p.str("invoice")?;
     let status = p.str("status")?;
+    // `payment[type]` with `payment[payment_intent]` (or `payment[payment_record]`): the
+    // invoice payments made with that payment.
+    let payment = match opt_obj(p.get("payment"), "payment")? {
+        Some(Some(pay)) => {
+            allow_nested(pay, "payment", &["type", "payment_intent", "payment_record"])?;
+            let kind = opt_str(pay.get("type"), "payment[type]")?
+                .ok_or_else(|| ApiError::missing("payment[type]"))?;
+            let id = opt_str(pay.get(kind.as_str()), &format!("payment[{kind}]"))?;
+            Some((kind, id))
+        }
+        _ => None,
+    };
     list::page(
         ctx.acct,
         "invoice_payment",
@@ -90,6 +102,10 @@ pub fn list_payments(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         |v| {
             invoice.as_deref().is_none_or(|i| v["invoice"] == i)
                 && status.as_deref().is_none_or(|s| v["status"] == s)
+                && payment.as_ref().is_none_or(|(kind, id)| {
+                    v["payment"]["type"] == kind.as_str()
+                        && id.as_deref().is_none_or(|id| v["payment"][kind.as_str()] == id)
+                })
         },
     )
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
-use crate::params::Params;
+use crate::params::{Params, apply_metadata};
 use crate::store::new_id;
 
 const REASONS: &[&str] = &["duplicate", "fraudulent", "requested_by_customer"];
@@ -118,7 +118,7 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         "exchange_rate": null, "fee": 0, "fee_details": [], "net": -amount,
         "reporting_category": "refund", "source": id, "status": "available", "type": "refund",
     }));
-    let refund = json!({
+    let mut refund = json!({
         "id": id, "object": "refund", "amount": amount, "balance_transaction": txn,
         "charge": charge_id, "created": ctx.now, "currency": charge["currency"],
         "destination_details": {"card": {"reference_status": "pending", "reference_type": "acquirer_reference_number", "type": "refund"}, "type": "card"},
@@ -128,6 +128,7 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         // Card refunds in test mode succeed at once; the money reaches the card later.
         "status": "succeeded", "transfer_reversal": null,
     });
+    apply_metadata(&mut refund["metadata"], p.get("metadata"))?;
     ctx.acct.put(refund.clone());
     ctx.acct.update(&charge_id, |c| {
         let refunded = done + amount;

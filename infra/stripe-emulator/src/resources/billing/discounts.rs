@@ -5,7 +5,9 @@
 //! `discounts` and their sums in `total_discount_amounts`. A `percent_off` coupon takes its
 //! share of every discountable line (a credit proration's share is negative, so the credit
 //! shrinks as the charge it undoes was discounted); an `amount_off` coupon takes its amount
-//! once per invoice, at most what is left, spread over the positive lines.
+//! once per invoice, at most what is left, spread over the positive lines. A coupon with
+//! `applies_to[products]` discounts only the lines of those products (Stripe: "A list of
+//! product IDs this coupon applies to"); the other lines keep their full amount.
 
 use serde_json::{Value, json};
 
@@ -51,7 +53,11 @@ pub fn apply(
         else {
             continue;
         };
-        let left: i64 = lines.iter().map(net).sum();
+        let left: i64 = lines
+            .iter()
+            .filter(|l| eligible(coupon, l))
+            .map(net)
+            .sum();
         let shares = shares(coupon, currency, lines, left);
         let sum: i64 = shares.iter().sum();
         for (line, share) in lines.iter_mut().zip(&shares) {
@@ -83,11 +89,25 @@ fn net(line: &Value) -> i64 {
     line["amount"].as_i64().unwrap_or(0) - taken
 }
 
+/// Whether the coupon discounts this line: any line, unless it names the products it
+/// applies to.
+fn eligible(coupon: &Value, line: &Value) -> bool {
+    match coupon["applies_to"]["products"].as_array() {
+        Some(products) => {
+            let product = &line["pricing"]["price_details"]["product"];
+            products.iter().any(|p| p == product)
+        }
+        None => true,
+    }
+}
+
 fn shares(coupon: &Value, currency: &Value, lines: &[Value], left: i64) -> Vec<i64> {
+    // What the coupon may discount of each line: nothing of another product's.
+    let base = |l: &Value| if eligible(coupon, l) { net(l) } else { 0 };
     if let Some(pct) = coupon["percent_off"].as_f64() {
         return lines
             .iter()
-            .map(|l| (net(l) as f64 * pct / 100.0).round() as i64)
+            .map(|l| (base(l) as f64 * pct / 100.0).round() as i64)
             .collect();
     }
     let Some(off) = coupon["amount_off"].as_i64() else {
@@ -97,14 +117,14 @@ fn shares(coupon: &Value, currency: &Value, lines: &[Value], left: i64) -> Vec<i
         return vec![0; lines.len()];
     }
     let take = off.min(left);
-    let positive: i64 = lines.iter().map(|l| net(l).max(0)).sum();
+    let positive: i64 = lines.iter().map(|l| base(l).max(0)).sum();
     let mut out: Vec<i64> = lines
         .iter()
-        .map(|l| (take as i128 * net(l).max(0) as i128 / positive.max(1) as i128) as i64)
+        .map(|l| (take as i128 * base(l).max(0) as i128 / positive.max(1) as i128) as i64)
         .collect();
     // Whole cents: the last positive line takes what integer division left over.
     let rest = take - out.iter().sum::<i64>();
-    if let Some(i) = lines.iter().rposition(|l| net(l) > 0) {
+    if let Some(i) = lines.iter().rposition(|l| base(l) > 0) {
         out[i] += rest;
     }
     out
@@ -135,6 +155,29 @@ mod tests {
         assert_eq!(a.total, -613 + 1238 + 2475);
         assert_eq!(lines[1]["discount_amounts"][0]["amount"], 1238);
         assert!(a.used_up.is_empty());
+    }
+
+    #[test]
+    fn applies_to_discounts_only_the_products_named() {
+        let acct = acct_with(json!({"id": "C1", "object": "coupon", "percent_off": 50.0,
+                                   "duration": "forever",
+                                   "applies_to": {"products": ["prod_A"]}}));
+        let of = |amount: i64, product: &str| {
+            json!({"amount": amount, "discountable": true, "discount_amounts": [],
+                   "pricing": {"type": "price_details",
+                               "price_details": {"price": "price_x", "product": product}}})
+        };
+        let mut lines = vec![of(4900, "prod_B"), of(1000, "prod_A")];
+        let a = apply(&acct, &["di_1".into()], &json!("usd"), &mut lines, 0);
+        assert_eq!(a.total, 500, "half of prod_A's line, nothing of prod_B's");
+        let amount_off = acct_with(json!({"id": "C1", "object": "coupon", "amount_off": 2000,
+                                          "currency": "usd", "duration": "forever",
+                                          "applies_to": {"products": ["prod_A"]}}));
+        let mut lines = vec![of(4900, "prod_B"), of(1000, "prod_A")];
+        let a = apply(&amount_off, &["di_1".into()], &json!("usd"), &mut lines, 0);
+        assert_eq!(a.total, 1000, "at most the eligible line's amount");
+        let mut other = vec![of(4900, "prod_B")];
+        assert_eq!(apply(&amount_off, &["di_1".into()], &json!("usd"), &mut other, 0).total, 0);
     }
 
     #[test]
