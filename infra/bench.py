@@ -191,7 +191,11 @@ def main() -> int:
     # a month, refunds an hour, retries of one invoice a day). Raised here, so every call is
     # a real one; what a bound's check costs is in every confirm all the same.
     policy = {"plan_changes_per_month": 1_000_000, "refunds_per_hour": 1_000_000,
-              "refund_max_per_30_days": 10**12, "retries_per_invoice_per_day": 1_000_000}
+              "refund_max_per_30_days": 10**12, "retries_per_invoice_per_day": 1_000_000,
+              "refunds_per_customer_per_hour": 1_000_000, "pauses_per_year": 1_000_000,
+              "paused_days_per_year": 1_000_000, "code_attempts_per_hour": 1_000_000,
+              "duplicate_window_secs": 0, "stack_codes": True,
+              "refund_current_period": "keep"}
     # Each call's stages (target `stages`, debug level) are logged only here. moto, the
     # stand-in for DynamoDB, stalls now and then for seconds once its tables have grown
     # through a run; a deployment's 1.8 s AWS budget would turn a stall into a 503 and end
@@ -199,7 +203,7 @@ def main() -> int:
     fn_env = {"RUST_LOG": "info,stages=debug", "AWS_ATTEMPT_TIMEOUT_MS": "5000",
               "AWS_OPERATION_TIMEOUT_MS": "6000"}
     stack = st.Stack(ports, os.environ.get("PROFILE", "release"), fn_env,
-                     {"policy": policy, "rate_limits": st.TEST_RATE_LIMITS})
+                     {"rate_limits": st.TEST_RATE_LIMITS}, unchecked_policy=policy)
     rows, cold_rows, stage_rows = [], [], []
     compare_rows = []
     try:

@@ -212,10 +212,13 @@ def create_tenant(env: dict[str, str], tenant: str, stripe_key: str, settings: d
 
 class Stack:
     def __init__(self, ports: dict[str, int], profile: str, fn_env: dict[str, str],
-                 tenant_config: dict | None = None):
+                 tenant_config: dict | None = None, unchecked_policy: dict | None = None):
         self.ports = ports
         # Extra demo tenant settings (the bench lifts the plan-change bound, for one).
         self.tenant_config = tenant_config or {}
+        # Bounds past tenantctl's documented ranges (the bench's back-to-back writes), written
+        # straight into the tenant's item: tenantctl refuses what would weaken a tenant.
+        self.unchecked_policy = unchecked_policy or {}
         self.profile = profile
         self.fn_env = fn_env
         self.procs: list[tuple[str, subprocess.Popen]] = []
@@ -291,7 +294,12 @@ class Stack:
         # bounds; the three demo plans are the ones a visitor may choose.
         ctl_env = {**self.aws_env, "STACK_NAME": STACK_NAME, "STRIPE_API_BASE": self.stripe_base,
                    "TENANTCTL": str(target / "tenantctl")}
+        # Every tool the stack routes, write tools included: a new tenant serves the read
+        # tools only until the merchant lists more (fail closed); the demo shows them all.
+        tools = sorted({path.rsplit("/", 1)[1] for fn in layout["functions"]
+                        for _, path in fn["routes"] if "/tools/" in path})
         stored = create_tenant(ctl_env, TENANT, stripe_key, {
+            "enabled_tools": tools,
             "return_url": "https://demo.example.com/account",
             "legacy_user_hash": True,
             "allowed_origins": [DEMO_ALLOWED_ORIGIN],
@@ -299,6 +307,16 @@ class Stack:
             "price_tiers": {pid: plan.lower() for plan, pid in demo["prices"].items()},
             **self.tenant_config,
         })
+        if self.unchecked_policy:
+            import boto3
+            table = boto3.resource("dynamodb", endpoint_url=self.aws_env["AWS_ENDPOINT_URL"],
+                                   region_name="us-east-1").Table(layout["tables"]["TenantsTable"])
+            table.update_item(Key={"tenant": TENANT},
+                              UpdateExpression="SET #p = :p",
+                              ExpressionAttributeNames={"#p": "policy"},
+                              ExpressionAttributeValues={":p": {
+                                  **table.get_item(Key={"tenant": TENANT})["Item"].get("policy", {}),
+                                  **self.unchecked_policy}})
         tenantctl(ctl_env, "rotate", TENANT, "webhook", "--secret-env", "TENANTCTL_SECRET",
                   extra={"TENANTCTL_SECRET": endpoint.json()["secret"]})
         for state, c in demo.items():

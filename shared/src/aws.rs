@@ -294,10 +294,7 @@ impl DynamoLedger {
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":doc", AttributeValue::S(doc))
             .expression_attribute_values(":next", AttributeValue::N((expected + 1).to_string()))
-            .expression_attribute_values(
-                ":ttl",
-                AttributeValue::N(next.expires_at().to_string()),
-            );
+            .expression_attribute_values(":ttl", AttributeValue::N(next.expires_at().to_string()));
         if expected != 0 {
             up = up.expression_attribute_values(":v", AttributeValue::N(expected.to_string()));
         }
@@ -317,7 +314,9 @@ impl DynamoLedger {
                 return Ok(());
             }
         }
-        Err(StoreError::Unavailable("a customer's history kept changing".into()))
+        Err(StoreError::Unavailable(
+            "a customer's history kept changing".into(),
+        ))
     }
 
     fn update_confirmation(&self, c: &Confirmation, now: i64) -> aws_sdk_dynamodb::types::Update {

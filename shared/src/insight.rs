@@ -190,8 +190,7 @@ fn writes_first(
     writes: Vec<crate::audit::AuditRecord>,
     all: Vec<crate::audit::AuditRecord>,
 ) -> Vec<crate::audit::AuditRecord> {
-    let mut seen: std::collections::HashSet<String> =
-        writes.iter().map(|w| w.sk.clone()).collect();
+    let mut seen: std::collections::HashSet<String> = writes.iter().map(|w| w.sk.clone()).collect();
     let mut out = writes;
     for r in all {
         if out.len() >= RECENT_ACTIONS {

@@ -51,7 +51,17 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     // The HTTP layer first: tenant, size and the visitor's token, before any JSON-RPC.
     let mut trail = Trail::new(audit::MCP);
     let admitted = match tenant_route(&path, &["mcp"]) {
-        Ok(tenant) => admit(app, Admits::VisitorTokens, crate::pipeline::MAX_BODY_BYTES, &req, tenant, &mut trail).await,
+        Ok(tenant) => {
+            admit(
+                app,
+                Admits::VisitorTokens,
+                crate::pipeline::MAX_BODY_BYTES,
+                &req,
+                tenant,
+                &mut trail,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     let mut admitted = match admitted {

@@ -251,29 +251,89 @@ impl TenantConfig {
     /// `return_url` that is not https. `tenantctl` runs it before storing a config.
     pub fn check(&self) -> Result<(), String> {
         let p = &self.policy;
-        let ranges: [(&str, i64, i64, i64); 16] = [
-            ("policy.confirmation_ttl_secs", p.confirmation_ttl_secs, 60, 3_600),
-            ("policy.plan_changes_per_month", p.plan_changes_per_month as i64, 0, 10),
+        let ranges: [(&str, i64, i64, i64); 15] = [
+            (
+                "policy.confirmation_ttl_secs",
+                p.confirmation_ttl_secs,
+                60,
+                3_600,
+            ),
+            (
+                "policy.plan_changes_per_month",
+                p.plan_changes_per_month as i64,
+                0,
+                10,
+            ),
             ("policy.max_pause_days", p.max_pause_days, 1, 365),
             ("policy.pauses_per_year", p.pauses_per_year as i64, 0, 4),
-            ("policy.paused_days_per_year", p.paused_days_per_year, 0, 365),
-            ("policy.code_attempts_per_hour", p.code_attempts_per_hour as i64, 1, 60),
+            (
+                "policy.paused_days_per_year",
+                p.paused_days_per_year,
+                0,
+                365,
+            ),
+            (
+                "policy.code_attempts_per_hour",
+                p.code_attempts_per_hour as i64,
+                1,
+                60,
+            ),
             ("policy.refund_window_days", p.refund_window_days, 0, 180),
-            ("policy.refund_max_per_30_days", p.refund_max_per_30_days as i64, 0, 100_000_000),
-            ("policy.refunds_per_customer_per_hour", p.refunds_per_customer_per_hour as i64, 0, 10),
-            ("policy.refunds_per_hour", p.refunds_per_hour as i64, 0, 1_000),
-            ("policy.retries_per_invoice_per_day", p.retries_per_invoice_per_day as i64, 0, 10),
-            ("policy.duplicate_window_secs", p.duplicate_window_secs, 60, 86_400),
-            ("max_token_lifetime_secs", self.max_token_lifetime_secs as i64, 60, 7 * 86_400),
-            ("rate_limits.per_visitor_per_minute", self.rate_limits.per_visitor_per_minute as i64, 1, 600),
-            ("rate_limits.per_tenant_per_minute", self.rate_limits.per_tenant_per_minute as i64, 1, 100_000),
-            ("rate_limits.per_visitor_per_minute (at most the tenant's)",
-             self.rate_limits.per_visitor_per_minute as i64, 1,
-             self.rate_limits.per_tenant_per_minute as i64),
+            (
+                "policy.refund_max_per_30_days",
+                p.refund_max_per_30_days as i64,
+                0,
+                100_000_000,
+            ),
+            (
+                "policy.refunds_per_customer_per_hour",
+                p.refunds_per_customer_per_hour as i64,
+                0,
+                10,
+            ),
+            (
+                "policy.refunds_per_hour",
+                p.refunds_per_hour as i64,
+                0,
+                1_000,
+            ),
+            (
+                "policy.retries_per_invoice_per_day",
+                p.retries_per_invoice_per_day as i64,
+                0,
+                10,
+            ),
+            (
+                "policy.duplicate_window_secs",
+                p.duplicate_window_secs,
+                60,
+                86_400,
+            ),
+            (
+                "max_token_lifetime_secs",
+                self.max_token_lifetime_secs as i64,
+                60,
+                7 * 86_400,
+            ),
+            // Capacity, not money: any positive rate, but no caller over the whole tenant's.
+            (
+                "rate_limits.per_tenant_per_minute",
+                self.rate_limits.per_tenant_per_minute as i64,
+                1,
+                i64::MAX,
+            ),
+            (
+                "rate_limits.per_visitor_per_minute (at most the tenant's)",
+                self.rate_limits.per_visitor_per_minute as i64,
+                1,
+                self.rate_limits.per_tenant_per_minute as i64,
+            ),
         ];
         for (name, value, min, max) in ranges {
             if !(min..=max).contains(&value) {
-                return Err(format!("{name} must be between {min} and {max} (got {value})"));
+                return Err(format!(
+                    "{name} must be between {min} and {max} (got {value})"
+                ));
             }
         }
         if let Some(url) = &self.return_url

@@ -80,6 +80,8 @@ pub trait WriteTool: Send + Sync + 'static {
     }
 }
 
+// One plan per call, moved once: its size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Plan {
     /// Nothing to confirm: say this instead (already done, a portal link, ...).
     Instead(Answer),
@@ -179,10 +181,7 @@ fn new_token() -> String {
 /// The Stripe requests of a confirmation, each tagged with its id where Stripe keeps
 /// metadata, so its effect can be found later.
 fn steps(c: &Confirmation) -> Vec<Change> {
-    std::iter::once(&c.change)
-        .chain(&c.then)
-        .cloned()
-        .collect()
+    std::iter::once(&c.change).chain(&c.then).cloned().collect()
 }
 
 /// The idempotency key of a confirmation's `n`th request: derived from the confirmation,
@@ -222,17 +221,28 @@ async fn propose<W: WriteTool>(
     let token = new_token();
     let id = token_id(&token);
     // Said now rather than after the visitor confirmed; the claim asks again, atomically.
-    match policy::judge(&call.tenant.policy, &history, &act, &id, now_unix(), call.dates) {
+    match policy::judge(
+        &call.tenant.policy,
+        &history,
+        &act,
+        &id,
+        now_unix(),
+        call.dates,
+    ) {
         Verdict::Allow => {}
         Verdict::Deny(e) => return Err(e),
         Verdict::Duplicate(earlier) => return duplicate(w, call, &earlier).await,
     }
     let bounds = w.bounds(call, &args, &preview);
-    let used = futures::future::try_join_all(
-        bounds.iter().map(|b| ledger.used(tenant, b, now_unix())),
-    )
-    .await?;
-    if let Some(b) = bounds.iter().zip(used).find(|(b, n)| !b.fits(*n)).map(|(b, _)| b) {
+    let used =
+        futures::future::try_join_all(bounds.iter().map(|b| ledger.used(tenant, b, now_unix())))
+            .await?;
+    if let Some(b) = bounds
+        .iter()
+        .zip(used)
+        .find(|(b, n)| !b.fits(*n))
+        .map(|(b, _)| b)
+    {
         return Err(ApiError::policy_denied(&b.reason, b.message.clone()));
     }
     let c = Confirmation {
@@ -329,7 +339,10 @@ async fn confirm<W: WriteTool>(
         } => {
             preview == c.preview
                 && change.tagged(&c.id) == c.change
-                && then.into_iter().map(|t| t.tagged(&c.id)).eq(c.then.iter().cloned())
+                && then
+                    .into_iter()
+                    .map(|t| t.tagged(&c.id))
+                    .eq(c.then.iter().cloned())
         }
         Plan::Instead(_) => false,
     };

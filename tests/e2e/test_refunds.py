@@ -23,7 +23,8 @@ class Tenant:
     def __init__(self):
         self.id = f"refunds-{int(time.time() * 1000) % 10**9}"
         self.secret = st.create_tenant(ENV, self.id, ENV["STRIPE_API_KEY"], {
-            "policy": {"refund_max_per_30_days": CAP},
+            "enabled_tools": ["get_payment_history", "request_refund"],
+            "policy": {"refund_max_per_30_days": CAP, "refunds_per_customer_per_hour": 10},
             "rate_limits": {"per_visitor_per_minute": 100000, "per_tenant_per_minute": 100000},
         })["identity"]
 

@@ -114,14 +114,18 @@ def test_exit_codes_and_checked_settings():
     assert ctl("show", "no-such-tenant")["exit_code"] == 3
     assert ctl("show", "Bad_Id")["exit_code"] == 2
     before = ctl("show", tenant, check=True)["config"]
-    for bad in ["policy.refunds_per_hr=5", "policy.refunds_per_hour=-3", "disabled_tools=[\"drop_all\"]",
-                "livemode=true"]:
+    for bad in ["policy.refunds_per_hr=5", "policy.refunds_per_hour=-3", "enabled_tools=[\"drop_all\"]",
+                "disabled_tools=[\"resend_invoice\"]", "livemode=true"]:
         out = ctl("set", tenant, "policy.max_pause_days=30", bad)
         assert out["exit_code"] == 2, (bad, out)
+    # What would weaken the tenant is refused (exit 4), and changes nothing either.
+    for weak in ["policy.duplicate_window_secs=0", "policy.refunds_per_customer_per_hour=500",
+                 "return_url=http://shop.example.com/account", "policy.max_pause_days=3650"]:
+        out = ctl("set", tenant, weak)
+        assert out["exit_code"] == 4, (weak, out)
     assert ctl("show", tenant, check=True)["config"] == before, "a refused set changes nothing"
-    done = ctl("set", tenant, "policy.refunds_per_hour=5", "disabled_tools=[\"resend_invoice\"]", check=True)
+    done = ctl("set", tenant, "policy.refunds_per_hour=5", "return_url=https://shop.example.com/a", check=True)
     assert done["config"]["policy"]["refunds_per_hour"] == 5
-    assert done["config"]["disabled_tools"] == ["resend_invoice"]
     assert ctl("map", tenant, "u1", "cus_x/../../v1/balance")["exit_code"] == 2
     assert ctl("map", tenant, "u1", "cus_doesnotexist123")["exit_code"] == 0, "no key: mapped unchecked"
 
@@ -187,3 +191,62 @@ def test_the_stack_is_found_by_its_name_alone():
     assert out["exit_code"] == 0 and out["secrets"]["stripe_key"], out
     wrong = st.tenantctl(env, "--stack", "no-such-stack", "show", ENV["TENANT"], check=False, inherit=False)
     assert wrong["exit_code"] == 1, wrong
+
+
+READ_TOOLS = ["get_subscription_status", "get_invoice_history", "get_payment_history", "get_billing_info",
+              "get_upcoming_invoice", "get_available_plans", "get_credit_balance", "get_billing_portal_link"]
+
+
+def test_a_new_tenant_is_read_only_until_a_write_is_enabled():
+    tenant = fresh("closed")
+    secret = ctl("create", tenant, "--stripe-key-env", "K", "--show-secret", K=ENV["STRIPE_API_KEY"],
+                 check=True)["secrets"]["identity"]
+    assert ctl("show", tenant, check=True)["config"]["enabled_tools"] == READ_TOOLS
+    tok = token(tenant, secret, ENV["DEMO_ACTIVE_CUSTOMER"])
+    listed = requests.get(f"{ENV['API_URL']}/v1/{tenant}/tools", timeout=30).json()
+    assert sorted(t["function"]["name"] for t in listed["tools"]) == sorted(READ_TOOLS), listed
+    charge = "ch_" + "x" * 24
+    status, body = call(tenant, "request_refund", tok, {"payment_id": charge})
+    assert (status, body["error"]["code"]) == (403, "tool_disabled"), body
+    assert ctl("enable", tenant, "drop_tables")["exit_code"] == 2
+    on = ctl("enable", tenant, "request_refund", "change_plan", check=True)
+    assert "request_refund" in on["enabled_tools"] and "change_plan" in on["enabled_tools"]
+    # With no plan listed, a plan change reaches none (fail closed).
+    status, body = call(tenant, "change_plan", tok, {"price_id": ENV["DEMO_PRICE_STARTER"]})
+    assert (status, body["error"]["reason"]) == (403, "no_prices_allowed"), body
+    off = ctl("disable", tenant, "change_plan", check=True)
+    assert "change_plan" not in off["enabled_tools"]
+    audit = ctl("audit", tenant, "--since", "10m", check=True)["records"]
+    assert {"tenantctl enable", "tenantctl disable"} <= {r["tool"] for r in audit}
+
+
+def test_a_secret_serves_one_kind_only():
+    tenant = fresh("oracle")
+    identity = ctl("create", tenant, "--show-secret", check=True)["secrets"]["identity"]
+    out = ctl("rotate", tenant, "user-hash", "--secret-env", "S", S=identity)
+    assert out["exit_code"] == 4 and "identity" in out["error"]["message"], out
+    assert identity not in str(out), "the secret is never printed"
+    assert ctl("show", tenant, check=True)["secrets"]["user-hash"] == 1
+
+
+def test_migrate_writes_out_what_an_old_tenant_served():
+    """A tenant stored before `enabled_tools` keeps what it served (every tool of that
+    release but its `disabled_tools`) and is written out once."""
+    import boto3
+    tenant = fresh("legacy")
+    ctl("create", tenant, check=True)
+    table = boto3.resource("dynamodb", endpoint_url=ENV["AWS_ENDPOINT_URL"],
+                           region_name=ENV["AWS_REGION"]).Table(ENV["TENANTS_TABLE"])
+    item = table.get_item(Key={"tenant": tenant})["Item"]
+    item.pop("enabled_tools")
+    item["disabled_tools"] = ["resend_invoice"]
+    table.put_item(Item=item)
+    first = ctl("migrate", check=True)
+    mine = [m for m in first["migrated"] if m["tenant"] == tenant]
+    assert len(mine) == 1, first
+    listed = mine[0]["enabled_tools"]
+    assert "request_refund" in listed and "resend_invoice" not in listed, listed
+    stored = table.get_item(Key={"tenant": tenant})["Item"]
+    assert "disabled_tools" not in stored and stored["enabled_tools"] == listed
+    again = ctl("migrate", check=True)
+    assert not [m for m in again["migrated"] if m["tenant"] == tenant], "once"

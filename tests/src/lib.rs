@@ -201,11 +201,20 @@ pub struct Harness {
     pub stripe: StripeAccount,
     pub other: StripeAccount,
     pub identity_secrets: Vec<String>,
+    /// The in-process emulator, stopped with the harness (a run of thousands of harnesses
+    /// must not keep thousands of servers).
+    emulator: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.emulator.abort();
+    }
 }
 
 impl Harness {
     pub async fn new() -> Self {
-        let (addr, _task) = stripe_emulator::spawn().await.expect("emulator starts");
+        let (addr, emulator) = stripe_emulator::spawn().await.expect("emulator starts");
         let base = format!("http://{addr}");
         let stripe = StripeAccount::new(&base);
         let other = StripeAccount::new(&base);
@@ -215,9 +224,8 @@ impl Harness {
             tenants.configs.lock().unwrap().insert(tenant.into(), {
                 let mut config = TenantConfig::new(tenant);
                 // Every tool on, and plans to change to: the tests say what they turn off.
-                config.enabled_tools = Some(
-                    shared::tools::NAMES.iter().map(|t| t.to_string()).collect(),
-                );
+                config.enabled_tools =
+                    Some(shared::tools::NAMES.iter().map(|t| t.to_string()).collect());
                 // Tests call far faster than a visitor would; the limits' own test
                 // lowers them.
                 config.rate_limits.per_visitor_per_minute = 1_000_000;
@@ -261,6 +269,7 @@ impl Harness {
             stripe,
             other,
             identity_secrets,
+            emulator,
         }
     }
 

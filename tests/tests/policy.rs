@@ -40,7 +40,10 @@ async fn world() -> P {
     h.configure(|c| c.allowed_prices = prices);
     let me = h
         .stripe
-        .customer(&format!("me-{}@example.com", random(6)), Some("pm_card_visa"))
+        .customer(
+            &format!("me-{}@example.com", random(6)),
+            Some("pm_card_visa"),
+        )
         .await;
     let sub = h.stripe.subscribe(&me, &scale, &[]).await["id"]
         .as_str()
@@ -79,7 +82,13 @@ impl P {
         ))
     }
 
-    async fn write_as<T: WriteTool>(&self, tool: T, user: &str, customer: &str, body: Value) -> (u16, Value) {
+    async fn write_as<T: WriteTool>(
+        &self,
+        tool: T,
+        user: &str,
+        customer: &str,
+        body: Value,
+    ) -> (u16, Value) {
         let token = self.token_as(user, customer);
         self.h
             .call(&Write(tool), Some(&token), &body.to_string())
@@ -175,7 +184,9 @@ impl P {
 async fn refund_then_downgrade_never_pays_a_period_twice() {
     let p = world().await;
     let charge = p.latest_charge(&p.me).await;
-    let (status, body) = p.write(RequestRefund, json!({"payment_id": charge["id"]})).await;
+    let (status, body) = p
+        .write(RequestRefund, json!({"payment_id": charge["id"]}))
+        .await;
     assert_eq!(status, 200, "{body}");
     let confirmed = p
         .write(RequestRefund, json!({"confirm": token_of(&body)}))
@@ -184,10 +195,12 @@ async fn refund_then_downgrade_never_pays_a_period_twice() {
     let _ = p
         .propose_confirm(ChangePlan, json!({"price_id": p.starter}))
         .await;
-    let refunded = p.h.stripe.get(&format!("/v1/charges/{}", charge["id"].as_str().unwrap())).await
-        ["amount_refunded"]
-        .as_i64()
-        .unwrap();
+    let refunded =
+        p.h.stripe
+            .get(&format!("/v1/charges/{}", charge["id"].as_str().unwrap()))
+            .await["amount_refunded"]
+            .as_i64()
+            .unwrap();
     let credit = p.credit_granted().await;
     assert_eq!(refunded, 9900);
     assert!(
@@ -202,13 +215,23 @@ async fn refund_then_downgrade_never_pays_a_period_twice() {
 async fn a_full_refund_of_the_current_period_ends_its_service_as_the_preview_says() {
     let p = world().await;
     let charge = p.latest_charge(&p.me).await;
-    let (_, body) = p.write(RequestRefund, json!({"payment_id": charge["id"]})).await;
+    let (_, body) = p
+        .write(RequestRefund, json!({"payment_id": charge["id"]}))
+        .await;
     let preview = &body["confirmation"]["preview"];
-    assert_eq!(preview["ends_subscription"]["subscription_id"], p.sub.as_str(), "{body}");
+    assert_eq!(
+        preview["ends_subscription"]["subscription_id"],
+        p.sub.as_str(),
+        "{body}"
+    );
     assert_eq!(preview["ends_subscription"]["ends"], "now");
     let summary = body["summary"].as_str().unwrap();
     assert!(summary.contains("Scale plan ends now"), "{summary}");
-    assert_eq!(p.sub().await["status"], "active", "a preview changes nothing");
+    assert_eq!(
+        p.sub().await["status"],
+        "active",
+        "a preview changes nothing"
+    );
     let token = token_of(&body);
     let answers = join_all((0..5).map(|_| p.write(RequestRefund, json!({"confirm": token})))).await;
     assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
@@ -226,14 +249,26 @@ async fn after_a_partial_refund_of_the_period_a_plan_change_is_escalated() {
     let p = world().await;
     let charge = p.latest_charge(&p.me).await;
     let (status, body) = p
-        .propose_confirm(RequestRefund, json!({"payment_id": charge["id"], "amount": 5000}))
+        .propose_confirm(
+            RequestRefund,
+            json!({"payment_id": charge["id"], "amount": 5000}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(p.sub().await["status"], "active", "a partial refund keeps the plan");
+    assert_eq!(
+        p.sub().await["status"],
+        "active",
+        "a partial refund keeps the plan"
+    );
     let path = format!("/v1/subscriptions/{}", p.sub);
     let before = p.posts(&path).await;
     let answer = p.write(ChangePlan, json!({"price_id": p.starter})).await;
-    assert_eq!(reason(&answer), (403, "period_refunded".into()), "{}", answer.1);
+    assert_eq!(
+        reason(&answer),
+        (403, "period_refunded".into()),
+        "{}",
+        answer.1
+    );
     assert_eq!(answer.1["error"]["escalate"], true);
     assert_eq!(p.posts(&path).await, before);
     assert!(5000 + p.credit_granted().await <= 9900);
@@ -246,9 +281,15 @@ async fn keep_leaves_the_plan_but_still_refuses_the_credit() {
         c.policy.refund_current_period = shared::tenant::RefundCurrentPeriod::Keep;
     });
     let charge = p.latest_charge(&p.me).await;
-    let (_, body) = p.write(RequestRefund, json!({"payment_id": charge["id"]})).await;
-    assert_eq!(body["confirmation"]["preview"]["ends_subscription"], Value::Null);
-    p.write(RequestRefund, json!({"confirm": token_of(&body)})).await;
+    let (_, body) = p
+        .write(RequestRefund, json!({"payment_id": charge["id"]}))
+        .await;
+    assert_eq!(
+        body["confirmation"]["preview"]["ends_subscription"],
+        Value::Null
+    );
+    p.write(RequestRefund, json!({"confirm": token_of(&body)}))
+        .await;
     assert_eq!(p.sub().await["status"], "active");
     let answer = p.write(ChangePlan, json!({"price_id": p.growth})).await;
     assert_eq!(reason(&answer), (403, "period_refunded".into()));
@@ -277,19 +318,35 @@ async fn downgrade_then_refund_never_pays_a_period_twice() {
     let (status, body) = p
         .propose_confirm(ChangePlan, json!({"price_id": p.starter}))
         .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
     let credit = p.credit_granted().await;
     assert!(credit > 0, "a downgrade credits unused time");
     let charge = p.latest_charge(&p.me).await;
     let answer = p
         .propose_confirm(RequestRefund, json!({"payment_id": charge["id"]}))
         .await;
-    assert_eq!(reason(&answer), (403, "period_credited".into()), "{}", answer.1);
+    assert_eq!(
+        reason(&answer),
+        (403, "period_credited".into()),
+        "{}",
+        answer.1
+    );
     let most = 9900 - credit;
     let (status, body) = p
-        .propose_confirm(RequestRefund, json!({"payment_id": charge["id"], "amount": most}))
+        .propose_confirm(
+            RequestRefund,
+            json!({"payment_id": charge["id"], "amount": most}),
+        )
         .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
 }
 
 // ---- Pauses are bounded ---------------------------------------------------------------
@@ -299,13 +356,25 @@ async fn pause_resume_pause_is_one_pause_a_year() {
     let p = world().await;
     let path = format!("/v1/subscriptions/{}", p.sub);
     let (status, body) = p.propose_confirm(PauseSubscription, json!({})).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
     let (status, body) = p.propose_confirm(ResumeSubscription, json!({})).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
     let again = p.propose_confirm(PauseSubscription, json!({})).await;
     assert_eq!(reason(&again), (403, "pause_limit".into()), "{}", again.1);
     assert_eq!(again.1["error"]["escalate"], true);
-    assert_eq!(p.posts(&path).await, 2, "one pause and one resume reached Stripe");
+    assert_eq!(
+        p.posts(&path).await,
+        2,
+        "one pause and one resume reached Stripe"
+    );
     assert!(p.sub().await["pause_collection"].is_null());
 }
 
@@ -333,12 +402,13 @@ async fn a_pause_never_spans_a_yearly_renewal() {
         .as_str()
         .unwrap()
         .to_string();
-    let me = h.stripe.customer("y@example.com", Some("pm_card_visa")).await;
+    let me = h
+        .stripe
+        .customer("y@example.com", Some("pm_card_visa"))
+        .await;
     h.stripe.subscribe(&me, &yearly, &[]).await;
     let token = h.token(visitor_claims("u", json!({"stripe_customer_id": me})));
-    let (status, body) = h
-        .call(&Write(PauseSubscription), Some(&token), "{}")
-        .await;
+    let (status, body) = h.call(&Write(PauseSubscription), Some(&token), "{}").await;
     assert_eq!(
         (status, body["error"]["reason"].as_str()),
         (403, Some("pause_spans_renewal")),
@@ -354,17 +424,30 @@ async fn paused_days_are_counted_across_pauses() {
     let (status, body) = p
         .propose_confirm(PauseSubscription, json!({"resumes_at": in_days(60)}))
         .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
     p.propose_confirm(ResumeSubscription, json!({})).await;
     // Resumed at once: that pause used a day, not 60; 89 days remain.
     let answer = p
         .propose_confirm(PauseSubscription, json!({"resumes_at": in_days(90)}))
         .await;
-    assert_eq!(reason(&answer), (403, "pause_days_exceeded".into()), "{}", answer.1);
+    assert_eq!(
+        reason(&answer),
+        (403, "pause_days_exceeded".into()),
+        "{}",
+        answer.1
+    );
     let (status, body) = p
         .propose_confirm(PauseSubscription, json!({"resumes_at": in_days(85)}))
         .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
 }
 
 // ---- resume_subscription never undoes what the merchant set ---------------------------
@@ -374,12 +457,20 @@ async fn resume_never_clears_an_end_date_the_merchant_set() {
     let p = world().await;
     let end = (now() + 20 * DAY).to_string();
     p.h.stripe
-        .post(&format!("/v1/subscriptions/{}", p.sub), &[("cancel_at", &end)])
+        .post(
+            &format!("/v1/subscriptions/{}", p.sub),
+            &[("cancel_at", &end)],
+        )
         .await;
     let path = format!("/v1/subscriptions/{}", p.sub);
     let before = p.posts(&path).await;
     let answer = p.propose_confirm(ResumeSubscription, json!({})).await;
-    assert_eq!(reason(&answer), (403, "set_by_merchant".into()), "{}", answer.1);
+    assert_eq!(
+        reason(&answer),
+        (403, "set_by_merchant".into()),
+        "{}",
+        answer.1
+    );
     assert_eq!(p.posts(&path).await, before);
     assert_eq!(p.sub().await["cancel_at"].as_i64(), end.parse().ok());
 }
@@ -394,7 +485,12 @@ async fn resume_never_ends_a_pause_the_merchant_set() {
         )
         .await;
     let answer = p.propose_confirm(ResumeSubscription, json!({})).await;
-    assert_eq!(reason(&answer), (403, "set_by_merchant".into()), "{}", answer.1);
+    assert_eq!(
+        reason(&answer),
+        (403, "set_by_merchant".into()),
+        "{}",
+        answer.1
+    );
     assert!(p.sub().await["pause_collection"].is_object());
 }
 
@@ -404,9 +500,17 @@ async fn resume_undoes_what_the_bot_did() {
     let (status, body) = p
         .propose_confirm(shared::writes::CancelSubscription, json!({}))
         .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
     let (status, body) = p.propose_confirm(ResumeSubscription, json!({})).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
     let sub = p.sub().await;
     assert_eq!(sub["cancel_at_period_end"], false);
     assert!(sub["cancel_at"].is_null(), "{sub}");
@@ -438,10 +542,23 @@ async fn two_public_codes_do_not_stack() {
     let p = world().await;
     promo(&p.h, "HALF1", "50", &[]).await;
     promo(&p.h, "HALF2", "50", &[]).await;
-    let (status, body) = p.propose_confirm(ApplyCoupon, json!({"code": "HALF1"})).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
-    let answer = p.propose_confirm(ApplyCoupon, json!({"code": "HALF2"})).await;
-    assert_eq!(reason(&answer), (403, "code_not_combinable".into()), "{}", answer.1);
+    let (status, body) = p
+        .propose_confirm(ApplyCoupon, json!({"code": "HALF1"}))
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
+    let answer = p
+        .propose_confirm(ApplyCoupon, json!({"code": "HALF2"}))
+        .await;
+    assert_eq!(
+        reason(&answer),
+        (403, "code_not_combinable".into()),
+        "{}",
+        answer.1
+    );
     assert_eq!(p.sub().await["discounts"].as_array().unwrap().len(), 1);
 }
 
@@ -458,7 +575,10 @@ async fn two_codes_confirmed_at_once_make_one_discount() {
         p.write(ApplyCoupon, json!({"confirm": tb})),
     ])
     .await;
-    let done = answers.iter().filter(|(s, b)| *s == 200 && b["status"] == "done").count();
+    let done = answers
+        .iter()
+        .filter(|(s, b)| *s == 200 && b["status"] == "done")
+        .count();
     assert_eq!(done, 1, "{answers:?}");
     assert_eq!(p.sub().await["discounts"].as_array().unwrap().len(), 1);
 }
@@ -467,11 +587,13 @@ async fn two_codes_confirmed_at_once_make_one_discount() {
 async fn another_customers_code_answers_as_an_unknown_one() {
     let p = world().await;
     let other = p.h.stripe.customer("o@example.com", None).await;
-    let c = p
-        .h
-        .stripe
-        .post("/v1/coupons", &[("percent_off", "90"), ("duration", "forever")])
-        .await;
+    let c =
+        p.h.stripe
+            .post(
+                "/v1/coupons",
+                &[("percent_off", "90"), ("duration", "forever")],
+            )
+            .await;
     p.h.stripe
         .post(
             "/v1/promotion_codes",
@@ -493,15 +615,30 @@ async fn another_customers_code_answers_as_an_unknown_one() {
 async fn guessing_codes_is_bounded_per_customer_per_hour() {
     let p = world().await;
     for i in 0..10 {
-        let (status, body) = p.write(ApplyCoupon, json!({"code": format!("GUESS{i}")})).await;
-        assert_eq!((status, body["error"]["reason"].as_str()), (400, Some("code_unknown")));
+        let (status, body) = p
+            .write(ApplyCoupon, json!({"code": format!("GUESS{i}")}))
+            .await;
+        assert_eq!(
+            (status, body["error"]["reason"].as_str()),
+            (400, Some("code_unknown"))
+        );
     }
     promo(&p.h, "REAL", "10", &[]).await;
     // The 11th attempt, even with a real code, from another login of the same customer.
     let answer = p
-        .write_as(ApplyCoupon, "user_2", &p.me.clone(), json!({"code": "REAL"}))
+        .write_as(
+            ApplyCoupon,
+            "user_2",
+            &p.me.clone(),
+            json!({"code": "REAL"}),
+        )
         .await;
-    assert_eq!(reason(&answer), (403, "code_attempt_limit".into()), "{}", answer.1);
+    assert_eq!(
+        reason(&answer),
+        (403, "code_attempt_limit".into()),
+        "{}",
+        answer.1
+    );
 }
 
 #[tokio::test]
@@ -517,25 +654,29 @@ async fn a_code_for_another_product_is_quoted_as_stripe_applies_it() {
     .await;
     let path = format!("/v1/subscriptions/{}", p.sub);
     let answer = p.write(ApplyCoupon, json!({"code": "ADDON50"})).await;
-    assert_eq!(reason(&answer), (400, "code_not_applicable".into()), "{}", answer.1);
+    assert_eq!(
+        reason(&answer),
+        (400, "code_not_applicable".into()),
+        "{}",
+        answer.1
+    );
     assert_eq!(p.posts(&path).await, 0);
     // And Stripe (the emulator) agrees: the code takes nothing off this plan's invoice.
     let promo_id = p.h.stripe.get("/v1/promotion_codes?code=ADDON50").await["data"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let preview = p
-        .h
-        .stripe
-        .post(
-            "/v1/invoices/create_preview",
-            &[
-                ("customer", &p.me),
-                ("subscription", &p.sub),
-                ("discounts[0][promotion_code]", &promo_id),
-            ],
-        )
-        .await;
+    let preview =
+        p.h.stripe
+            .post(
+                "/v1/invoices/create_preview",
+                &[
+                    ("customer", &p.me),
+                    ("subscription", &p.sub),
+                    ("discounts[0][promotion_code]", &promo_id),
+                ],
+            )
+            .await;
     assert_eq!(preview["amount_due"], 9900, "{preview}");
 }
 
@@ -548,7 +689,11 @@ async fn the_same_refund_asked_twice_is_made_once() {
     let ch = charge["id"].as_str().unwrap();
     let ask = json!({"payment_id": ch, "amount": 500});
     let (status, first) = p.propose_confirm(RequestRefund, ask.clone()).await;
-    assert_eq!((status, first["status"].as_str()), (200, Some("done")), "{first}");
+    assert_eq!(
+        (status, first["status"].as_str()),
+        (200, Some("done")),
+        "{first}"
+    );
     // A model that lost track proposes and confirms the same refund again.
     let (status, second) = p.propose_confirm(RequestRefund, ask.clone()).await;
     assert_eq!(status, 200, "{second}");
@@ -566,13 +711,23 @@ async fn identical_proposals_confirmed_at_once_refund_once() {
     let ch = charge["id"].as_str().unwrap();
     let mut tokens = Vec::new();
     for _ in 0..10 {
-        let (_, body) = p.write(RequestRefund, json!({"payment_id": ch, "amount": 500})).await;
+        let (_, body) = p
+            .write(RequestRefund, json!({"payment_id": ch, "amount": 500}))
+            .await;
         tokens.push(token_of(&body));
     }
-    let answers = join_all(tokens.iter().map(|t| p.write(RequestRefund, json!({"confirm": t})))).await;
+    let answers = join_all(
+        tokens
+            .iter()
+            .map(|t| p.write(RequestRefund, json!({"confirm": t}))),
+    )
+    .await;
     assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
     assert_eq!(p.refunds_of(ch).await, 1);
-    let dups = answers.iter().filter(|(_, b)| b["data"]["duplicate_of"].is_object()).count();
+    let dups = answers
+        .iter()
+        .filter(|(_, b)| b["data"]["duplicate_of"].is_object())
+        .count();
     assert_eq!(dups, 9);
 }
 
@@ -587,7 +742,12 @@ async fn no_visitor_takes_another_customers_email() {
     let answer = p
         .propose_confirm(UpdateBillingDetails, json!({"email": "Victim@Example.com"}))
         .await;
-    assert_eq!(reason(&answer), (403, "email_in_use".into()), "{}", answer.1);
+    assert_eq!(
+        reason(&answer),
+        (403, "email_in_use".into()),
+        "{}",
+        answer.1
+    );
     assert_eq!(p.posts(&path).await, before);
     // The victim still signs in by email.
     let token = p.h.token(visitor_claims(
@@ -597,7 +757,10 @@ async fn no_visitor_takes_another_customers_email() {
     let (status, body) = p.h.call(&GetBillingInfo, Some(&token), "{}").await;
     assert_eq!(status, 200, "{body}");
     let audit = p.h.audit.records.lock().unwrap().clone();
-    assert_eq!(audit.last().unwrap().customer.as_deref(), Some(victim.as_str()));
+    assert_eq!(
+        audit.last().unwrap().customer.as_deref(),
+        Some(victim.as_str())
+    );
 }
 
 #[tokio::test]
@@ -606,19 +769,37 @@ async fn one_email_change_in_30_days() {
     let (status, body) = p
         .propose_confirm(UpdateBillingDetails, json!({"email": "new@example.com"}))
         .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
     let answer = p
         .propose_confirm(UpdateBillingDetails, json!({"email": "newer@example.com"}))
         .await;
-    assert_eq!(reason(&answer), (403, "email_change_limit".into()), "{}", answer.1);
+    assert_eq!(
+        reason(&answer),
+        (403, "email_change_limit".into()),
+        "{}",
+        answer.1
+    );
     // Other details may still change.
     let (status, body) = p
         .propose_confirm(UpdateBillingDetails, json!({"name": "Ada"}))
         .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
     p.h.configure(|c| c.policy.email_changes = false);
     let answer = p
-        .write_as(UpdateBillingDetails, "u9", &p.h.stripe.customer("z@example.com", None).await, json!({"email": "zz@example.com"}))
+        .write_as(
+            UpdateBillingDetails,
+            "u9",
+            &p.h.stripe.customer("z@example.com", None).await,
+            json!({"email": "zz@example.com"}),
+        )
         .await;
     assert_eq!(reason(&answer), (403, "email_changes_off".into()));
 }
@@ -629,12 +810,18 @@ async fn one_email_change_in_30_days() {
 fn a_new_tenant_serves_no_write_tool_and_a_later_tool_starts_off() {
     let fresh = TenantConfig::new("fresh");
     for tool in ["request_refund", "change_plan", "get_subscription_status"] {
-        assert!(!fresh.tool_enabled(tool), "{tool} served by a tenant that lists nothing");
+        assert!(
+            !fresh.tool_enabled(tool),
+            "{tool} served by a tenant that lists nothing"
+        );
     }
     // A config stored before the list: what it served then, and nothing newer.
     let old: TenantConfig = serde_json::from_value(json!({"tenant": "old"})).unwrap();
     assert!(old.tool_enabled("request_refund"));
-    assert!(!old.tool_enabled("start_subscription"), "a later release's tool starts off");
+    assert!(
+        !old.tool_enabled("start_subscription"),
+        "a later release's tool starts off"
+    );
 }
 
 #[tokio::test]
@@ -645,7 +832,12 @@ async fn no_listed_prices_is_no_plan_change() {
     let free = p.h.stripe.price("Internal", 0, "usd").await;
     for price in [&free, &p.starter] {
         let answer = p.write(ChangePlan, json!({"price_id": price})).await;
-        assert_eq!(reason(&answer), (403, "no_prices_allowed".into()), "{}", answer.1);
+        assert_eq!(
+            reason(&answer),
+            (403, "no_prices_allowed".into()),
+            "{}",
+            answer.1
+        );
     }
     assert_eq!(p.posts(&format!("/v1/subscriptions/{}", p.sub)).await, 0);
 }
@@ -667,18 +859,38 @@ async fn one_customers_refunds_do_not_use_up_the_tenants() {
     }
     let done = answers.iter().filter(|(s, _)| *s == 200).count();
     assert_eq!(done, 3, "{answers:?}");
-    assert_eq!(reason(&answers[3]), (403, "customer_refund_rate_exceeded".into()));
+    assert_eq!(
+        reason(&answers[3]),
+        (403, "customer_refund_rate_exceeded".into())
+    );
     // The tenant's other customers still get theirs.
-    let them = p.h.stripe.customer("them@example.com", Some("pm_card_visa")).await;
+    let them =
+        p.h.stripe
+            .customer("them@example.com", Some("pm_card_visa"))
+            .await;
     p.h.stripe.subscribe(&them, &p.growth, &[]).await;
     let theirs = p.latest_charge(&them).await;
     let (_, body) = p
-        .write_as(RequestRefund, "user_9", &them, json!({"payment_id": theirs["id"], "amount": 100}))
+        .write_as(
+            RequestRefund,
+            "user_9",
+            &them,
+            json!({"payment_id": theirs["id"], "amount": 100}),
+        )
         .await;
     let (status, body) = p
-        .write_as(RequestRefund, "user_9", &them, json!({"confirm": token_of(&body)}))
+        .write_as(
+            RequestRefund,
+            "user_9",
+            &them,
+            json!({"confirm": token_of(&body)}),
+        )
         .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -693,7 +905,10 @@ async fn a_flooding_visitor_never_spends_the_others_budget() {
     for _ in 0..30 {
         statuses.push(p.h.call(&GetBillingInfo, Some(&flood), "{}").await.0);
     }
-    assert!(statuses.iter().filter(|s| **s == 429).count() >= 25, "{statuses:?}");
+    assert!(
+        statuses.iter().filter(|s| **s == 429).count() >= 25,
+        "{statuses:?}"
+    );
     for i in 0..3 {
         let calm = p.token_as(&format!("calm{i}"), &p.me);
         let (status, body) = p.h.call(&GetSubscriptionStatus, Some(&calm), "{}").await;
@@ -716,8 +931,10 @@ fn mcp_request(token: &str, body: &Value) -> Request {
 fn tool_calls(n: usize) -> Value {
     Value::Array(
         (0..n)
-            .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
-                            "params": {"name": "get_billing_info", "arguments": {}}}))
+            .map(|i| {
+                json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                            "params": {"name": "get_billing_info", "arguments": {}}})
+            })
             .collect(),
     )
 }
@@ -758,7 +975,9 @@ async fn a_claimed_confirmation_past_its_life_expires_instead_of_acting() {
     p.h.configure(|c| c.policy.confirmation_ttl_secs = 2);
     let charge = p.latest_charge(&p.me).await;
     let ch = charge["id"].as_str().unwrap();
-    let (_, body) = p.write(RequestRefund, json!({"payment_id": ch, "amount": 700})).await;
+    let (_, body) = p
+        .write(RequestRefund, json!({"payment_id": ch, "amount": 700}))
+        .await;
     let confirm = json!({"confirm": token_of(&body)});
     fault(&p, "hang", false).await;
     let (status, _) = p.write(RequestRefund, confirm.clone()).await;
@@ -766,14 +985,26 @@ async fn a_claimed_confirmation_past_its_life_expires_instead_of_acting() {
     p.h.stripe.clear_faults().await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let answer = p.write(RequestRefund, confirm.clone()).await;
-    assert_eq!(answer.1["error"]["code"], "confirmation_expired", "{}", answer.1);
-    assert_eq!(p.refunds_of(ch).await, 0, "nothing happened, and nothing will");
+    assert_eq!(
+        answer.1["error"]["code"], "confirmation_expired",
+        "{}",
+        answer.1
+    );
+    assert_eq!(
+        p.refunds_of(ch).await,
+        0,
+        "nothing happened, and nothing will"
+    );
     // What it held is given back: the same refund can be asked afresh.
     p.h.configure(|c| c.policy.confirmation_ttl_secs = 600);
     let (status, body) = p
         .propose_confirm(RequestRefund, json!({"payment_id": ch, "amount": 700}))
         .await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
     assert_eq!(p.refunds_of(ch).await, 1);
 }
 
@@ -786,7 +1017,9 @@ async fn a_lost_answer_retried_after_stripes_idempotency_window_acts_once() {
     let p = world().await;
     let charge = p.latest_charge(&p.me).await;
     let ch = charge["id"].as_str().unwrap();
-    let (_, body) = p.write(RequestRefund, json!({"payment_id": ch, "amount": 800})).await;
+    let (_, body) = p
+        .write(RequestRefund, json!({"payment_id": ch, "amount": 800}))
+        .await;
     let confirm = json!({"confirm": token_of(&body)});
     fault(&p, "reset", true).await;
     let (status, _) = p.write(RequestRefund, confirm.clone()).await;
@@ -797,7 +1030,11 @@ async fn a_lost_answer_retried_after_stripes_idempotency_window_acts_once() {
         .control("clock/advance", json!({"seconds": 25 * 3600}))
         .await;
     let (status, body) = p.write(RequestRefund, confirm).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("done")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("done")),
+        "{body}"
+    );
     assert_eq!(p.refunds_of(ch).await, 1, "and only once");
 }
 
@@ -811,7 +1048,10 @@ async fn reads_never_push_a_refund_out_of_agent_insight() {
     }
     let charge = p.latest_charge(&p.me).await;
     let (status, body) = p
-        .propose_confirm(RequestRefund, json!({"payment_id": charge["id"], "amount": 100}))
+        .propose_confirm(
+            RequestRefund,
+            json!({"payment_id": charge["id"], "amount": 100}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let token = p.token_as("user_1", &p.me);
@@ -822,9 +1062,16 @@ async fn reads_never_push_a_refund_out_of_agent_insight() {
     let (status, insight) = p.h.insight(Some(&agent), &[("customer_id", &p.me)]).await;
     assert_eq!(status, 200, "{insight}");
     let actions = insight["recent_actions"].as_array().unwrap();
-    assert_eq!(actions[0]["tool"], "request_refund", "writes first: {actions:?}");
+    assert_eq!(
+        actions[0]["tool"], "request_refund",
+        "writes first: {actions:?}"
+    );
     assert!(actions.len() <= 10);
-    assert_eq!(insight["recent_payments"].as_array().unwrap().len(), 3, "{insight}");
+    assert_eq!(
+        insight["recent_payments"].as_array().unwrap().len(),
+        3,
+        "{insight}"
+    );
 }
 
 fn dispute_event(charge: &str) -> Value {
@@ -860,9 +1107,16 @@ async fn a_dispute_is_found_through_its_charge() {
     let charge = p.latest_charge(&p.me).await;
     let event = dispute_event(charge["id"].as_str().unwrap());
     let (status, body) = deliver(&p.h, &event).await;
-    assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")), "{body}");
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("applied")),
+        "{body}"
+    );
     let facts = p.h.app.state.facts(TENANT, &p.me).await.unwrap();
-    assert!(facts.iter().any(|f| f.key.starts_with("dispute#")), "{facts:?}");
+    assert!(
+        facts.iter().any(|f| f.key.starts_with("dispute#")),
+        "{facts:?}"
+    );
 }
 
 #[tokio::test]
@@ -873,5 +1127,9 @@ async fn an_event_over_64_kib_is_taken() {
     // Stripe's objects can be large (an invoice's lines, metadata): 200 KiB here.
     event["data"]["object"]["evidence_details"] = json!({"note": "x".repeat(200 * 1024)});
     let (status, body) = deliver(&p.h, &event).await;
-    assert_eq!((status, body["outcome"].as_str()), (200, Some("applied")), "{body}");
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("applied")),
+        "{body}"
+    );
 }

@@ -507,7 +507,11 @@ mod plans {
         let path = format!("/v1/subscriptions/{}", w.sub);
         // Ten different plans: ten different writes (the same one twice is done once).
         for i in 0..10 {
-            prices.push(w.h.stripe.price(&format!("Tier {i}"), 2000 + i, "usd").await);
+            prices.push(
+                w.h.stripe
+                    .price(&format!("Tier {i}"), 2000 + i, "usd")
+                    .await,
+            );
         }
         w.h.configure(|t| t.allowed_prices = prices.clone());
         let mut tokens = Vec::new();

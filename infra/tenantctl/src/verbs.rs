@@ -553,7 +553,11 @@ async fn switch(aws: &Aws, tenant: &str, tools: &[String], on: bool) -> Result<D
     if !unserved.is_empty() {
         text.push(format!(
             "listed but off until a key that can serve them is connected: {}",
-            unserved.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            unserved
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     Ok(Done {
@@ -576,7 +580,15 @@ async fn migrate(aws: &Aws) -> Result<Done, Failure> {
             ..config
         };
         aws.put_config(&next, false).await?;
-        audited(aws, &tenant, "migrate", None, json!({"enabled_tools": list}), "ok").await?;
+        audited(
+            aws,
+            &tenant,
+            "migrate",
+            None,
+            json!({"enabled_tools": list}),
+            "ok",
+        )
+        .await?;
         migrated.push(json!({"tenant": tenant, "enabled_tools": list}));
     }
     let text = if migrated.is_empty() {
@@ -584,8 +596,13 @@ async fn migrate(aws: &Aws) -> Result<Done, Failure> {
     } else {
         migrated
             .iter()
-            .map(|m| format!("{}: enabled_tools written ({} tools)", m["tenant"].as_str().unwrap_or("?"),
-                m["enabled_tools"].as_array().map_or(0, Vec::len)))
+            .map(|m| {
+                format!(
+                    "{}: enabled_tools written ({} tools)",
+                    m["tenant"].as_str().unwrap_or("?"),
+                    m["enabled_tools"].as_array().map_or(0, Vec::len)
+                )
+            })
             .collect()
     };
     Ok(Done {
@@ -827,12 +844,16 @@ mod tests {
             "return_url=http://shop.example.com/account",
             "return_url=javascript:alert(1)",
             "rate_limits.per_visitor_per_minute=100000",
+            "rate_limits.per_visitor_per_minute=0",
         ] {
             let e = settle(&c, &[bad.into()]).unwrap_err();
             assert_eq!(e.exit_code(), 4, "{bad}: {e}");
         }
         let local = settle(&c, &["return_url=http://localhost:8080/account".into()]).unwrap();
-        assert_eq!(local.return_url.as_deref(), Some("http://localhost:8080/account"));
+        assert_eq!(
+            local.return_url.as_deref(),
+            Some("http://localhost:8080/account")
+        );
     }
 
     #[test]

@@ -75,7 +75,13 @@ fn duplicate<'a>(
         .max_by_key(|e| e.at)
 }
 
-fn refund(policy: &Policy, history: &History, act: &Act, id: &str, now: i64) -> Result<(), ApiError> {
+fn refund(
+    policy: &Policy,
+    history: &History,
+    act: &Act,
+    id: &str,
+    now: i64,
+) -> Result<(), ApiError> {
     let Act::Refund {
         amount,
         currency,
@@ -156,9 +162,9 @@ fn plan_change(
         return Ok(());
     };
     // No proration credit for time whose payment was refunded.
-    let refunded = history.others(id).any(|e| {
-        matches!(&e.act, Act::Refund { period: Some(p), .. } if p == period)
-    });
+    let refunded = history
+        .others(id)
+        .any(|e| matches!(&e.act, Act::Refund { period: Some(p), .. } if p == period));
     if refunded {
         return Err(ApiError::policy_denied(
             "period_refunded",
@@ -184,7 +190,8 @@ fn plan_change(
 
 /// The calendar month (UTC) of `t`, as `(year, month)`.
 fn month_of(t: i64) -> (i32, u8) {
-    let d = time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let d =
+        time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     (d.year(), u8::from(d.month()))
 }
 
@@ -300,13 +307,29 @@ fn resume(history: &History, act: &Act, id: &str) -> Result<(), ApiError> {
     };
     let set_by_bot_cancel = cancel_at.is_none_or(|end| {
         let cancel = latest(|a| matches!(a, Act::Cancel { .. }));
-        let undone = latest(|a| matches!(a, Act::Resume { cancel_at: Some(_), .. }));
+        let undone = latest(|a| {
+            matches!(
+                a,
+                Act::Resume {
+                    cancel_at: Some(_),
+                    ..
+                }
+            )
+        });
         matches!(cancel, Some(Entry { act: Act::Cancel { at: Some(at), .. }, .. }) if *at == end)
             && cancel.map(|c| c.at) > undone.map(|u| u.at)
     });
     let set_by_bot_pause = pause_until.is_none_or(|end| {
         let pause = latest(|a| matches!(a, Act::Pause { .. }));
-        let undone = latest(|a| matches!(a, Act::Resume { pause_until: Some(_), .. }));
+        let undone = latest(|a| {
+            matches!(
+                a,
+                Act::Resume {
+                    pause_until: Some(_),
+                    ..
+                }
+            )
+        });
         matches!(pause, Some(Entry { act: Act::Pause { until, .. }, .. }) if *until == end)
             && pause.map(|p| p.at) > undone.map(|u| u.at)
     });
@@ -375,9 +398,9 @@ fn details(
             "That email can't be used for your account here; a person from our support team can help.",
         ));
     }
-    let recent = history.others(id).any(|e| {
-        matches!(&e.act, Act::Details { email: Some(_), .. }) && now - e.at < 30 * DAY
-    });
+    let recent = history
+        .others(id)
+        .any(|e| matches!(&e.act, Act::Details { email: Some(_), .. }) && now - e.at < 30 * DAY);
     if recent {
         return Err(ApiError::policy_denied(
             "email_change_limit",
@@ -387,7 +410,13 @@ fn details(
     Ok(())
 }
 
-fn retry(policy: &Policy, history: &History, act: &Act, id: &str, now: i64) -> Result<(), ApiError> {
+fn retry(
+    policy: &Policy,
+    history: &History,
+    act: &Act,
+    id: &str,
+    now: i64,
+) -> Result<(), ApiError> {
     let Act::Retry { invoice } = act else {
         return Ok(());
     };

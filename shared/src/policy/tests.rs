@@ -62,7 +62,10 @@ fn refused(v: Verdict) -> String {
 #[test]
 fn a_refunded_period_cannot_be_credited_again() {
     let refunded = entry("a", NOW - 60, refund(9900, Some(period())));
-    assert_eq!(refused(judged(&[refunded], &plan_change(8000))), "period_refunded");
+    assert_eq!(
+        refused(judged(&[refunded], &plan_change(8000))),
+        "period_refunded"
+    );
     // Another period's refund does not hold the change.
     let older = PeriodRef {
         subscription: "sub_1".into(),
@@ -76,10 +79,16 @@ fn a_refunded_period_cannot_be_credited_again() {
 fn a_credited_period_is_refunded_at_most_what_is_left() {
     let changed = entry("a", NOW - 60, plan_change(8000));
     assert_eq!(
-        refused(judged(&[changed.clone()], &refund(9900, Some(period())))),
+        refused(judged(
+            std::slice::from_ref(&changed),
+            &refund(9900, Some(period()))
+        )),
         "period_credited"
     );
-    assert_eq!(judged(&[changed], &refund(1900, Some(period()))), Verdict::Allow);
+    assert_eq!(
+        judged(&[changed], &refund(1900, Some(period()))),
+        Verdict::Allow
+    );
 }
 
 #[test]
@@ -96,7 +105,10 @@ fn the_customers_refunds_are_counted_per_hour_and_per_30_days() {
         .collect();
     assert_eq!(judged(&old, &refund(1, None)), Verdict::Allow);
     let big = entry("big", NOW - 10 * DAY, refund(49_000, None));
-    assert_eq!(refused(judged(&[big.clone()], &refund(1_001, None))), "refund_cap_exceeded");
+    assert_eq!(
+        refused(judged(std::slice::from_ref(&big), &refund(1_001, None))),
+        "refund_cap_exceeded"
+    );
     assert_eq!(judged(&[big], &refund(1_000, None)), Verdict::Allow);
     let gone = entry("big", NOW - 31 * DAY, refund(49_000, None));
     assert_eq!(judged(&[gone], &refund(50_000, None)), Verdict::Allow);
@@ -118,7 +130,10 @@ fn plan_changes_count_per_calendar_month() {
             )
         })
         .collect();
-    assert_eq!(refused(judged(&changes, &plan_change(0))), "plan_change_limit");
+    assert_eq!(
+        refused(judged(&changes, &plan_change(0))),
+        "plan_change_limit"
+    );
 }
 
 fn pause(until: i64, renewal: Option<i64>) -> Act {
@@ -132,9 +147,15 @@ fn pause(until: i64, renewal: Option<i64>) -> Act {
 #[test]
 fn pauses_once_a_year_within_90_days_and_never_over_a_yearly_renewal() {
     let earlier = entry("p", NOW - 200 * DAY, pause(NOW - 170 * DAY, None));
-    assert_eq!(refused(judged(&[earlier], &pause(NOW + DAY, None))), "pause_limit");
+    assert_eq!(
+        refused(judged(&[earlier], &pause(NOW + DAY, None))),
+        "pause_limit"
+    );
     let long_ago = entry("p", NOW - 400 * DAY, pause(NOW - 370 * DAY, None));
-    assert_eq!(judged(&[long_ago], &pause(NOW + 90 * DAY, None)), Verdict::Allow);
+    assert_eq!(
+        judged(&[long_ago], &pause(NOW + 90 * DAY, None)),
+        Verdict::Allow
+    );
     assert_eq!(
         refused(judged(&[], &pause(NOW + 40 * DAY, Some(NOW + 30 * DAY)))),
         "pause_spans_renewal"
@@ -153,7 +174,10 @@ fn resume_undoes_only_the_bots_end_date_or_pause() {
         cancel_at,
         pause_until,
     };
-    assert_eq!(refused(judged(&[], &resume(Some(end), None))), "set_by_merchant");
+    assert_eq!(
+        refused(judged(&[], &resume(Some(end), None))),
+        "set_by_merchant"
+    );
     let bot_cancel = entry(
         "c",
         NOW - 800,
@@ -162,10 +186,16 @@ fn resume_undoes_only_the_bots_end_date_or_pause() {
             at: Some(end),
         },
     );
-    assert_eq!(judged(&[bot_cancel.clone()], &resume(Some(end), None)), Verdict::Allow);
+    assert_eq!(
+        judged(std::slice::from_ref(&bot_cancel), &resume(Some(end), None)),
+        Verdict::Allow
+    );
     // The merchant moved the date the bot set.
     assert_eq!(
-        refused(judged(&[bot_cancel.clone()], &resume(Some(end + DAY), None))),
+        refused(judged(
+            std::slice::from_ref(&bot_cancel),
+            &resume(Some(end + DAY), None)
+        )),
         "set_by_merchant"
     );
     // The bot's cancel was undone already (longer ago than a duplicate's window); the end
@@ -180,7 +210,10 @@ fn resume_undoes_only_the_bots_end_date_or_pause() {
         judged(&[bot_pause], &resume(None, Some(NOW + 5 * DAY))),
         Verdict::Allow
     );
-    assert_eq!(refused(judged(&[], &resume(None, Some(0)))), "set_by_merchant");
+    assert_eq!(
+        refused(judged(&[], &resume(None, Some(0)))),
+        "set_by_merchant"
+    );
 }
 
 #[test]
@@ -206,13 +239,19 @@ fn one_code_per_subscription_unless_the_tenant_stacks() {
         ..Policy::default()
     };
     let h = History::default();
-    assert_eq!(judge(&stacking, &h, &code(1), "me", NOW, &Dates::utc()), Verdict::Allow);
+    assert_eq!(
+        judge(&stacking, &h, &code(1), "me", NOW, &Dates::utc()),
+        Verdict::Allow
+    );
 }
 
 #[test]
 fn the_same_write_within_the_window_is_a_duplicate_while_it_stands() {
     let first = entry("a", NOW - 60, refund(500, None));
-    assert_eq!(judged(&[first.clone()], &refund(500, None)), Verdict::Duplicate(first.clone()));
+    assert_eq!(
+        judged(std::slice::from_ref(&first), &refund(500, None)),
+        Verdict::Duplicate(first.clone())
+    );
     let old = entry("a", NOW - 601, refund(500, None));
     assert_eq!(judged(&[old], &refund(500, None)), Verdict::Allow);
     // A cancel that was resumed since no longer stands: cancelling again is a new write.
@@ -230,13 +269,19 @@ fn the_same_write_within_the_window_is_a_duplicate_while_it_stands() {
             pause_until: None,
         },
     );
-    assert_eq!(judged(&[c.clone()], &cancel), Verdict::Duplicate(c.clone()));
+    assert_eq!(
+        judged(std::slice::from_ref(&c), &cancel),
+        Verdict::Duplicate(c.clone())
+    );
     assert_eq!(judged(&[c, r], &cancel), Verdict::Allow);
     // A payment retry is never a duplicate (its own plan reads the invoice's state).
     let retry = Act::Retry {
         invoice: "in_1".into(),
     };
-    assert_eq!(judged(&[entry("t", NOW - 5, retry.clone())], &retry), Verdict::Allow);
+    assert_eq!(
+        judged(&[entry("t", NOW - 5, retry.clone())], &retry),
+        Verdict::Allow
+    );
 }
 
 #[test]
@@ -246,10 +291,16 @@ fn email_changes_are_bounded() {
         email: email.map(str::to_string),
         email_taken: taken,
     };
-    assert_eq!(refused(judged(&[], &details(Some("x@y.z"), true))), "email_in_use");
+    assert_eq!(
+        refused(judged(&[], &details(Some("x@y.z"), true))),
+        "email_in_use"
+    );
     let changed = entry("e", NOW - 5 * DAY, details(Some("a@b.c"), false));
     assert_eq!(
-        refused(judged(&[changed.clone()], &details(Some("x@y.z"), false))),
+        refused(judged(
+            std::slice::from_ref(&changed),
+            &details(Some("x@y.z"), false)
+        )),
         "email_change_limit"
     );
     assert_eq!(judged(&[changed], &details(None, false)), Verdict::Allow);
@@ -258,7 +309,14 @@ fn email_changes_are_bounded() {
         ..Policy::default()
     };
     let h = History::default();
-    let v = judge(&off, &h, &details(Some("x@y.z"), false), "me", NOW, &Dates::utc());
+    let v = judge(
+        &off,
+        &h,
+        &details(Some("x@y.z"), false),
+        "me",
+        NOW,
+        &Dates::utc(),
+    );
     assert_eq!(refused(v), "email_changes_off");
 }
 
@@ -277,7 +335,13 @@ fn the_history_forgets_what_no_rule_looks_at() {
     let h = History {
         version: 3,
         entries: vec![
-            entry("retry", NOW - 3 * DAY, Act::Retry { invoice: "in_1".into() }),
+            entry(
+                "retry",
+                NOW - 3 * DAY,
+                Act::Retry {
+                    invoice: "in_1".into(),
+                },
+            ),
             entry("refund", NOW - 20 * DAY, refund(100, None)),
             entry("pause", NOW - 300 * DAY, pause(NOW - 250 * DAY, None)),
         ],

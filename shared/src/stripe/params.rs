@@ -24,7 +24,10 @@ impl Params {
 
     /// The value set for `key` (the first, if set more than once).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn encode(&self) -> String {

@@ -256,7 +256,10 @@ impl Invoice {
             list.data.iter().any(|p| {
                 p.payment.charge.as_ref().is_some_and(|c| c.id() == charge)
                     || intent.is_some_and(|i| {
-                        p.payment.payment_intent.as_ref().is_some_and(|x| x.id() == i)
+                        p.payment
+                            .payment_intent
+                            .as_ref()
+                            .is_some_and(|x| x.id() == i)
                     })
             })
         })

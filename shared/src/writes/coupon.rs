@@ -185,7 +185,11 @@ impl WriteTool for ApplyCoupon {
         }
         // Stripe applies a coupon restricted to products to those products' lines only; one
         // for none of this plan's products would take nothing off.
-        if let Some(only) = coupon.applies_to.as_ref().filter(|a| !a.products.is_empty()) {
+        if let Some(only) = coupon
+            .applies_to
+            .as_ref()
+            .filter(|a| !a.products.is_empty())
+        {
             let fits = sub
                 .items
                 .data

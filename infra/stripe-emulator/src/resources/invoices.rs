@@ -86,7 +86,11 @@ pub fn list_payments(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     // invoice payments made with that payment.
     let payment = match opt_obj(p.get("payment"), "payment")? {
         Some(Some(pay)) => {
-            allow_nested(pay, "payment", &["type", "payment_intent", "payment_record"])?;
+            allow_nested(
+                pay,
+                "payment",
+                &["type", "payment_intent", "payment_record"],
+            )?;
             let kind = opt_str(pay.get("type"), "payment[type]")?
                 .ok_or_else(|| ApiError::missing("payment[type]"))?;
             let id = opt_str(pay.get(kind.as_str()), &format!("payment[{kind}]"))?;
@@ -104,7 +108,9 @@ pub fn list_payments(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
                 && status.as_deref().is_none_or(|s| v["status"] == s)
                 && payment.as_ref().is_none_or(|(kind, id)| {
                     v["payment"]["type"] == kind.as_str()
-                        && id.as_deref().is_none_or(|id| v["payment"][kind.as_str()] == id)
+                        && id
+                            .as_deref()
+                            .is_none_or(|id| v["payment"][kind.as_str()] == id)
                 })
         },
     )

@@ -53,11 +53,7 @@ pub fn apply(
         else {
             continue;
         };
-        let left: i64 = lines
-            .iter()
-            .filter(|l| eligible(coupon, l))
-            .map(net)
-            .sum();
+        let left: i64 = lines.iter().filter(|l| eligible(coupon, l)).map(net).sum();
         let shares = shares(coupon, currency, lines, left);
         let sum: i64 = shares.iter().sum();
         for (line, share) in lines.iter_mut().zip(&shares) {
@@ -177,7 +173,10 @@ mod tests {
         let a = apply(&amount_off, &["di_1".into()], &json!("usd"), &mut lines, 0);
         assert_eq!(a.total, 1000, "at most the eligible line's amount");
         let mut other = vec![of(4900, "prod_B")];
-        assert_eq!(apply(&amount_off, &["di_1".into()], &json!("usd"), &mut other, 0).total, 0);
+        assert_eq!(
+            apply(&amount_off, &["di_1".into()], &json!("usd"), &mut other, 0).total,
+            0
+        );
     }
 
     #[test]
