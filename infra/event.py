@@ -1,4 +1,4 @@
-"""API Gateway (HTTP API, payload 2.0) events for the functions, for `cargo lambda invoke`
+"""API Gateway (REST API, proxy integration, payload 1.0) events for the functions, for `cargo lambda invoke`
 and `sam local invoke -e`. events/<function>.json are templates whose {{PLACEHOLDERS}}
 (tokens, ids, the webhook's body and signature) this fills from .local/demo.env:
 
@@ -22,24 +22,36 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
 
+STAGE = "live"
+
+
 def event(method: str, route: str) -> dict:
     method, path, query, headers, body = st.sample_request(method, route)
     headers = {"content-type": "application/json", "user-agent": "events/", **headers}
-    route_key = "$default" if route == st.FALLBACK else f"{method} {route}"
+    resource = "/{proxy+}" if route == st.FALLBACK else route
+    if route == st.FALLBACK:
+        params = {"proxy": path.lstrip("/")}
+    elif "{tenant}" in route:
+        params = {"tenant": "{{TENANT}}"}
+    else:
+        params = None
     return {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": "&".join(f"{k}={v}" for k, v in query.items()),
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
         "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": query or None,
-        "pathParameters": {"tenant": "{{TENANT}}"} if "{tenant}" in route else None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
+        "pathParameters": params,
+        "stageVariables": None,
         "requestContext": {
-            "accountId": "123456789012", "apiId": "local", "domainName": "localhost",
-            "domainPrefix": "localhost", "requestId": "{{REQUEST_ID}}", "routeKey": route_key,
-            "stage": "$default", "time": "26/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": method, "path": path,
-                     "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "events/"},
+            "accountId": "123456789012", "apiId": "local", "resourceId": "local",
+            "resourcePath": resource, "httpMethod": method, "requestId": "{{REQUEST_ID}}",
+            "path": f"/{STAGE}{path}", "stage": STAGE, "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "events/"},
+            "domainName": "localhost", "requestTime": "26/Nov/2026:00:00:00 +0000",
+            "requestTimeEpoch": 0,
         },
         "body": None if body is None else (body if isinstance(body, str) else json.dumps(body)),
         "isBase64Encoded": False,
@@ -57,7 +69,9 @@ def write() -> None:
 def fill(text: str, env: dict[str, str]) -> str:
     """The template with every placeholder replaced by the local stack's values."""
     doc = json.loads(st.fill(text, env))
-    doc["requestContext"]["timeEpoch"] = int(time.time() * 1000)
+    doc["requestContext"]["requestTimeEpoch"] = int(time.time() * 1000)
+    # API Gateway sends every header both ways; the signature was filled in one of them.
+    doc["multiValueHeaders"] = {k: [v] for k, v in doc["headers"].items()}
     return json.dumps(doc)
 
 

@@ -26,6 +26,7 @@ import jwt
 import requests
 
 import provision
+import template as tpl
 import seed_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -419,7 +420,7 @@ class Stack:
             self.pidfile.unlink(missing_ok=True)
 
 
-FALLBACK = "$default"
+FALLBACK = tpl.FALLBACK
 
 
 def expected_status(path: str) -> int:

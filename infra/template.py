@@ -86,16 +86,27 @@ def resources(template: dict, kind: str) -> dict[str, dict]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+#: The path the REST API's greedy catch-all (`/{proxy+}` and `/`) stands for.
+FALLBACK = "/{proxy+}"
+
+
 def functions(template: dict) -> list[dict]:
-    """Each function: its binary and its HTTP routes."""
+    """Each function: its binary and its HTTP routes, `(method, path)`. The gateway takes
+    any method on a path (the function answers the others with 405); the route's own
+    method is the function's `Metadata.Method`. The fallback's catch-all is one route,
+    `("ANY", FALLBACK)`."""
     out = []
     for logical, res in resources(template, "AWS::Serverless::Function").items():
         binary = res["Metadata"]["BuildProperties"]["Binary"]
-        routes = [
-            (ev["Properties"]["Method"], ev["Properties"]["Path"])
+        paths = [
+            ev["Properties"]["Path"]
             for ev in res["Properties"].get("Events", {}).values()
-            if ev["Type"] == "HttpApi"
+            if ev["Type"] == "Api"
         ]
+        if "/{proxy+}" in paths:
+            routes = [("ANY", FALLBACK)]
+        else:
+            routes = [(res["Metadata"]["Method"], p) for p in paths]
         env = res["Properties"].get("Environment", {}).get("Variables", {})
         out.append({"logical": logical, "binary": binary, "routes": routes, "env": env})
     return out

@@ -1,4 +1,4 @@
-"""events/: one API Gateway (HTTP API) event per function, filled by infra/event.py and run
+"""events/: one API Gateway (REST API, proxy integration) event per function, filled by infra/event.py and run
 through `cargo lambda invoke` against the local stack's function processes, as `sam local
 invoke -e` would run them: each answers as its route does over HTTP."""
 import json

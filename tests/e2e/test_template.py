@@ -11,13 +11,13 @@ import template as tpl  # noqa: E402
 
 def test_every_template_route_is_served_locally_and_nothing_else():
     """Locally each path takes any method (its function answers a wrong one with 405) and a
-    catch-all stands for API Gateway's `$default` route."""
+    catch-all stands for the REST API's greedy `/{proxy+}` and `/`."""
     router = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["metadata"]["lambda"]["watch"]["router"]
     local = {(path, fn) for path, fn in router.items()}
     template = set()
     for fn in tpl.functions(tpl.load()):
         for method, path in fn["routes"]:
-            if path == "$default":
+            if path == tpl.FALLBACK:
                 assert method == "ANY"
                 template |= {("/", fn["binary"]), ("/{*rest}", fn["binary"])}
             else:
