@@ -1,4 +1,4 @@
-.PHONY: dev test bench fuzz package
+.PHONY: dev test bench fuzz package adversary
 
 ## Run the whole system locally with demo data (Ctrl-C stops it).
 dev:
@@ -22,3 +22,8 @@ fuzz:
 ## Every function built for AWS Lambda (arm64, release) with cargo lambda; zip sizes printed.
 package:
 	bash infra/package.sh
+
+## The adversarial property test at length: 10,000 random sequences of a visitor's calls
+## against the policy (make test runs 200). ADVERSARY_SEQUENCES and ADVERSARY_SEED override.
+adversary:
+	ADVERSARY_SEQUENCES=$${ADVERSARY_SEQUENCES:-10000} cargo test --release -p integration --test adversary -- --nocapture
