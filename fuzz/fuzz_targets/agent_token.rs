@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| shared::fuzzing::agent_token(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| shared::edge::fuzzing::agent_token(data));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| shared::fuzzing::legacy_headers(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| shared::edge::fuzzing::legacy_headers(data));

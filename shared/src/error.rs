@@ -1,5 +1,9 @@
-//! The contract's error table, in one place.
+//! The contract's error table, in one place, and where the errors of the ports and of Stripe
+//! become the contract's (they know nothing of it).
 use serde::Serialize;
+
+use crate::ports::error::StoreError;
+use crate::stripe::StripeError;
 
 /// Every error code an answer can carry, with its HTTP status. `docs/API.md` lists the
 /// same table; a test keeps the two in step.
@@ -236,17 +240,33 @@ impl ApiError {
     }
 }
 
-/// Stripe failing is `billing_unavailable` (or what a tool made of a 404 before this).
-impl From<crate::stripe::StripeError> for ApiError {
-    fn from(e: crate::stripe::StripeError) -> Self {
-        e.to_api_error()
+/// The contract's answer when Stripe is the reason a call failed: `billing_unavailable`. A
+/// 404 or a card error means something to a tool; tools check those before falling back
+/// here.
+impl From<StripeError> for ApiError {
+    fn from(e: StripeError) -> Self {
+        match e {
+            StripeError::Timeout => ApiError::billing_unavailable(503, "stripe_timeout"),
+            StripeError::Transport(_) => ApiError::billing_unavailable(503, "stripe_unreachable"),
+            StripeError::Decode(_) => ApiError::billing_unavailable(502, "stripe_bad_response"),
+            StripeError::Api { status, .. } => match status {
+                // Stripe's rate limit outlasted our retries: back off and tell a person.
+                429 => ApiError::billing_unavailable(503, "stripe_rate_limited"),
+                401 | 403 => ApiError::billing_unavailable(502, "stripe_key_rejected"),
+                404 => ApiError::not_found("That billing record was not found."),
+                s if s >= 500 => ApiError::billing_unavailable(503, "stripe_error"),
+                _ => ApiError::billing_unavailable(502, "stripe_rejected_request"),
+            },
+        }
     }
 }
 
-/// Our own storage failing is `billing_unavailable` too, logged where it happened.
-impl From<crate::tenant::StoreError> for ApiError {
-    fn from(e: crate::tenant::StoreError) -> Self {
-        e.to_api_error()
+/// Our own storage failing is `billing_unavailable` too, logged here (the port's error
+/// says what failed; the caller gets only the contract's answer).
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "storage failed");
+        ApiError::billing_unavailable(503, "storage_unavailable")
     }
 }
 

@@ -6,13 +6,17 @@ use std::time::Duration;
 use jsonwebtoken::{EncodingKey, Header};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
-use shared::App;
-use shared::audit::MemoryAudit;
+use shared::adapters::memory::MemoryAudit;
+use shared::adapters::memory::MemoryTenants;
+use shared::adapters::memory::{MemoryLedger, MemoryState};
 use shared::config::StripeSettings;
+use shared::pipeline::app::App;
+use shared::pipeline::catalog::Catalog;
+use shared::pipeline::endpoint::Endpoint;
+use shared::pipeline::tenants::TenantDirectory;
+use shared::ports::tenants::{TenantConfig, TenantSecrets};
 use shared::secret::Secret;
-use shared::tenant::memory::MemoryTenants;
-use shared::tenant::{TenantConfig, TenantSecrets};
-use shared::tool::Endpoint;
+use shared::stripe::StripeClient;
 
 pub const TENANT: &str = "acme";
 pub const OTHER_TENANT: &str = "globex";
@@ -224,8 +228,11 @@ impl Harness {
             tenants.configs.lock().unwrap().insert(tenant.into(), {
                 let mut config = TenantConfig::new(tenant);
                 // Every tool on, and plans to change to: the tests say what they turn off.
-                config.enabled_tools =
-                    Some(shared::tools::NAMES.iter().map(|t| t.to_string()).collect());
+                config.enabled_tools = Some(
+                    shared::endpoints::registry::tool_names()
+                        .map(String::from)
+                        .collect(),
+                );
                 // Tests call far faster than a visitor would; the limits' own test
                 // lowers them.
                 config.rate_limits.per_visitor_per_minute = 1_000_000;
@@ -254,14 +261,16 @@ impl Harness {
             deadline: Duration::from_millis(2500),
             max_retries: 2,
         };
-        let app = App::new(
-            settings,
-            tenants.clone(),
-            tenants.clone(),
-            audit.clone(),
-            Duration::from_secs(60),
-        )
-        .expect("app builds");
+        let ttl = Duration::from_secs(60);
+        let app = App {
+            stripe: StripeClient::new(settings).expect("Stripe client builds"),
+            tenants: TenantDirectory::new(tenants.clone(), tenants.clone(), ttl),
+            audit: audit.clone(),
+            ledger: Arc::new(MemoryLedger::default()),
+            state: Arc::new(MemoryState::default()),
+            catalog: Catalog::new(ttl),
+            audit_retention_days: 400,
+        };
         Self {
             app,
             tenants,
@@ -330,7 +339,7 @@ impl Harness {
             req = req.header("authorization", format!("Bearer {token}"));
         }
         let req: Request = req.body(Body::Text(body.to_string())).unwrap();
-        parse(shared::pipeline::handle(&self.app, tool, req).await)
+        parse(shared::edge::handle(&self.app, tool, req).await)
     }
 }
 
@@ -381,7 +390,7 @@ impl Harness {
     ) -> (u16, Value) {
         let mut req = lambda_http::http::Request::builder()
             .method(method)
-            .uri(format!("/v1/{tenant}/{}", T::route().join("/")));
+            .uri(format!("/v1/{tenant}/{}", T::ROUTE.join("/")));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -393,7 +402,7 @@ impl Harness {
             req.body(Body::Binary(body.to_vec())).unwrap(),
             params,
         );
-        parse(shared::pipeline::handle(&self.app, endpoint, req).await)
+        parse(shared::edge::handle(&self.app, endpoint, req).await)
     }
 
     /// The tenant's webhook secrets (the first is the active one in tests).
@@ -433,7 +442,9 @@ impl Harness {
             req.body(Body::Empty).unwrap(),
             params,
         );
-        parse(shared::pipeline::handle(&self.app, &shared::insight::Insight, req).await)
+        parse(
+            shared::edge::handle(&self.app, &shared::endpoints::agent_insight::Insight, req).await,
+        )
     }
 
     /// `GET /v1/{tenant}/tools`.
@@ -453,7 +464,7 @@ impl Harness {
             .into_iter()
             .collect();
         let req = lambda_http::RequestExt::with_query_string_parameters(req, params);
-        parse(shared::tool_list::handle(&self.app, req).await)
+        parse(shared::edge::tool_list::handle(&self.app, req).await)
     }
 }
 

@@ -82,14 +82,14 @@ fn every_reason_the_code_can_answer_is_documented() {
 #[test]
 fn every_route_and_tool_argument_is_documented() {
     let doc = read("docs/API.md");
-    for (method, path) in shared::routes::all() {
+    for (method, path) in shared::edge::routes::all() {
         assert!(
             doc.contains(&format!("`{method} {path}`"))
                 || doc.contains(&format!("| `{method}` | `{path}` |")),
             "docs/API.md lacks {method} {path}"
         );
     }
-    for tool in shared::tools::all() {
+    for tool in shared::endpoints::registry::tools() {
         let heading = format!("### {}\n", tool.name);
         let start = doc
             .find(&heading)

@@ -2,10 +2,10 @@
 //! deployment configures them, give up within the budget instead of hanging the function.
 use std::time::{Duration, Instant};
 
-use shared::app::aws_sdk_config;
-use shared::aws::DynamoTenants;
+use shared::adapters::dynamo::tenants::DynamoTenants;
 use shared::config::AwsBudget;
-use shared::tenant::TenantStore;
+use shared::ports::tenants::TenantStore;
+use shared::wiring::aws_sdk_config;
 
 async fn store_at(endpoint: &str) -> DynamoTenants {
     // SAFETY: set before any client reads them; only these tests read them.

@@ -84,7 +84,10 @@ fn every_link_in_the_readme_and_docs_resolves() {
     for page in pages() {
         let text = std::fs::read_to_string(&page).unwrap();
         for link in links(&text) {
-            if link.starts_with("http://") || link.starts_with("https://") || link.starts_with("mailto:") {
+            if link.starts_with("http://")
+                || link.starts_with("https://")
+                || link.starts_with("mailto:")
+            {
                 continue;
             }
             checked += 1;

@@ -4,8 +4,8 @@
 use integration::{Harness, TENANT, random, visitor_claims};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::pipeline::{edge, handle};
-use shared::tools::GetBillingInfo;
+use shared::edge::{edge, handle};
+use shared::endpoints::read::GetBillingInfo;
 
 const SHOP: &str = "https://shop.example.com";
 

@@ -5,11 +5,14 @@ use std::path::PathBuf;
 type Target = fn(&[u8]);
 
 const TARGETS: &[(&str, Target)] = &[
-    ("visitor_token", shared::fuzzing::visitor_token),
-    ("legacy_headers", shared::fuzzing::legacy_headers),
-    ("agent_token", shared::fuzzing::agent_token),
-    ("tool_args", shared::fuzzing::tool_args),
-    ("webhook_signature", shared::fuzzing::webhook_signature),
+    ("visitor_token", shared::edge::fuzzing::visitor_token),
+    ("legacy_headers", shared::edge::fuzzing::legacy_headers),
+    ("agent_token", shared::edge::fuzzing::agent_token),
+    ("tool_args", shared::edge::fuzzing::tool_args),
+    (
+        "webhook_signature",
+        shared::edge::fuzzing::webhook_signature,
+    ),
 ];
 
 fn corpus(target: &str) -> Vec<PathBuf> {
@@ -46,7 +49,7 @@ fn the_properties_reject_what_they_guard_against() {
     let mut data = vec![1u8];
     data.extend_from_slice(path_claim);
     // Refused by identity, so the property holds and nothing panics.
-    shared::fuzzing::visitor_token(&data);
+    shared::edge::fuzzing::visitor_token(&data);
     // An oversized, deeply nested body that fails validation is kept by shape, bounded.
     let mut body = vec![9u8];
     body.extend_from_slice(b"{");
@@ -60,5 +63,5 @@ fn the_properties_reject_what_they_guard_against() {
         );
     }
     body.extend_from_slice(b"\"z\":1}");
-    shared::fuzzing::tool_args(&body);
+    shared::edge::fuzzing::tool_args(&body);
 }

@@ -7,9 +7,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lambda_http::http::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use shared::identity::verify_visitor;
+use shared::auth::identity::verify_visitor;
+use shared::ports::tenants::TenantConfig;
 use shared::secret::Secret;
-use shared::tenant::TenantConfig;
 
 const TENANT: &str = "acme";
 
@@ -34,7 +34,7 @@ impl Case {
     fn check(
         &self,
         headers: HeaderMap,
-    ) -> Result<shared::identity::Visitor, (String, Option<String>)> {
+    ) -> Result<shared::auth::identity::Visitor, (String, Option<String>)> {
         let secrets: Vec<Secret> = self.secrets.iter().map(Secret::new).collect();
         let hashes: Vec<Secret> = self.hash_secrets.iter().map(Secret::new).collect();
         verify_visitor(&headers, &self.config, &secrets, &hashes, now())
@@ -429,7 +429,7 @@ async fn a_malformed_mapped_customer_id_never_reaches_stripe() {
     let token = h.token(integration::visitor_claims("mapped_badly", json!({})));
     let before = h.stripe.request_count().await;
     let (status, body) = h
-        .call(&shared::tools::GetBillingInfo, Some(&token), "{}")
+        .call(&shared::endpoints::read::GetBillingInfo, Some(&token), "{}")
         .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -453,12 +453,12 @@ async fn without_search_case_variants_are_found_together_and_never_picked() {
         |e: &str| integration::visitor_claims("ada", json!({"email": e, "email_verified": true}));
     let token = h.token(claims(&capital));
     let (status, body) = h
-        .call(&shared::tools::GetBillingInfo, Some(&token), "{}")
+        .call(&shared::endpoints::read::GetBillingInfo, Some(&token), "{}")
         .await;
     assert_eq!(status, 200, "the lower-case customer is found: {body}");
     h.stripe.customer(&capital, None).await;
     let (status, body) = h
-        .call(&shared::tools::GetBillingInfo, Some(&token), "{}")
+        .call(&shared::endpoints::read::GetBillingInfo, Some(&token), "{}")
         .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

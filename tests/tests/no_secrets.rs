@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use integration::{Harness, TENANT, agent_token, mint, visitor_claims};
 use serde_json::json;
-use shared::tools::GetSubscriptionStatus;
+use shared::endpoints::read::GetSubscriptionStatus;
 use tracing_subscriber::fmt::MakeWriter;
 
 #[derive(Clone, Default)]
@@ -31,7 +31,8 @@ impl<'a> MakeWriter<'a> for Capture {
 #[tokio::test]
 async fn secrets_never_reach_logs_errors_or_audit() {
     let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(shared::telemetry::subscriber(capture.clone()));
+    let _guard =
+        tracing::subscriber::set_default(shared::edge::telemetry::subscriber(capture.clone()));
     let h = Harness::new().await;
     let tool = GetSubscriptionStatus;
     let price = h.stripe.price("Growth", 4900, "usd").await;

@@ -8,15 +8,16 @@ use futures::future::join_all;
 use integration::{Harness, TENANT, agent_token, now, random, visitor_claims};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
-use shared::tenant::TenantConfig;
-use shared::tools::{GetBillingInfo, GetSubscriptionStatus};
-use shared::webhook::StripeWebhook;
-use shared::webhook::signature::sign;
-use shared::write::{Write, WriteTool};
-use shared::writes::{
+use shared::auth::signature::sign;
+use shared::endpoints::read::{GetBillingInfo, GetSubscriptionStatus};
+use shared::endpoints::registry;
+use shared::endpoints::stripe_webhook::StripeWebhook;
+use shared::endpoints::write::{
     ApplyCoupon, ChangePlan, PauseSubscription, RequestRefund, ResumeSubscription,
     UpdateBillingDetails,
 };
+use shared::pipeline::two_phase::{Write, WriteTool};
+use shared::ports::tenants::TenantConfig;
 
 const DAY: i64 = 86_400;
 
@@ -278,7 +279,7 @@ async fn after_a_partial_refund_of_the_period_a_plan_change_is_escalated() {
 async fn keep_leaves_the_plan_but_still_refuses_the_credit() {
     let p = world().await;
     p.h.configure(|c| {
-        c.policy.refund_current_period = shared::tenant::RefundCurrentPeriod::Keep;
+        c.policy.refund_current_period = shared::ports::tenants::RefundCurrentPeriod::Keep;
     });
     let charge = p.latest_charge(&p.me).await;
     let (_, body) = p
@@ -299,7 +300,8 @@ async fn keep_leaves_the_plan_but_still_refuses_the_credit() {
 async fn cancel_at_period_end_schedules_the_end_of_the_refunded_period() {
     let p = world().await;
     p.h.configure(|c| {
-        c.policy.refund_current_period = shared::tenant::RefundCurrentPeriod::CancelAtPeriodEnd;
+        c.policy.refund_current_period =
+            shared::ports::tenants::RefundCurrentPeriod::CancelAtPeriodEnd;
     });
     let charge = p.latest_charge(&p.me).await;
     let (status, body) = p
@@ -498,7 +500,7 @@ async fn resume_never_ends_a_pause_the_merchant_set() {
 async fn resume_undoes_what_the_bot_did() {
     let p = world().await;
     let (status, body) = p
-        .propose_confirm(shared::writes::CancelSubscription, json!({}))
+        .propose_confirm(shared::endpoints::write::CancelSubscription, json!({}))
         .await;
     assert_eq!(
         (status, body["status"].as_str()),
@@ -811,15 +813,16 @@ fn a_new_tenant_serves_no_write_tool_and_a_later_tool_starts_off() {
     let fresh = TenantConfig::new("fresh");
     for tool in ["request_refund", "change_plan", "get_subscription_status"] {
         assert!(
-            !fresh.tool_enabled(tool),
+            !registry::served(&fresh, tool),
             "{tool} served by a tenant that lists nothing"
         );
     }
     // A config stored before the list: what it served then, and nothing newer.
     let old: TenantConfig = serde_json::from_value(json!({"tenant": "old"})).unwrap();
-    assert!(old.tool_enabled("request_refund"));
+    assert!(registry::served(&old, "request_refund"));
+    // A tool of a later release, which the registry marks as not served by old configs.
     assert!(
-        !old.tool_enabled("start_subscription"),
+        !old.serves("start_subscription", false),
         "a later release's tool starts off"
     );
 }
@@ -945,14 +948,14 @@ async fn an_mcp_batch_is_bounded_and_counted_before_it_runs() {
     p.h.configure(|c| c.rate_limits.per_visitor_per_minute = 12);
     let token = p.token_as("mcp_user", &p.me);
     let asked = p.h.stripe.request_count().await;
-    let resp = shared::mcp::handle(&p.h.app, mcp_request(&token, &tool_calls(11))).await;
+    let resp = shared::edge::mcp::handle(&p.h.app, mcp_request(&token, &tool_calls(11))).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(p.h.stripe.request_count().await, asked, "nothing of it ran");
-    let resp = shared::mcp::handle(&p.h.app, mcp_request(&token, &tool_calls(10))).await;
+    let resp = shared::edge::mcp::handle(&p.h.app, mcp_request(&token, &tool_calls(10))).await;
     assert_eq!(resp.status(), 200);
     let asked = p.h.stripe.request_count().await;
     // 10 of 12 used: a batch of 5 does not fit, and none of it runs.
-    let resp = shared::mcp::handle(&p.h.app, mcp_request(&token, &tool_calls(5))).await;
+    let resp = shared::edge::mcp::handle(&p.h.app, mcp_request(&token, &tool_calls(5))).await;
     assert_eq!(resp.status(), 429);
     assert_eq!(p.h.stripe.request_count().await, asked);
 }

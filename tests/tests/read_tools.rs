@@ -1,11 +1,11 @@
 //! The read tools, agent insight and the tool list, in process against the emulator.
 use integration::{Harness, OTHER_TENANT, TENANT, agent_token, mint, visitor_claims};
 use serde_json::{Value, json};
-use shared::Tool;
-use shared::tools::{
+use shared::endpoints::read::{
     GetAvailablePlans, GetBillingInfo, GetBillingPortalLink, GetCreditBalance, GetInvoiceHistory,
     GetPaymentHistory, GetSubscriptionStatus, GetUpcomingInvoice, ResendInvoice,
 };
+use shared::pipeline::endpoint::Tool;
 
 const DAY: i64 = 86_400;
 
@@ -661,7 +661,7 @@ async fn tool_list_publishes_enabled_tools_with_schemas_that_validate() {
         .iter()
         .map(|t| t["function"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), shared::tools::all().len() - 1);
+    assert_eq!(names.len(), shared::endpoints::registry::tools().len() - 1);
     assert!(!names.contains(&"get_credit_balance"));
     let (status, body) = w.call(GetCreditBalance, &w.active, json!({})).await;
     assert_eq!(

@@ -5,8 +5,8 @@
 use futures::future::join_all;
 use integration::{Harness, visitor_claims};
 use serde_json::{Value, json};
-use shared::write::Write;
-use shared::writes::RequestRefund;
+use shared::endpoints::write::RequestRefund;
+use shared::pipeline::two_phase::Write;
 
 const DAY: i64 = 86_400;
 

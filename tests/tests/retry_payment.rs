@@ -3,8 +3,8 @@
 //! pays; at most 3 attempts per invoice a day; another customer's invoice is refused.
 use integration::{Harness, visitor_claims};
 use serde_json::{Value, json};
-use shared::write::Write;
-use shared::writes::RetryPayment;
+use shared::endpoints::write::RetryPayment;
+use shared::pipeline::two_phase::Write;
 
 const DAY: i64 = 86_400;
 

@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use integration::{Harness, OTHER_TENANT, StripeAccount, visitor_claims};
 use serde_json::{Value, json};
-use shared::tools::GetSubscriptionStatus;
+use shared::endpoints::read::GetSubscriptionStatus;
 
 const TOOL: GetSubscriptionStatus = GetSubscriptionStatus;
 const DAY: i64 = 86_400;

@@ -2,11 +2,11 @@
 //! the old wording was wrong; agent insight's facts and voice; plain-word errors.
 use integration::{Harness, OTHER_TENANT, TENANT, agent_token, visitor_claims};
 use serde_json::{Value, json};
-use shared::Tool;
-use shared::tools::{
+use shared::endpoints::read::{
     GetBillingInfo, GetBillingPortalLink, GetCreditBalance, GetInvoiceHistory, GetPaymentHistory,
     GetSubscriptionStatus, GetUpcomingInvoice,
 };
+use shared::pipeline::endpoint::Tool;
 
 const DAY: i64 = 86_400;
 

@@ -105,7 +105,7 @@ async fn openai_shape_passes_strict_mode_rules() {
     let (status, body) = h.tool_list_as(TENANT, None).await;
     assert_eq!(status, 200, "{body}");
     let tools = body["tools"].as_array().unwrap();
-    assert_eq!(tools.len(), shared::tools::all().len());
+    assert_eq!(tools.len(), shared::endpoints::registry::tools().len());
     for t in tools {
         assert_eq!(t["type"], "function");
         let f = &t["function"];
@@ -120,7 +120,7 @@ async fn openai_shape_passes_strict_mode_rules() {
         assert!(problems.is_empty(), "{problems:#?}");
         // Optional arguments stay optional in meaning: they accept null.
         for (prop, s) in p["properties"].as_object().unwrap() {
-            let lenient = (shared::tools::all()
+            let lenient = (shared::endpoints::registry::tools()
                 .into_iter()
                 .find(|i| i.name == name)
                 .unwrap()

@@ -5,8 +5,10 @@
 use futures::future::join_all;
 use integration::{Harness, OTHER_TENANT, TENANT, agent_token, now, visitor_claims};
 use serde_json::{Value, json};
-use shared::webhook::signature::sign;
-use shared::webhook::{RecoveryQueue, StripeWebhook, VisitorTags};
+use shared::auth::signature::sign;
+use shared::endpoints::agent_recovery::RecoveryQueue;
+use shared::endpoints::stripe_webhook::StripeWebhook;
+use shared::endpoints::visitor_tags::VisitorTags;
 
 fn sub_event(evt: &str, customer: &str, sub: &str, status: &str, created: i64) -> Value {
     json!({
@@ -508,7 +510,11 @@ async fn the_bot_and_the_agent_hear_of_an_open_recovery() {
     assert_eq!(send(&h, &failed).await.1["outcome"], "applied");
     let token = h.token(visitor_claims("user_o", json!({"stripe_customer_id": me})));
     let (status, body) = h
-        .call(&shared::tools::GetSubscriptionStatus, Some(&token), "{}")
+        .call(
+            &shared::endpoints::read::GetSubscriptionStatus,
+            Some(&token),
+            "{}",
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["payment_recovery"]["invoice"], "in_bot");

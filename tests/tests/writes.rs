@@ -4,11 +4,11 @@
 //! is audited before and after. Stripe's side is counted at the emulator.
 use integration::{Harness, visitor_claims};
 use serde_json::{Value, json};
-use shared::tools::{GetBillingInfo, GetSubscriptionStatus};
-use shared::write::{Write, WriteTool};
-use shared::writes::{
+use shared::endpoints::read::{GetBillingInfo, GetSubscriptionStatus};
+use shared::endpoints::write::{
     CancelSubscription, PauseSubscription, ResumeSubscription, UpdateBillingDetails,
 };
+use shared::pipeline::two_phase::{Write, WriteTool};
 
 struct W {
     h: Harness,
@@ -429,8 +429,8 @@ async fn a_pause_stays_within_the_tenant_maximum() {
 
 mod plans {
     use super::*;
-    use shared::tools::GetUpcomingInvoice;
-    use shared::writes::ChangePlan;
+    use shared::endpoints::read::GetUpcomingInvoice;
+    use shared::endpoints::write::ChangePlan;
 
     const DAY: i64 = 86_400;
 
@@ -682,8 +682,8 @@ mod crashes {
 
 mod coupons {
     use super::*;
-    use shared::tools::GetUpcomingInvoice;
-    use shared::writes::ApplyCoupon;
+    use shared::endpoints::read::GetUpcomingInvoice;
+    use shared::endpoints::write::ApplyCoupon;
 
     async fn promo(w: &W, code: &str, extra: &[(&str, &str)]) -> String {
         let c =

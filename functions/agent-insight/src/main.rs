@@ -1,7 +1,7 @@
 //! `GET /v1/{tenant}/agent/insight`
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, shared::insight::Insight).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, shared::endpoints::agent_insight::Insight).await
 }

@@ -1,10 +1,10 @@
 //! `POST /v1/{tenant}/tools/apply_coupon` (a write: preview, then confirm)
-use shared::write::Write;
-use shared::writes::ApplyCoupon;
+use shared::endpoints::write::ApplyCoupon;
+use shared::pipeline::two_phase::Write;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, Write(ApplyCoupon)).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, Write(ApplyCoupon)).await
 }

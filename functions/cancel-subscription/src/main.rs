@@ -1,10 +1,10 @@
 //! `POST /v1/{tenant}/tools/cancel_subscription` (a write: preview, then confirm)
-use shared::write::Write;
-use shared::writes::CancelSubscription;
+use shared::endpoints::write::CancelSubscription;
+use shared::pipeline::two_phase::Write;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, Write(CancelSubscription)).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, Write(CancelSubscription)).await
 }

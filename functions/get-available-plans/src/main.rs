@@ -1,9 +1,9 @@
 //! `POST /v1/{tenant}/tools/get_available_plans`
-use shared::tools::GetAvailablePlans;
+use shared::endpoints::read::GetAvailablePlans;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, GetAvailablePlans).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, GetAvailablePlans).await
 }

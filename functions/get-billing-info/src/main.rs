@@ -1,9 +1,9 @@
 //! `POST /v1/{tenant}/tools/get_billing_info`
-use shared::tools::GetBillingInfo;
+use shared::endpoints::read::GetBillingInfo;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, GetBillingInfo).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, GetBillingInfo).await
 }

@@ -1,9 +1,9 @@
 //! `POST /v1/{tenant}/tools/get_billing_portal_link`
-use shared::tools::GetBillingPortalLink;
+use shared::endpoints::read::GetBillingPortalLink;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, GetBillingPortalLink).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, GetBillingPortalLink).await
 }

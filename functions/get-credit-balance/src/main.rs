@@ -1,9 +1,9 @@
 //! `POST /v1/{tenant}/tools/get_credit_balance`
-use shared::tools::GetCreditBalance;
+use shared::endpoints::read::GetCreditBalance;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, GetCreditBalance).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, GetCreditBalance).await
 }

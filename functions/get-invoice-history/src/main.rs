@@ -1,9 +1,9 @@
 //! `POST /v1/{tenant}/tools/get_invoice_history`
-use shared::tools::GetInvoiceHistory;
+use shared::endpoints::read::GetInvoiceHistory;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, GetInvoiceHistory).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, GetInvoiceHistory).await
 }

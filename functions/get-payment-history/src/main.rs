@@ -1,9 +1,9 @@
 //! `POST /v1/{tenant}/tools/get_payment_history`
-use shared::tools::GetPaymentHistory;
+use shared::endpoints::read::GetPaymentHistory;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, GetPaymentHistory).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, GetPaymentHistory).await
 }

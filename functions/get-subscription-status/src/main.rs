@@ -1,9 +1,9 @@
 //! `POST /v1/{tenant}/tools/get_subscription_status`
-use shared::tools::GetSubscriptionStatus;
+use shared::endpoints::read::GetSubscriptionStatus;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, GetSubscriptionStatus).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, GetSubscriptionStatus).await
 }

@@ -1,9 +1,9 @@
 //! `POST /v1/{tenant}/tools/get_upcoming_invoice`
-use shared::tools::GetUpcomingInvoice;
+use shared::endpoints::read::GetUpcomingInvoice;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, GetUpcomingInvoice).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, GetUpcomingInvoice).await
 }

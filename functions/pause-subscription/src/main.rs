@@ -1,10 +1,10 @@
 //! `POST /v1/{tenant}/tools/pause_subscription` (a write: preview, then confirm)
-use shared::write::Write;
-use shared::writes::PauseSubscription;
+use shared::endpoints::write::PauseSubscription;
+use shared::pipeline::two_phase::Write;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, Write(PauseSubscription)).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, Write(PauseSubscription)).await
 }

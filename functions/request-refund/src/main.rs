@@ -1,10 +1,10 @@
 //! `POST /v1/{tenant}/tools/request_refund` (a write: preview, then confirm)
-use shared::write::Write;
-use shared::writes::RequestRefund;
+use shared::endpoints::write::RequestRefund;
+use shared::pipeline::two_phase::Write;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, Write(RequestRefund)).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, Write(RequestRefund)).await
 }

@@ -1,9 +1,9 @@
 //! `POST /v1/{tenant}/tools/resend_invoice`
-use shared::tools::ResendInvoice;
+use shared::endpoints::read::ResendInvoice;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, ResendInvoice).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, ResendInvoice).await
 }

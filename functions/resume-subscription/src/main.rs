@@ -1,10 +1,10 @@
 //! `POST /v1/{tenant}/tools/resume_subscription` (a write: preview, then confirm)
-use shared::write::Write;
-use shared::writes::ResumeSubscription;
+use shared::endpoints::write::ResumeSubscription;
+use shared::pipeline::two_phase::Write;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve_tool(app, Write(ResumeSubscription)).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::endpoints().await?;
+    shared::edge::serve_endpoint(app, Write(ResumeSubscription)).await
 }

@@ -1,9 +1,9 @@
-//! Every request no route takes (API Gateway's `$default` route, the local router's
-//! catch-all): 404 or 405 in the envelope, and browsers' preflights (which API Gateway
-//! sends here, as no route takes `OPTIONS`), answered from the tenant's allowed origins.
+//! Every request no route takes (the REST API's `/{proxy+}`, the local router's
+//! catch-all): 404 in the envelope, and browsers' preflights on such paths, answered from
+//! the tenant's allowed origins.
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve(app, |_, req| shared::routes::fallback(req)).await
+    shared::edge::telemetry::init();
+    let app = shared::wiring::config_only().await?;
+    shared::edge::serve(app, |_, req| shared::edge::routes::fallback(req)).await
 }

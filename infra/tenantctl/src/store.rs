@@ -7,10 +7,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
 use serde_json::{Map, Value};
-use shared::audit::{AuditRecord, AuditSink};
-use shared::aws::{DynamoAudit, ManagedSecrets};
+use shared::adapters::dynamo::audit::DynamoAudit;
+use shared::adapters::secrets::ManagedSecrets;
 use shared::config::AwsBudget;
-use shared::tenant::{SecretStore, TenantConfig, TenantSecrets};
+use shared::ports::audit::{AuditRecord, AuditSink};
+use shared::ports::tenants::{SecretStore, TenantConfig, TenantSecrets};
 
 use crate::{Failure, Names};
 
@@ -34,7 +35,7 @@ impl Aws {
             operation_timeout: std::time::Duration::from_secs(30),
             max_attempts: 3,
         };
-        let config = shared::app::aws_sdk_config(budget, None).await;
+        let config = shared::wiring::aws_sdk_config(budget, None).await;
         Ok(Self {
             names,
             dynamo: aws_sdk_dynamodb::Client::new(&config),

@@ -3,14 +3,15 @@
 use base64::Engine;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
-use shared::audit::AuditRecord;
 use shared::config::StripeSettings;
-use shared::identity::valid_customer_id;
-use shared::key_probe::{self, KeyReport};
+use shared::endpoints::probe::{self as key_probe, KeyReport};
+use shared::endpoints::registry::{self, Effect};
+use shared::ports::audit::AuditRecord;
+use shared::ports::tenants::{TenantConfig, valid_tenant_id};
 use shared::secret::Secret;
+use shared::stripe::ids::valid_customer_id;
 use shared::stripe::{StripeClient, api};
-use shared::tenant::{TenantConfig, valid_tenant_id};
-use shared::timefmt::{now_unix, rfc3339, rfc3339_now};
+use shared::timefmt::{now_unix, rfc3339};
 
 use crate::store::Aws;
 use crate::{Done, Failure, SecretKind, Verb};
@@ -118,29 +119,18 @@ async fn audited(
     args: Value,
     outcome: &str,
 ) -> Result<(), Failure> {
-    let time = rfc3339_now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let record = AuditRecord {
-        pk: format!("{tenant}#{}", customer.unwrap_or("-")),
-        sk: format!("{time}#{request_id}"),
-        tenant: tenant.to_string(),
-        actor: operator(),
-        customer: customer.map(str::to_string),
-        tool: format!("tenantctl {verb}"),
+    let mut record = AuditRecord::new(
+        tenant,
+        customer,
+        operator(),
+        &format!("tenantctl {verb}"),
         args,
-        decision: "allowed".into(),
-        outcome: outcome.into(),
-        reason: None,
-        http_status: 0,
-        stripe_request_ids: Vec::new(),
-        stripe_requests: 0,
-        latency_ms: 0,
-        time,
-        request_id,
-        expires_at: now_unix() + 400 * 86_400,
-        sends: None,
-        channel: shared::audit::OPERATOR.into(),
-    };
+        shared::ports::audit::OPERATOR,
+        &request_id,
+        400,
+    );
+    record.outcome = outcome.into();
     aws.write_audit(&record).await
 }
 
@@ -163,9 +153,9 @@ async fn create(
     config.livemode = live;
     // Read-only until the merchant turns a write on (fail closed).
     config.enabled_tools = Some(
-        shared::tools::all()
+        registry::tools()
             .iter()
-            .filter(|t| t.effect == shared::tools::Effect::Reads)
+            .filter(|t| t.effect == Effect::Reads)
             .map(|t| t.name.to_string())
             .collect(),
     );
@@ -241,15 +231,12 @@ async fn connect_key(aws: &Aws, tenant: &str, key: &Secret) -> Result<Done, Fail
     check_key_format(key, config.livemode)?;
     let client = stripe_client()?;
     let session = client.session(key.clone());
-    let tools: Vec<&str> = shared::tools::all().iter().map(|t| t.name).collect();
-    let report = key_probe::probe(&session, &tools)
-        .await
-        .map_err(|e| match e {
-            key_probe::ProbeError::Rejected(m) => {
-                Failure::Refused(format!("Stripe does not accept this key: {m}"))
-            }
-            key_probe::ProbeError::Unavailable(m) => Failure::Unavailable(format!("Stripe: {m}")),
-        })?;
+    let report = key_probe::probe(&session).await.map_err(|e| match e {
+        key_probe::ProbeError::Rejected(m) => {
+            Failure::Refused(format!("Stripe does not accept this key: {m}"))
+        }
+        key_probe::ProbeError::Unavailable(m) => Failure::Unavailable(format!("Stripe: {m}")),
+    })?;
     let ciphertext = aws.encrypt_key(tenant, key.expose()).await?;
     let mut doc = aws.stored_secrets(tenant).await?;
     doc.insert("stripe_key_ciphertext".into(), json!(ciphertext));
@@ -469,7 +456,7 @@ fn apply_setting(doc: &mut Value, setting: &str) -> Result<(), Failure> {
 pub fn settle(config: &TenantConfig, settings: &[String]) -> Result<TenantConfig, Failure> {
     // A config stored before `enabled_tools` gets its list written out as it stands.
     let mut config = config.clone();
-    config.enabled_tools = Some(config.enabled());
+    config.enabled_tools = Some(config.enabled(&registry::tools_before_enabled_tools()));
     let mut doc = serde_json::to_value(&config).map_err(|e| Failure::Usage(e.to_string()))?;
     for s in settings {
         if s.starts_with("disabled_tools") {
@@ -485,7 +472,7 @@ pub fn settle(config: &TenantConfig, settings: &[String]) -> Result<TenantConfig
     if let Some(path) = first_difference(&doc, &back, "") {
         return Err(Failure::Usage(format!("unknown setting `{path}`")));
     }
-    let known: Vec<&str> = shared::tools::all().iter().map(|t| t.name).collect();
+    let known: Vec<&str> = registry::tool_names().collect();
     for t in next
         .enabled_tools
         .iter()
@@ -516,14 +503,14 @@ pub fn settle(config: &TenantConfig, settings: &[String]) -> Result<TenantConfig
 /// Adds `tools` to the tenant's `enabled_tools` (or takes them out).
 async fn switch(aws: &Aws, tenant: &str, tools: &[String], on: bool) -> Result<Done, Failure> {
     let config = aws.require(tenant).await?;
-    let known: Vec<&str> = shared::tools::all().iter().map(|t| t.name).collect();
+    let known: Vec<&str> = registry::tool_names().collect();
     if let Some(t) = tools.iter().find(|t| !known.contains(&t.as_str())) {
         return Err(Failure::Usage(format!(
             "unknown tool `{t}` (tools: {})",
             known.join(", ")
         )));
     }
-    let mut list = config.enabled();
+    let mut list = config.enabled(&registry::tools_before_enabled_tools());
     if on {
         for t in tools {
             if !list.contains(t) {
@@ -574,7 +561,7 @@ async fn migrate(aws: &Aws) -> Result<Done, Failure> {
             continue;
         }
         let tenant = config.tenant.clone();
-        let list = config.enabled();
+        let list = config.enabled(&registry::tools_before_enabled_tools());
         let next = TenantConfig {
             enabled_tools: Some(list.clone()),
             ..config
@@ -862,9 +849,9 @@ mod tests {
             "tenant": "demo", "disabled_tools": ["resend_invoice"]
         }))
         .unwrap();
-        assert!(old.tool_enabled("request_refund"));
-        assert!(!old.tool_enabled("resend_invoice"));
-        assert!(!old.tool_enabled("a_tool_of_a_later_release"));
+        assert!(registry::served(&old, "request_refund"));
+        assert!(!registry::served(&old, "resend_invoice"));
+        assert!(!old.serves("a_tool_of_a_later_release", false));
         let next = settle(&old, &["policy.refunds_per_hour=5".into()]).unwrap();
         let listed = next.enabled_tools.clone().unwrap();
         assert!(listed.contains(&"request_refund".to_string()));

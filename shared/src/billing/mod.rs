@@ -3,12 +3,13 @@
 //! about the same fact.
 mod dates;
 mod decline;
+pub mod money;
 
 pub use dates::{Dates, known_zone};
 pub use decline::decline_phrase;
 
-use crate::money::Money;
 use crate::stripe::types::{Charge, Invoice};
+use money::Money;
 
 /// "$49.00".
 pub fn money(amount: i64, currency: &str) -> String {

@@ -106,6 +106,29 @@ impl<T> Request<T> {
     }
 }
 
+/// What an endpoint may ask Stripe for with the tenant's key: one capability each, which a
+/// restricted key may lack. `tenantctl connect-key` probes each without changing anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Need {
+    Customer,
+    CustomerUpdate,
+    BalanceTransactions,
+    Subscriptions,
+    SubscriptionUpdate,
+    Prices,
+    Products,
+    Invoices,
+    InvoicePreview,
+    InvoicePay,
+    InvoiceSend,
+    Charges,
+    Charge,
+    PaymentIntent,
+    RefundCreate,
+    PortalSession,
+    PromotionCodes,
+}
+
 /// A write as a confirmation stores it.
 pub type Change = Request<Value>;
 

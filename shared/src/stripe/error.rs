@@ -56,23 +56,4 @@ impl StripeError {
             _ => None,
         }
     }
-
-    /// The contract's answer when Stripe is the reason a call failed. A 404 or a card
-    /// error means something to a tool; callers check those before falling back here.
-    pub fn to_api_error(&self) -> crate::ApiError {
-        use crate::ApiError;
-        match self {
-            StripeError::Timeout => ApiError::billing_unavailable(503, "stripe_timeout"),
-            StripeError::Transport(_) => ApiError::billing_unavailable(503, "stripe_unreachable"),
-            StripeError::Decode(_) => ApiError::billing_unavailable(502, "stripe_bad_response"),
-            StripeError::Api { status, .. } => match *status {
-                // Stripe's rate limit outlasted our retries: back off and tell a person.
-                429 => ApiError::billing_unavailable(503, "stripe_rate_limited"),
-                401 | 403 => ApiError::billing_unavailable(502, "stripe_key_rejected"),
-                404 => ApiError::not_found("That billing record was not found."),
-                s if s >= 500 => ApiError::billing_unavailable(503, "stripe_error"),
-                _ => ApiError::billing_unavailable(502, "stripe_rejected_request"),
-            },
-        }
-    }
 }

@@ -3,6 +3,8 @@
 pub mod api;
 mod client;
 mod error;
+pub mod event;
+pub mod ids;
 mod params;
 pub mod types;
 

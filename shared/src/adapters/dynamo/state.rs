@@ -1,0 +1,302 @@
+//! [`BillingState`] in one DynamoDB table (`pk`, `sk`, TTL on `ttl`):
+//! - `{tenant}#events` / event id: an applied event, kept 4 days (Stripe retries for 3);
+//! - `{tenant}#{customer}` / `fact#{key}`: a fact, its JSON and its stamp, written by a
+//!   conditional put that holds only for a newer stamp;
+//! - `{tenant}#recovery` / `{customer}#{invoice}`: a recovery record, changed by
+//!   compare-and-set on its version `v`, so concurrent deliveries never lose an update.
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::ports::error::StoreError;
+use crate::ports::state::{
+    BillingState, Fact, Put, Recovery, RecoveryStatus, Stamp, listed, merged_open, merged_resolve,
+};
+
+pub struct DynamoState {
+    client: Client,
+    table: String,
+}
+
+/// Attempts of a recovery's compare-and-set before giving up (the event is then retried
+/// by Stripe).
+const CAS_ATTEMPTS: usize = 8;
+
+use super::unavailable;
+
+fn sdk<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn conditional<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|se| se.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+impl DynamoState {
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(out.item)
+    }
+
+    /// Reads, changes and writes back a recovery record, retrying when another writer got
+    /// there first.
+    async fn change_recovery(
+        &self,
+        tenant: &str,
+        r: &Recovery,
+        change: impl Fn(Option<Recovery>) -> Option<Recovery>,
+    ) -> Result<(), StoreError> {
+        let pk = format!("{tenant}#recovery");
+        let sk = format!("{}#{}", r.customer, r.invoice);
+        for _ in 0..CAS_ATTEMPTS {
+            let item = self.get(&pk, &sk).await?;
+            let version = item.as_ref().and_then(|i| number(i, "v"));
+            let stored = match item.as_ref().and_then(|i| text(i, "body")) {
+                Some(body) => Some(
+                    serde_json::from_str::<Recovery>(body)
+                        .map_err(|e| StoreError::Malformed(e.to_string()))?,
+                ),
+                None => None,
+            };
+            let Some(next) = change(stored) else {
+                return Ok(());
+            };
+            let body =
+                serde_json::to_string(&next).map_err(|e| StoreError::Malformed(e.to_string()))?;
+            let mut put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(&pk))
+                .item("sk", s(&sk))
+                .item("body", s(body))
+                .item("v", n(version.unwrap_or(0) + 1));
+            put = match version {
+                Some(v) => put
+                    .condition_expression("v = :v")
+                    .expression_attribute_values(":v", n(v)),
+                None => put.condition_expression("attribute_not_exists(pk)"),
+            };
+            match put.send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if conditional(&e) => continue,
+                Err(e) => return Err(sdk(e)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "recovery record kept changing".into(),
+        ))
+    }
+}
+
+#[async_trait]
+impl BillingState for DynamoState {
+    async fn claim_event(
+        &self,
+        tenant: &str,
+        event: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("{tenant}#events")))
+            .item("sk", s(event))
+            .item("ttl", n(expires_at))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if conditional(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn release_event(&self, tenant: &str, event: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("{tenant}#events")))
+            .key("sk", s(event))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    async fn put_fact(
+        &self,
+        tenant: &str,
+        customer: &str,
+        fact: &Fact,
+        settle_tie: bool,
+    ) -> Result<Put, StoreError> {
+        let pk = format!("{tenant}#{customer}");
+        let sk = format!("fact#{}", fact.key);
+        let value =
+            serde_json::to_string(&fact.value).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let newer = if settle_tie {
+            "attribute_not_exists(pk) OR (#c <= :c AND #e <> :e)"
+        } else {
+            "attribute_not_exists(pk) OR #c < :c"
+        };
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&pk))
+            .item("sk", s(&sk))
+            .item("value", s(value))
+            .item("created", n(fact.stamp.created))
+            .item("event", s(&fact.stamp.event))
+            .condition_expression(newer)
+            .expression_attribute_names("#c", "created")
+            .expression_attribute_values(":c", n(fact.stamp.created));
+        let out = if settle_tie {
+            out.expression_attribute_names("#e", "event")
+                .expression_attribute_values(":e", s(&fact.stamp.event))
+        } else {
+            out
+        }
+        .send()
+        .await;
+        match out {
+            Ok(_) => Ok(Put::Written),
+            Err(e) if conditional(&e) => {
+                // Refused: older, or the same second from another event (a tie).
+                let stored = self.get(&pk, &sk).await?;
+                let created = stored.as_ref().and_then(|i| number(i, "created"));
+                let event = stored.as_ref().and_then(|i| text(i, "event"));
+                let tie = created == Some(fact.stamp.created)
+                    && event != Some(fact.stamp.event.as_str())
+                    && !settle_tie;
+                Ok(if tie { Put::Tie } else { Put::Older })
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn facts(&self, tenant: &str, customer: &str) -> Result<Vec<Fact>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :f)")
+            .expression_attribute_values(":pk", s(format!("{tenant}#{customer}")))
+            .expression_attribute_values(":f", s("fact#"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(sdk)?;
+        items
+            .iter()
+            .map(|i| {
+                let key = text(i, "sk")
+                    .unwrap_or_default()
+                    .trim_start_matches("fact#");
+                let value = serde_json::from_str(text(i, "value").unwrap_or("null"))
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?;
+                Ok(Fact {
+                    key: key.to_string(),
+                    value,
+                    stamp: Stamp {
+                        created: number(i, "created").unwrap_or(0),
+                        event: text(i, "event").unwrap_or_default().to_string(),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn open_recovery(&self, tenant: &str, r: &Recovery) -> Result<(), StoreError> {
+        self.change_recovery(tenant, r, |stored| merged_open(stored, r))
+            .await
+    }
+
+    async fn resolve_recovery(&self, tenant: &str, r: &Recovery) -> Result<(), StoreError> {
+        self.change_recovery(tenant, r, |stored| Some(merged_resolve(stored, r)))
+            .await
+    }
+
+    async fn recoveries(
+        &self,
+        tenant: &str,
+        status: RecoveryStatus,
+        customer: Option<&str>,
+    ) -> Result<Vec<Recovery>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(format!("{tenant}#recovery")));
+        // DynamoDB refuses an empty key value, so a whole tenant is a plain partition read.
+        let query = match customer {
+            Some(c) => query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :c)")
+                .expression_attribute_values(":c", s(format!("{c}#"))),
+            None => query.key_condition_expression("pk = :pk"),
+        };
+        let items = query
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(sdk)?;
+        let all = items
+            .iter()
+            .filter_map(|i| text(i, "body"))
+            .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Malformed(e.to_string())))
+            .collect::<Result<Vec<Recovery>, _>>()?;
+        Ok(listed(all, status))
+    }
+}

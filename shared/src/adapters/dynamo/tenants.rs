@@ -1,0 +1,62 @@
+//! Tenant config and the merchant's contact mapping, one DynamoDB item each.
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::unavailable;
+use crate::ports::error::StoreError;
+use crate::ports::tenants::{TenantConfig, TenantStore};
+
+pub struct DynamoTenants {
+    client: aws_sdk_dynamodb::Client,
+    tenants_table: String,
+    contacts_table: String,
+}
+
+impl DynamoTenants {
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        tenants_table: String,
+        contacts_table: String,
+    ) -> Self {
+        Self {
+            client,
+            tenants_table,
+            contacts_table,
+        }
+    }
+}
+
+#[async_trait]
+impl TenantStore for DynamoTenants {
+    async fn config(&self, tenant: &str) -> Result<Option<TenantConfig>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tenants_table)
+            .key("tenant", AttributeValue::S(tenant.into()))
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        out.item
+            .map(|item| {
+                serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string()))
+            })
+            .transpose()
+    }
+
+    async fn contact(&self, tenant: &str, user_id: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.contacts_table)
+            .key("tenant", AttributeValue::S(tenant.into()))
+            .key("user_id", AttributeValue::S(user_id.into()))
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        Ok(out
+            .item
+            .and_then(|mut item| item.remove("customer_id"))
+            .and_then(|v| v.as_s().ok().cloned()))
+    }
+}

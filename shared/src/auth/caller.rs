@@ -1,0 +1,115 @@
+//! Who is calling: a visitor about their own billing, a support agent about a customer they
+//! name, or Stripe delivering an event. Each endpoint says which it admits; the pipeline
+//! checks the caller's credentials against that tenant's secrets for that kind (a token,
+//! or the signature of the raw body) and refuses the others.
+use http::HeaderMap;
+
+use crate::auth::identity::{self, Visitor};
+use crate::auth::signature;
+use crate::error::ApiError;
+use crate::ports::tenants::{TenantConfig, TenantSecrets};
+
+/// The kinds of caller an endpoint may admit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admits {
+    /// The logged-in visitor (JWT with the tenant's visitor secret, or the legacy hash).
+    Visitors,
+    /// The logged-in visitor by JWT only (MCP clients; the legacy hash headers are the
+    /// widget's).
+    VisitorTokens,
+    /// A support agent (JWT with the tenant's agent secret and `role: "agent"`).
+    Agents,
+    /// Stripe (`Stripe-Signature` over the raw body with one of the tenant's webhook
+    /// secrets).
+    Stripe,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Visitor(Visitor),
+    Agent { id: String },
+    Stripe,
+}
+
+impl Caller {
+    pub fn verify(
+        admits: Admits,
+        headers: &HeaderMap,
+        body: &[u8],
+        config: &TenantConfig,
+        secrets: &TenantSecrets,
+        now: i64,
+    ) -> Result<Self, ApiError> {
+        match admits {
+            Admits::Visitors => identity::verify_visitor(
+                headers,
+                config,
+                &secrets.identity_secrets,
+                &secrets.user_hash_secrets,
+                now,
+            )
+            .map(Caller::Visitor),
+            Admits::VisitorTokens => {
+                identity::bearer(headers)?.ok_or_else(ApiError::identity_required)?;
+                identity::verify_visitor(
+                    headers,
+                    config,
+                    &secrets.identity_secrets,
+                    &secrets.user_hash_secrets,
+                    now,
+                )
+                .map(Caller::Visitor)
+            }
+            Admits::Agents => {
+                let token = identity::bearer(headers)?.ok_or_else(ApiError::identity_required)?;
+                let claims = identity::verify_jwt(
+                    token,
+                    &config.tenant,
+                    &secrets.agent_secrets,
+                    config.max_token_lifetime_secs,
+                    now,
+                )?;
+                if claims.role.as_deref() != Some("agent") {
+                    return Err(ApiError::identity_invalid("not_an_agent"));
+                }
+                Ok(Caller::Agent {
+                    id: claims.sub.unwrap_or_default(),
+                })
+            }
+            Admits::Stripe => {
+                let header = headers
+                    .get("stripe-signature")
+                    .and_then(|v| v.to_str().ok());
+                signature::verify(header, body, &secrets.webhook_secrets, now)?;
+                Ok(Caller::Stripe)
+            }
+        }
+    }
+
+    /// How the audit names the caller.
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::Visitor(v) => format!("visitor:{}", v.user_id),
+            Caller::Agent { id } => format!("agent:{id}"),
+            Caller::Stripe => "stripe".into(),
+        }
+    }
+
+    /// A stand-in visitor for a caller who is not one (Stripe, an agent's tenant-wide
+    /// call), naming the customer when there is one.
+    pub fn as_visitor(&self, customer: Option<&str>) -> Visitor {
+        Visitor {
+            user_id: self.actor(),
+            email: None,
+            stripe_customer_id: customer.map(String::from),
+        }
+    }
+
+    /// The visitor, when the caller is one: whose billing it is, known before any input.
+    pub fn visitor(&self) -> Option<&Visitor> {
+        match self {
+            Caller::Visitor(v) => Some(v),
+            Caller::Agent { .. } | Caller::Stripe => None,
+        }
+    }
+}

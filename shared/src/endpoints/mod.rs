@@ -1,0 +1,11 @@
+//! What each route does, one file each: the read tools (`read/`), the write tools
+//! (`write/`), agent insight, the recovery queue, the audience tags, the Stripe webhook, and
+//! the permission probe of `tenantctl connect-key`. [`registry`] is the one table of them.
+pub mod agent_insight;
+pub mod agent_recovery;
+pub mod probe;
+pub mod read;
+pub mod registry;
+pub mod stripe_webhook;
+pub mod visitor_tags;
+pub mod write;

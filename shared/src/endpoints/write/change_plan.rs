@@ -1,0 +1,276 @@
+//! `change_plan` (W): to a price the tenant allows (the same rule as
+//! `get_available_plans`), previewed with `create_preview` at a fixed `proration_date`; the
+//! commit reuses that date and proration behaviour, so the visitor pays what they were
+//! shown. Only to a price the tenant lists in `allowed_prices` (none listed: no plan
+//! change). The policy holds the rest: at most `policy.plan_changes_per_month` per customer
+//! per calendar month, and never in a period whose payment was refunded.
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{current, nothing};
+use crate::billing::money;
+use crate::billing::money::Money;
+use crate::endpoints::read::subscription_status::price_phrase;
+use crate::endpoints::read::{check_id, check_opt_id};
+use crate::error::ApiError;
+use crate::pipeline::endpoint::{Answer, Call};
+use crate::pipeline::policy::{Act, PeriodRef};
+use crate::pipeline::two_phase::{Plan, WriteTool};
+use crate::stripe::api;
+use crate::stripe::api::Need;
+use crate::stripe::types::{Expandable, Invoice};
+use crate::timefmt::{self, now_unix, rfc3339};
+
+#[derive(Default)]
+pub struct ChangePlan;
+
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePlanArgs {
+    /// The plan to move to: a `price_id` from `get_available_plans`.
+    pub price_id: String,
+    /// The subscription to change (`sub_...`); default: the visitor's current one.
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+}
+
+/// Stripe's default: credit unused time, charge the rest of the period on the next invoice.
+const PRORATION: &str = "create_prorations";
+
+fn refuse(reason: &str, message: &str) -> ApiError {
+    ApiError::invalid_request(message).with_reason(reason)
+}
+
+/// What Stripe's preview said the change costs.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Quote {
+    /// The proration lines' sum: positive is charged, negative credited.
+    prorated: i64,
+    amount_due: i64,
+    next_date: i64,
+}
+
+impl Quote {
+    fn of(invoice: &Invoice) -> Self {
+        Self {
+            prorated: invoice
+                .lines
+                .as_ref()
+                .map(|l| {
+                    l.data
+                        .iter()
+                        .filter(|x| x.is_proration())
+                        .map(|x| x.amount)
+                        .sum()
+                })
+                .unwrap_or(0),
+            amount_due: invoice.amount_due,
+            next_date: invoice.next_payment_attempt.unwrap_or(invoice.created),
+        }
+    }
+}
+
+impl WriteTool for ChangePlan {
+    const NAME: &'static str = "change_plan";
+    const DESCRIPTION: &'static str = "Moves the visitor's subscription to another plan (a price_id from get_available_plans), with the prorated amount shown first.";
+    const BEFORE_ENABLED_TOOLS: bool = true;
+    const NEEDS: &'static [Need] = &[
+        Need::Customer,
+        Need::Subscriptions,
+        Need::Prices,
+        Need::InvoicePreview,
+        Need::SubscriptionUpdate,
+    ];
+    type Args = ChangePlanArgs;
+
+    fn validate(args: &Self::Args) -> Result<(), ApiError> {
+        check_id("price_id", &args.price_id, "price_")?;
+        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
+    }
+
+    async fn plan<'a>(
+        &'a self,
+        call: &'a Call<'a>,
+        args: &'a Self::Args,
+        pins: Option<&'a Value>,
+    ) -> Result<Plan, ApiError> {
+        let allowed = &call.tenant.allowed_prices;
+        if allowed.is_empty() {
+            return Err(ApiError::policy_denied(
+                "no_prices_allowed",
+                "Plans can't be changed here; a person from our support team can help.",
+            ));
+        }
+        if !allowed.contains(&args.price_id) {
+            return Err(ApiError::policy_denied(
+                "price_not_allowed",
+                "That plan isn't one offered here; get_available_plans lists the ones that are.",
+            ));
+        }
+        let price = api::price(&args.price_id).expand("product");
+        let (sub, price) = futures::join!(
+            current(call, args.subscription_id.as_deref()),
+            call.stripe.get(&price),
+        );
+        let Some((sub, from_name)) = sub? else {
+            return Ok(Plan::Instead(nothing(
+                "You don't have an active subscription to change; a new one starts from the billing portal.",
+            )));
+        };
+        let price = price.map_err(|e| {
+            if e.is_missing() {
+                refuse(
+                    "price_unavailable",
+                    "Invalid field `price_id`: no such plan.",
+                )
+            } else {
+                ApiError::from(e)
+            }
+        })?;
+        let product_active = match &price.product {
+            Expandable::Object(p) => p.active,
+            Expandable::Id(_) => true,
+        };
+        if !price.active || !product_active || price.recurring.is_none() {
+            return Err(refuse(
+                "price_unavailable",
+                "Invalid field `price_id`: that plan is not available any more.",
+            ));
+        }
+        let [item] = sub.items.data.as_slice() else {
+            return Ok(Plan::Instead(nothing(
+                "Your subscription has several parts, so it can only be changed in the billing portal.",
+            )));
+        };
+        if item.price.id == price.id {
+            return Err(refuse(
+                "same_price",
+                "Invalid field `price_id`: you are already on that plan.",
+            ));
+        }
+        if price.currency != sub.currency {
+            return Err(refuse(
+                "currency_mismatch",
+                "Invalid field `price_id`: that plan is billed in another currency, which a subscription can't switch to.",
+            ));
+        }
+        let to_name = match &price.product {
+            Expandable::Object(p) => p.name.clone(),
+            Expandable::Id(_) => price
+                .nickname
+                .clone()
+                .unwrap_or_else(|| "the new plan".into()),
+        };
+        // The same second for the preview and the commit: the same proration to the cent.
+        let proration_date = pins
+            .and_then(|p| p["proration_date"].as_i64())
+            .unwrap_or_else(now_unix);
+        // What the quote depends on besides the two prices. While it is as the proposal saw
+        // it, the confirmed call reuses the proposal's quote instead of asking Stripe again.
+        let basis = json!({
+            "period_end": item.current_period_end, "quantity": item.quantity,
+            "discounts": sub.discounts.iter().map(Expandable::id).collect::<Vec<_>>(),
+        });
+        let pinned = pins
+            .filter(|p| p["basis"] == basis)
+            .and_then(|p| serde_json::from_value::<Quote>(p["quote"].clone()).ok());
+        let quote = match pinned {
+            Some(q) => q,
+            None => {
+                let preview = api::preview_invoice(call.customer_id)
+                    .set("subscription", &sub.id)
+                    .set("subscription_details[items][0][id]", &item.id)
+                    .set("subscription_details[items][0][price]", &price.id)
+                    .set("subscription_details[proration_date]", proration_date)
+                    .set("subscription_details[proration_behavior]", PRORATION);
+                let key = format!("{}:plan-preview", call.request_id);
+                Quote::of(&call.stripe.post(&preview, &key).await?)
+            }
+        };
+        let Quote {
+            prorated,
+            amount_due,
+            next_date,
+        } = quote;
+        let cur = sub.currency.clone();
+        let new_amount = price.unit_amount.unwrap_or(0) * item.quantity.unwrap_or(1) as i64;
+        let interval = price
+            .recurring
+            .as_ref()
+            .map(|r| r.interval.clone())
+            .unwrap_or_default();
+        let proration_words = match prorated {
+            0 => String::new(),
+            p if p > 0 => format!(
+                ", which includes {} for the rest of this period on the new plan",
+                money(p, &cur)
+            ),
+            p => format!(
+                ", after {} of credit for the unused part of this period",
+                money(-p, &cur)
+            ),
+        };
+        Ok(Plan::Change {
+            preview: json!({
+                "subscription_id": sub.id,
+                "from": {"price_id": item.price.id, "name": from_name, "price": price_phrase(&sub)},
+                "to": {"price_id": price.id, "name": to_name,
+                       "amount": Money::new(new_amount, &cur), "interval": interval},
+                "effective": rfc3339(proration_date),
+                "proration": Money::new(prorated, &cur),
+                "next_invoice": {"amount_due": Money::new(amount_due, &cur),
+                                 "date": rfc3339(next_date)},
+            }),
+            summary: format!(
+                "This will move you from {from_name} ({}) to {to_name} ({}/{interval}) now. Your next invoice, on {}, will be {}{proration_words}.",
+                price_phrase(&sub),
+                money(new_amount, &cur),
+                call.dates.date(next_date),
+                money(amount_due, &cur),
+            ),
+            change: api::update_subscription(&sub.id)
+                .set("items[0][id]", &item.id)
+                .set("items[0][price]", &price.id)
+                .set("proration_behavior", PRORATION)
+                .set("proration_date", proration_date)
+                .untyped(),
+            then: Vec::new(),
+            act: Act::PlanChange {
+                subscription: sub.id.clone(),
+                price: price.id.clone(),
+                period: PeriodRef {
+                    subscription: sub.id.clone(),
+                    end: item.current_period_end.unwrap_or(0),
+                },
+                credit: prorated.min(0).unsigned_abs(),
+            },
+            pins: json!({"proration_date": proration_date, "basis": basis, "quote": quote}),
+        })
+    }
+
+    fn done(&self, call: &Call<'_>, preview: &Value, _sent: &[Value]) -> Answer {
+        let to = &preview["to"];
+        Answer {
+            data: json!({
+                "changed": true, "subscription_id": preview["subscription_id"],
+                "plan": to, "proration": preview["proration"],
+                "next_invoice": preview["next_invoice"],
+            }),
+            summary: format!(
+                "Done: you're now on {} ({}/{}). Your next invoice, on {}, will be {}.",
+                to["name"].as_str().unwrap_or("the new plan"),
+                to["amount"]["formatted"].as_str().unwrap_or_default(),
+                to["interval"].as_str().unwrap_or("period"),
+                call.dates.maybe(
+                    preview["next_invoice"]["date"]
+                        .as_str()
+                        .and_then(timefmt::parse)
+                ),
+                preview["next_invoice"]["amount_due"]["formatted"]
+                    .as_str()
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! What the system knows about each customer's billing from Stripe's webhooks, kept without
+//! a Stripe request: facts (a subscription's status, the customer's standing, the last
+//! failed payment), each stamped with the event that set it and written only by a newer
+//! one; the recovery queue of failed payments; and the event ids already applied.
+//! [`BillingState`] is the port; the adapters are in `crate::adapters`.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ports::error::StoreError;
+
+/// Which event set a fact: Stripe's `created` (seconds), then the event id. Two events of
+/// the same second cannot be ordered by what they carry, so a tie is settled by asking
+/// Stripe for the object (see [`Put::Tie`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub created: i64,
+    pub event: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    pub key: String,
+    pub value: Value,
+    pub stamp: Stamp,
+}
+
+/// What [`BillingState::put_fact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    Written,
+    /// What is stored came from a later event: left as it is.
+    Older,
+    /// Stored from another event of the same second: the caller fetches the object from
+    /// Stripe and writes that with `settle_tie`.
+    Tie,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecoveryStatus {
+    Open,
+    Resolved,
+}
+
+/// A failed payment and what to do about it, opened by `invoice.payment_failed` and
+/// resolved by the invoice being paid (in whichever order the two arrive).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub customer: String,
+    pub invoice: String,
+    /// `{"amount", "currency", "formatted"}`.
+    pub amount_due: Value,
+    pub attempt_count: i64,
+    /// RFC 3339; Stripe's next automatic retry, if it will make one.
+    pub next_retry: Option<String>,
+    /// The decline in plain words.
+    pub decline: Option<String>,
+    pub hosted_invoice_url: Option<String>,
+    /// RFC 3339; unset when the invoice was paid before its failure reached us.
+    pub opened_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub status: RecoveryStatus,
+}
+
+#[async_trait]
+pub trait BillingState: Send + Sync {
+    /// Claims an event id; `false` when it was claimed before (a duplicate delivery).
+    async fn claim_event(
+        &self,
+        tenant: &str,
+        event: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
+    /// Gives a claim back when applying the event failed, so Stripe's retry applies it.
+    async fn release_event(&self, tenant: &str, event: &str) -> Result<(), StoreError>;
+    /// Writes the fact if its stamp is newer than the stored one (a later `created`);
+    /// with `settle_tie`, also over a stamp of the same second (the value then comes from
+    /// Stripe itself).
+    async fn put_fact(
+        &self,
+        tenant: &str,
+        customer: &str,
+        fact: &Fact,
+        settle_tie: bool,
+    ) -> Result<Put, StoreError>;
+    async fn facts(&self, tenant: &str, customer: &str) -> Result<Vec<Fact>, StoreError>;
+    /// Opens (or updates with a later attempt) the invoice's recovery; a resolved one stays
+    /// resolved and only learns when it had opened.
+    async fn open_recovery(&self, tenant: &str, r: &Recovery) -> Result<(), StoreError>;
+    /// Resolves the invoice's recovery, creating it resolved if its failure has not
+    /// arrived yet, so a late failure cannot reopen it.
+    async fn resolve_recovery(&self, tenant: &str, r: &Recovery) -> Result<(), StoreError>;
+    /// A tenant's recoveries (those that ever opened), newest first; of one customer when
+    /// given.
+    async fn recoveries(
+        &self,
+        tenant: &str,
+        status: RecoveryStatus,
+        customer: Option<&str>,
+    ) -> Result<Vec<Recovery>, StoreError>;
+}
+
+/// Keeps only what a listing of `status` shows, newest first.
+pub(crate) fn listed(mut all: Vec<Recovery>, status: RecoveryStatus) -> Vec<Recovery> {
+    all.retain(|r| r.status == status && r.opened_at.is_some());
+    all.sort_by(|a, b| b.opened_at.cmp(&a.opened_at));
+    all
+}
+
+/// What an open makes of what is stored (`None`: nothing to change). Both adapters apply
+/// it under their own exclusion (a lock; a versioned conditional write).
+pub(crate) fn merged_open(stored: Option<Recovery>, r: &Recovery) -> Option<Recovery> {
+    match stored {
+        None => Some(r.clone()),
+        // Paid before its failure arrived: it stays resolved and learns when it opened.
+        Some(s) if s.status == RecoveryStatus::Resolved => {
+            s.opened_at.is_none().then(|| Recovery {
+                opened_at: r.opened_at.clone(),
+                decline: r.decline.clone(),
+                ..s
+            })
+        }
+        Some(s) if s.attempt_count >= r.attempt_count => None,
+        Some(s) => Some(Recovery {
+            opened_at: s.opened_at.or_else(|| r.opened_at.clone()),
+            ..r.clone()
+        }),
+    }
+}
+
+pub(crate) fn merged_resolve(stored: Option<Recovery>, r: &Recovery) -> Recovery {
+    match stored {
+        None => Recovery {
+            status: RecoveryStatus::Resolved,
+            opened_at: None,
+            ..r.clone()
+        },
+        Some(s) => Recovery {
+            status: RecoveryStatus::Resolved,
+            resolved_at: s.resolved_at.or_else(|| r.resolved_at.clone()),
+            next_retry: None,
+            ..s
+        },
+    }
+}
