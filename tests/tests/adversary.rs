@@ -409,6 +409,28 @@ fn billed_line(inv: &Value) -> Option<(String, i64, i64, f64)> {
     })
 }
 
+/// Credit an invoice drew from earlier prorations: its negative proration lines, net of
+/// their discounts.
+fn credit_used(inv: &Value) -> i64 {
+    let lines = inv["lines"]["data"].as_array().cloned().unwrap_or_default();
+    lines
+        .iter()
+        .filter(|l| {
+            l["parent"]["subscription_item_details"]["proration"] == true
+                || l["parent"]["invoice_item_details"]["proration"] == true
+        })
+        .filter_map(|l| {
+            let off: i64 = l["discount_amounts"]
+                .as_array()
+                .map(|d| d.iter().filter_map(|x| x["amount"].as_i64()).sum())
+                .unwrap_or(0);
+            Some(l["amount"].as_i64()? - off)
+        })
+        .filter(|net| *net < 0)
+        .map(|net| -net)
+        .sum()
+}
+
 /// Most entries of `times` within any window of `width` seconds.
 fn busiest(times: &[i64], width: i64) -> usize {
     times
@@ -465,7 +487,9 @@ async fn check(w: &World) -> Result<(), String> {
                 .iter()
                 .filter(|c| c["payment_intent"] == *pi && c["status"] == "succeeded")
             {
-                let paid = c["amount"].as_i64().unwrap_or(0);
+                // What paid for the period: the charge, and credit from an earlier
+                // period's proration that this invoice used up (itself paid for before).
+                let paid = c["amount"].as_i64().unwrap_or(0) + credit_used(inv);
                 let back = c["amount_refunded"].as_i64().unwrap_or(0);
                 // The credit as it reaches the customer: discounted as the period was.
                 let given = (credit(&sub, end) as f64 * share).round() as i64;

@@ -4,11 +4,13 @@
 mod dates;
 mod decline;
 pub mod money;
+pub mod subscription;
+pub mod views;
 
 pub use dates::{Dates, known_zone};
 pub use decline::decline_phrase;
 
-use crate::stripe::types::{Charge, Invoice};
+use crate::stripe::types::{Charge, Invoice, InvoiceStatus};
 use money::Money;
 
 /// "$49.00".
@@ -64,11 +66,11 @@ pub fn invoice_phrase(i: &Invoice, dates: &Dates) -> String {
         money(i.total, &i.currency),
         dates.date(i.created)
     );
-    match i.status.as_deref() {
-        Some("open") => format!("{lead}, {}", open_phrase(i, dates)),
-        Some("paid") => format!("{lead}, paid"),
-        Some("void") => format!("{lead}, voided"),
-        Some("uncollectible") => format!("{lead}, marked uncollectible"),
+    match i.status {
+        Some(InvoiceStatus::Open) => format!("{lead}, {}", open_phrase(i, dates)),
+        Some(InvoiceStatus::Paid) => format!("{lead}, paid"),
+        Some(InvoiceStatus::Void) => format!("{lead}, voided"),
+        Some(InvoiceStatus::Uncollectible) => format!("{lead}, marked uncollectible"),
         _ => format!("{lead}, not finalized yet"),
     }
 }

@@ -1,8 +1,8 @@
 //! Money as the contract shapes it: minor units, currency, and a formatted string that is
 //! right for zero- and three-decimal currencies.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
     pub amount: i64,
     pub currency: String,

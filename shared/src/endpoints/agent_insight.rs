@@ -9,20 +9,21 @@ use serde_json::{Value, json};
 use crate::auth::caller::{Admits, Caller};
 use crate::auth::identity::Visitor;
 use crate::billing::money::Money;
+use crate::billing::subscription::relevant;
+use crate::billing::views::{self, charge_failure, invoice, saved_card};
 use crate::billing::{Dates, card_phrase, charge_card_phrase, invoice_name, money, open_phrase};
-use crate::endpoints::read::common::{invoice, missing_customer, saved_card};
-use crate::endpoints::read::fetch_customer;
-use crate::endpoints::read::payment_history::failure_phrase;
-use crate::endpoints::read::subscription_status::{
-    failed_payment, next_payment, open_recoveries, plan_name, price_phrase, product_names,
-    relevant, scheduled_cancel, view,
+use crate::endpoints::read::common::{
+    failed_payment, fetch_customer, missing_customer, open_recoveries,
 };
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Endpoint, Incoming, Reply, Shape, Subject};
 use crate::ports::tenants::TenantConfig;
 use crate::stripe::api;
 use crate::stripe::api::Need;
-use crate::stripe::types::{Charge, Customer, Invoice, Subscription};
+use crate::stripe::ids;
+use crate::stripe::types::{
+    Charge, ChargeStatus, Customer, Invoice, Subscription, SubscriptionStatus,
+};
 use crate::timefmt::rfc3339;
 
 const RECENT_ACTIONS: usize = 10;
@@ -69,8 +70,12 @@ impl Endpoint for Insight {
             )
             .with_reason("invalid_field"));
         }
-        if let Some(id) = customer_id {
-            crate::endpoints::read::check_id("customer_id", id, "cus_")?;
+        if let Some(problem) = customer_id.and_then(|id| ids::problem(id, ids::CustomerId::PREFIX))
+        {
+            return Err(ApiError::invalid_request(format!(
+                "Invalid field `customer_id`: {problem}."
+            ))
+            .with_reason("invalid_field"));
         }
         // The agent names the customer the way a visitor's token would; an email an agent
         // types is theirs to vouch for.
@@ -99,13 +104,11 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
     let (app, config, stripe, customer_id) = (call.app, call.tenant, call.stripe, call.customer_id);
     let subs = api::subscriptions(customer_id)
         .set("status", "all")
-        .set("limit", 10)
+        .limit(10)
         .expand("data.latest_invoice");
-    let recent = api::invoices(customer_id).set("limit", 5);
-    let open = api::invoices(customer_id)
-        .set("status", "open")
-        .set("limit", 10);
-    let charges = api::charges(customer_id).set("limit", RECENT_PAYMENTS);
+    let recent = api::invoices(customer_id).limit(5);
+    let open = api::invoices(customer_id).set("status", "open").limit(10);
+    let charges = api::charges(customer_id).limit(RECENT_PAYMENTS);
     let actions = async {
         let (writes, all) = futures::join!(
             app.audit
@@ -134,7 +137,10 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
         tracing::warn!(error = %e, "audit log unavailable for insight");
         Vec::new()
     });
-    let names: HashMap<String, String> = product_names(app, &config.tenant, stripe, &subs).await?;
+    let names: HashMap<String, String> = app
+        .catalog
+        .of_subscriptions(&config.tenant, stripe, &subs)
+        .await?;
     let shown = relevant(&subs);
     let facts = Facts {
         customer: &customer,
@@ -145,21 +151,21 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
         dates: call.dates,
     };
     let card = customer.default_card();
-    let next_billing = shown.iter().filter_map(|s| next_payment(s)).min();
+    let next_billing = shown.iter().filter_map(|s| s.next_payment()).min();
     let currency = balance_currency(&customer, &subs);
     Ok(Answer {
         data: json!({
             "customer": {"id": customer.id, "name": customer.name, "email": customer.email},
-            "subscriptions": shown.iter().map(|s| view(s, &names)).collect::<Vec<_>>(),
+            "subscriptions": shown.iter().map(|s| views::subscription(s, &names)).collect::<Vec<_>>(),
             "invoices": invoices.iter().map(invoice).collect::<Vec<_>>(),
             "open_invoices": open.iter().map(invoice).collect::<Vec<_>>(),
             "payment_method": card.map(saved_card),
             "next_billing_date": next_billing.and_then(rfc3339),
             "credit": Money::new(customer.balance.min(0).abs(), &currency),
             "owed_on_balance": Money::new(customer.balance.max(0), &currency),
-            "last_payment_failure": last_charge.as_ref().filter(|c| c.status == "failed").map(|c| json!({
+            "last_payment_failure": last_charge.as_ref().filter(|c| c.status == ChargeStatus::Failed).map(|c| json!({
                 "charge": c.id, "amount": Money::new(c.amount, &c.currency),
-                "created": rfc3339(c.created), "reason": failure_phrase(c),
+                "created": rfc3339(c.created), "reason": charge_failure(c),
             })),
             "recent_payments": payments.iter().map(payment).collect::<Vec<_>>(),
             "open_recoveries": recovering,
@@ -208,7 +214,7 @@ fn payment(c: &Charge) -> Value {
         "id": c.id, "amount": Money::new(c.amount, &c.currency), "status": c.status,
         "created": rfc3339(c.created), "card": charge_card_phrase(c),
         "refunded": Money::new(c.amount_refunded, &c.currency),
-        "failure": (c.status == "failed").then(|| failure_phrase(c)),
+        "failure": (c.status == ChargeStatus::Failed).then(|| charge_failure(c)),
         "receipt_url": c.receipt_url,
     })
 }
@@ -251,7 +257,10 @@ impl Facts<'_> {
                     .join("; ")
             ),
         }];
-        if let Some(c) = self.last_charge.filter(|c| c.status == "failed") {
+        if let Some(c) = self
+            .last_charge
+            .filter(|c| c.status == ChargeStatus::Failed)
+        {
             let card = charge_card_phrase(c)
                 .map(|p| format!(" ({p})"))
                 .unwrap_or_default();
@@ -259,7 +268,7 @@ impl Facts<'_> {
                 "Last payment of {} on {} failed: {}{card}.",
                 money(c.amount, &c.currency),
                 self.dates.date(c.created),
-                failure_phrase(c)
+                charge_failure(c)
             ));
         }
         match self.open {
@@ -298,11 +307,11 @@ impl Facts<'_> {
     fn subscription(&self, s: &Subscription) -> String {
         let mut text = format!(
             "{} ({}), {}",
-            plan_name(s, self.names),
-            price_phrase(s),
-            s.status.replace('_', " ")
+            s.plan_name(self.names),
+            s.price_phrase(),
+            s.status_words()
         );
-        if let Some(end) = scheduled_cancel(s) {
+        if let Some(end) = s.scheduled_cancel() {
             let requested = s
                 .canceled_at
                 .map(|t| format!(" (requested {})", self.dates.date(t)))
@@ -311,7 +320,7 @@ impl Facts<'_> {
                 ", set to cancel on {}{requested}",
                 self.dates.date(end)
             ));
-        } else if s.status == "canceled" {
+        } else if s.status == SubscriptionStatus::Canceled {
             text.push_str(&format!(
                 ", ended {}",
                 self.dates.maybe(s.ended_at.or(s.canceled_at))
@@ -323,12 +332,12 @@ impl Facts<'_> {
                 None => ", payments paused".into(),
             });
         }
-        if s.status == "trialing"
+        if s.status == SubscriptionStatus::Trialing
             && let Some(t) = s.trial_end
         {
             text.push_str(&format!(", trial ends {}", self.dates.date(t)));
         }
-        if s.status == "past_due"
+        if s.status == SubscriptionStatus::PastDue
             && let Some(i) = s.latest_invoice.as_ref().and_then(|i| i.object())
             && i.amount_remaining > 0
         {
@@ -337,7 +346,7 @@ impl Facts<'_> {
                 money(i.amount_remaining, &i.currency)
             ));
         }
-        if let Some(t) = next_payment(s) {
+        if let Some(t) = s.next_payment() {
             text.push_str(&format!(", next billing {}", self.dates.date(t)));
         }
         text

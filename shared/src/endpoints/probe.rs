@@ -24,24 +24,30 @@ fn probe_of(need: Need) -> (Request<Value>, bool) {
     let write = |r: Request<Value>| (r, true);
     match need {
         Need::Customer => read(api::customer(NO_CUSTOMER).untyped()),
-        Need::CustomerUpdate => write(api::update_customer(NO_CUSTOMER).untyped()),
+        Need::CustomerUpdate => {
+            write(api::update_customer(NO_CUSTOMER, &Default::default()).untyped())
+        }
         Need::BalanceTransactions => read(api::balance_transactions(NO_CUSTOMER).untyped()),
         Need::Subscriptions => read(api::subscriptions(NO_CUSTOMER).untyped()),
         Need::SubscriptionUpdate => {
-            write(api::update_subscription("sub_probe_nonexistent").untyped())
+            write(api::update_subscription("sub_probe_nonexistent", &Default::default()).untyped())
         }
         Need::Prices => read(api::prices().untyped()),
         Need::Products => read(api::products().untyped()),
         Need::Invoices => read(api::invoices(NO_CUSTOMER).untyped()),
-        Need::InvoicePreview => read(api::preview_invoice(NO_CUSTOMER).untyped()),
+        Need::InvoicePreview => {
+            read(api::preview_invoice(NO_CUSTOMER, &Default::default()).untyped())
+        }
         Need::InvoicePay => write(api::pay_invoice("in_probe_nonexistent").untyped()),
         Need::InvoiceSend => write(api::send_invoice("in_probe_nonexistent").untyped()),
         Need::Charges => read(api::charges(NO_CUSTOMER).untyped()),
         Need::Charge => read(api::charge("ch_probe_nonexistent").untyped()),
         Need::PaymentIntent => read(api::payment_intent("pi_probe_nonexistent").untyped()),
         // No `charge` or `payment_intent`: refused for its parameters when permitted.
-        Need::RefundCreate => write(api::create_refund().untyped()),
-        Need::PortalSession => write(api::portal_session(NO_CUSTOMER).untyped()),
+        Need::RefundCreate => write(api::create_refund_of_nothing()),
+        Need::PortalSession => {
+            write(api::portal_session(NO_CUSTOMER, &Default::default()).untyped())
+        }
         Need::PromotionCodes => read(api::promotion_codes().untyped()),
     }
 }

@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn every_endpoint_that_asks_stripe_says_what_it_needs() {
         for e in ENDPOINTS {
-            let asks_stripe = e.tool || matches!(e.name, "agent_insight" | "stripe_webhook");
+            let asks_stripe = e.tool || e.name == Insight::NAME || e.name == StripeWebhook::NAME;
             assert_eq!(!e.needs.is_empty(), asks_stripe, "{}", e.name);
             if e.tool {
                 assert!(

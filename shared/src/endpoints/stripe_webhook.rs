@@ -172,7 +172,7 @@ async fn disputed_customer(call: &Call<'_>, event: &Event) -> Result<Option<Stri
     else {
         return Ok(None);
     };
-    if crate::endpoints::read::check_id("charge", charge, &charge[..3]).is_err() {
+    if crate::stripe::ids::problem(charge, &charge[..3]).is_some() {
         return Ok(None);
     }
     match call.stripe.get(&api::charge(charge)).await {

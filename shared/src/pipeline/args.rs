@@ -250,6 +250,10 @@ fn explain(tool: &str, schema: &Value, value: &Value, path: &str, serde_msg: &st
         let takes = schema_at(schema, &full).map(describe).unwrap_or_default();
         return ApiError::invalid_request(format!("`{field}` is required: {takes}."));
     }
+    // A value of the right kind that is still not one (a typed id) says why itself.
+    if serde_msg.starts_with("must be ") || serde_msg.starts_with("too long") {
+        return ApiError::invalid_request(format!("Invalid field `{path}`: {serde_msg}."));
+    }
     let given = value_at(value, path);
     let takes = schema_at(schema, path).map(describe);
     let message = match (takes, given) {

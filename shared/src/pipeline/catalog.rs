@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::stripe::api;
+use crate::stripe::types::{Expandable, Subscription};
 use crate::stripe::{StripeError, StripeSession};
 
 pub struct Catalog {
@@ -19,6 +20,30 @@ impl Catalog {
             ttl,
             names: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The names of the products of `subs`' items: those the response carried (remembered),
+    /// the rest from the cache or one request.
+    pub async fn of_subscriptions(
+        &self,
+        tenant: &str,
+        stripe: &StripeSession<'_>,
+        subs: &[Subscription],
+    ) -> Result<HashMap<String, String>, StripeError> {
+        let mut ids = Vec::new();
+        for item in subs.iter().flat_map(|s| &s.items.data) {
+            match &item.price.product {
+                Expandable::Object(p) => self.remember(tenant, &p.id, &p.name),
+                Expandable::Id(id) => ids.push(id.as_str()),
+            }
+        }
+        let mut names = self.names(tenant, stripe, &ids).await?;
+        for item in subs.iter().flat_map(|s| &s.items.data) {
+            if let Expandable::Object(p) = &item.price.product {
+                names.insert(p.id.clone(), p.name.clone());
+            }
+        }
+        Ok(names)
     }
 
     /// Remembers names a response already carried (an expanded product).
@@ -56,9 +81,7 @@ impl Catalog {
         }
         let req = missing
             .iter()
-            .fold(api::products().set("limit", 100), |r, id| {
-                r.set("ids[]", id)
-            });
+            .fold(api::products().limit(100), |r, id| r.set("ids[]", id));
         let list = stripe.get(&req).await?;
         for product in list.data {
             self.remember(tenant, &product.id, &product.name);

@@ -97,14 +97,14 @@ async fn matching(
 ) -> Result<BTreeMap<String, Customer>, ApiError> {
     // The list filter is exact and current; Search is case-insensitive but lags writes.
     // Asking both at once costs one round trip and misses neither.
-    let exact_req = api::customers_by_email(email).set("limit", 3);
+    let exact_req = api::customers_by_email(email).limit(3);
     let exact = stripe.get(&exact_req);
     let found: BTreeMap<String, Customer> = if config.customer_search {
         let query = format!(
             "email:'{}'",
             email.replace('\\', "\\\\").replace('\'', "\\'")
         );
-        let search_req = api::search_customers(&query).set("limit", 3);
+        let search_req = api::search_customers(&query).limit(3);
         let search = stripe.get(&search_req);
         let (exact, search) = futures::join!(exact, search);
         let exact = exact?;
@@ -118,7 +118,7 @@ async fn matching(
         if lower == email {
             live(exact.await?).collect()
         } else {
-            let lower_req = api::customers_by_email(&lower).set("limit", 3);
+            let lower_req = api::customers_by_email(&lower).limit(3);
             let (exact, lowered) = futures::join!(exact, stripe.get(&lower_req));
             live(exact?).chain(live(lowered?)).collect()
         }

@@ -46,6 +46,10 @@ pub trait WriteTool: Send + Sync + 'static {
     /// What it asks Stripe with the tenant's key.
     const NEEDS: &'static [Need];
     type Args: DeserializeOwned + Serialize + JsonSchema + Send + Sync;
+    /// What the visitor is shown before confirming; stored with the confirmation, compared
+    /// when confirmed, and read back for the answer once done. Its JSON is the contract's
+    /// `preview`.
+    type Preview: DeserializeOwned + Serialize + Send + Sync;
 
     fn validate(_args: &Self::Args) -> Result<(), ApiError> {
         Ok(())
@@ -59,17 +63,17 @@ pub trait WriteTool: Send + Sync + 'static {
         call: &'a Call<'a>,
         args: &'a Self::Args,
         pins: Option<&'a Value>,
-    ) -> impl Future<Output = Result<Plan, ApiError>> + Send + 'a;
+    ) -> impl Future<Output = Result<Plan<Self::Preview>, ApiError>> + Send + 'a;
 
     /// The tenant-wide counters this write may not push past their caps (`preview` is what
     /// `plan` found). What counts the customer is the policy's, on the customer's history.
-    fn bounds(&self, _call: &Call<'_>, _args: &Self::Args, _preview: &Value) -> Vec<Bound> {
+    fn bounds(&self, _call: &Call<'_>, _args: &Self::Args, _preview: &Self::Preview) -> Vec<Bound> {
         Vec::new()
     }
 
     /// The answer once Stripe made the change: `sent` holds Stripe's answer to `change`,
     /// then to each of `then`.
-    fn done(&self, call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer;
+    fn done(&self, call: &Call<'_>, preview: &Self::Preview, sent: &[Value]) -> Answer;
 
     /// Stripe refused the change: an answer to give instead of the error, when the refusal
     /// is an outcome the visitor should hear about (a declined card). The attempt still
@@ -77,7 +81,7 @@ pub trait WriteTool: Send + Sync + 'static {
     fn refused<'a>(
         &'a self,
         _call: &'a Call<'a>,
-        _preview: &'a Value,
+        _preview: &'a Self::Preview,
         _e: &'a StripeError,
     ) -> impl Future<Output = Option<Answer>> + Send + 'a {
         async { None }
@@ -86,12 +90,12 @@ pub trait WriteTool: Send + Sync + 'static {
 
 // One plan per call, moved once: its size costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]
-pub enum Plan {
+pub enum Plan<P> {
     /// Nothing to confirm: say this instead (already done, a portal link, ...).
     Instead(Answer),
     Change {
         /// What the visitor is shown, and what the confirmed call must still see.
-        preview: Value,
+        preview: P,
         /// Says exactly what will happen (amounts, dates); the question is added here.
         summary: String,
         change: Change,
@@ -240,6 +244,7 @@ async fn propose<W: WriteTool>(
         Verdict::Duplicate(earlier) => return duplicate(w, call, &earlier).await,
     }
     let bounds = w.bounds(call, &args, &preview);
+    let preview = serde_json::to_value(&preview).unwrap_or(Value::Null);
     let used =
         futures::future::try_join_all(bounds.iter().map(|b| ledger.used(tenant, b, now_unix())))
             .await?;
@@ -343,7 +348,7 @@ async fn confirm<W: WriteTool>(
             then,
             ..
         } => {
-            preview == c.preview
+            serde_json::to_value(&preview).ok().as_ref() == Some(&c.preview)
                 && change.tagged(&c.id) == c.change
                 && then
                     .into_iter()
@@ -474,6 +479,18 @@ async fn carry_out<W: WriteTool>(
     resumed: bool,
 ) -> Result<Reply, ApiError> {
     let ledger = call.app.ledger.as_ref();
+    // Read back before anything is sent: a preview this build cannot read (stored by
+    // another version) stops here, not halfway through.
+    let preview: W::Preview = match serde_json::from_value(c.preview.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(tool = %c.tool, error = %e, "a stored preview does not read back");
+            let err = ApiError::confirmation_invalid("unknown_token");
+            // Nothing was sent: the bounds and the customer's history get it back.
+            ledger.finish(&c, &stored_error(&err), true).await?;
+            return Err(err);
+        }
+    };
     // Write-ahead: the record exists before Stripe is asked, and the pipeline's closing
     // record (same key) completes it. A crash in between leaves it "pending", visibly.
     let sends = match write_ahead(call, W::NAME, &c, sk).await {
@@ -515,7 +532,7 @@ async fn carry_out<W: WriteTool>(
         match call.stripe.write(change, &idempotency_key(&c, n)).await {
             Ok(value) => sent.push(value),
             Err(e) if n == 0 && refused(&e) => {
-                if let Some(answer) = w.refused(call, &c.preview, &e).await {
+                if let Some(answer) = w.refused(call, &preview, &e).await {
                     let outcome = json!({"data": answer.data, "summary": answer.summary});
                     ledger.finish(&c, &outcome, false).await?;
                     return Ok(Reply::done(answer));
@@ -541,7 +558,7 @@ async fn carry_out<W: WriteTool>(
             }
         }
     }
-    let answer = w.done(call, &c.preview, &sent);
+    let answer = w.done(call, &preview, &sent);
     let outcome = json!({"data": answer.data, "summary": answer.summary});
     ledger.finish(&c, &outcome, false).await?;
     Ok(Reply::done(answer))

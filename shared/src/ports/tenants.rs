@@ -119,25 +119,7 @@ pub struct Policy {
     pub email_changes: bool,
 }
 
-/// `pause_collection[behavior]`, as Stripe names them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PauseBehavior {
-    #[default]
-    Void,
-    KeepAsDraft,
-    MarkUncollectible,
-}
-
-impl PauseBehavior {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PauseBehavior::Void => "void",
-            PauseBehavior::KeepAsDraft => "keep_as_draft",
-            PauseBehavior::MarkUncollectible => "mark_uncollectible",
-        }
-    }
-}
+pub use crate::stripe::writes::PauseBehavior;
 
 /// `policy.refund_current_period`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

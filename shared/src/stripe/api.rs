@@ -12,6 +12,9 @@ use super::types::{
     BalanceTransaction, Charge, Customer, Invoice, InvoicePayment, List, PaymentIntent,
     PortalSession, Price, Product, PromotionCode, Subscription,
 };
+use super::writes::{
+    CustomerUpdate, InvoicePreview, PortalSessionCreate, RefundCreate, SubscriptionUpdate,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -82,6 +85,11 @@ impl<T> Request<T> {
     pub fn set(mut self, key: impl Into<String>, value: impl ToString) -> Self {
         self.params = self.params.set(key, value);
         self
+    }
+
+    /// At most `n` objects of a list (Stripe allows 1 to 100).
+    pub fn limit(self, n: impl TryInto<u64>) -> Self {
+        self.set("limit", n.try_into().unwrap_or(100).clamp(1, 100))
     }
 
     /// These parameters added after the ones set.
@@ -174,11 +182,7 @@ pub fn trace_of(change: &Change) -> Option<Trace> {
     Some(match (change.method, segments.as_slice()) {
         (Method::Post, ["v1", "refunds"]) => {
             let charge = change.params.get("charge")?;
-            Trace::Listed(
-                Request::get("/v1/refunds")
-                    .set("charge", charge)
-                    .set("limit", 100),
-            )
+            Trace::Listed(Request::get("/v1/refunds").set("charge", charge).limit(100))
         }
         (Method::Post, ["v1", "subscriptions", id]) => {
             Trace::Tagged(Request::get(format!("/v1/subscriptions/{id}")))
@@ -229,8 +233,8 @@ pub fn balance_transactions(customer: &str) -> Request<List<BalanceTransaction>>
     Request::get(format!("/v1/customers/{customer}/balance_transactions"))
 }
 
-pub fn update_customer(id: &str) -> Request<Customer> {
-    Request::post(format!("/v1/customers/{id}"))
+pub fn update_customer(id: &str, fields: &CustomerUpdate) -> Request<Customer> {
+    Request::post(format!("/v1/customers/{id}")).with(Params::form(fields))
 }
 
 pub fn subscription(id: &str) -> Request<Subscription> {
@@ -241,8 +245,8 @@ pub fn subscriptions(customer: &str) -> Request<List<Subscription>> {
     Request::get("/v1/subscriptions").set("customer", customer)
 }
 
-pub fn update_subscription(id: &str) -> Request<Subscription> {
-    Request::post(format!("/v1/subscriptions/{id}"))
+pub fn update_subscription(id: &str, fields: &SubscriptionUpdate) -> Request<Subscription> {
+    Request::post(format!("/v1/subscriptions/{id}")).with(Params::form(fields))
 }
 
 /// Ends a subscription at once (not undoable). Stripe's defaults, said out loud: no
@@ -287,8 +291,10 @@ pub fn send_invoice(id: &str) -> Request<Invoice> {
 }
 
 /// The invoice Stripe would create next (changes nothing).
-pub fn preview_invoice(customer: &str) -> Request<Invoice> {
-    Request::post("/v1/invoices/create_preview").set("customer", customer)
+pub fn preview_invoice(customer: &str, fields: &InvoicePreview) -> Request<Invoice> {
+    Request::post("/v1/invoices/create_preview")
+        .set("customer", customer)
+        .with(Params::form(fields))
 }
 
 /// The invoice payments made with a payment intent (how an invoice is found from what paid
@@ -311,12 +317,20 @@ pub fn payment_intent(id: &str) -> Request<PaymentIntent> {
     Request::get(format!("/v1/payment_intents/{id}"))
 }
 
-pub fn create_refund() -> Request<Value> {
+pub fn create_refund(fields: &RefundCreate) -> Request<Value> {
+    Request::post("/v1/refunds").with(Params::form(fields))
+}
+
+/// A refund naming no charge: Stripe checks that the key may create refunds, then refuses
+/// it for its parameters. How a key is probed without refunding anything.
+pub fn create_refund_of_nothing() -> Request<Value> {
     Request::post("/v1/refunds")
 }
 
-pub fn portal_session(customer: &str) -> Request<PortalSession> {
-    Request::post("/v1/billing_portal/sessions").set("customer", customer)
+pub fn portal_session(customer: &str, fields: &PortalSessionCreate) -> Request<PortalSession> {
+    Request::post("/v1/billing_portal/sessions")
+        .set("customer", customer)
+        .with(Params::form(fields))
 }
 
 pub fn promotion_codes() -> Request<List<PromotionCode>> {
@@ -326,12 +340,21 @@ pub fn promotion_codes() -> Request<List<PromotionCode>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stripe::writes::ItemChange;
 
     #[test]
     fn a_stored_change_round_trips_as_sent() {
-        let change = update_subscription("sub_1")
-            .set("items[0][price]", "price_2")
-            .untyped();
+        let change = update_subscription(
+            "sub_1",
+            &SubscriptionUpdate {
+                items: vec![ItemChange {
+                    id: "si_1".into(),
+                    price: "price_2".into(),
+                }],
+                ..Default::default()
+            },
+        )
+        .untyped();
         let stored = serde_json::to_value(&change).unwrap();
         assert_eq!(stored["method"], "POST");
         assert_eq!(stored["path"], "/v1/subscriptions/sub_1");

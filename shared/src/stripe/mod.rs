@@ -7,6 +7,7 @@ pub mod event;
 pub mod ids;
 mod params;
 pub mod types;
+pub mod writes;
 
 pub use client::{StripeClient, StripeSession};
 pub use error::StripeError;

@@ -14,6 +14,37 @@ impl Params {
         self
     }
 
+    /// A typed request's fields as Stripe's bracketed form: `a[b]=x` for a nested field,
+    /// `a[0][b]=x` for a list's; absent (`None`) fields are left out.
+    pub fn form(fields: &impl serde::Serialize) -> Self {
+        let mut p = Self::new();
+        if let Ok(serde_json::Value::Object(obj)) = serde_json::to_value(fields) {
+            for (k, v) in obj {
+                p.flatten(k, v);
+            }
+        }
+        p
+    }
+
+    fn flatten(&mut self, key: String, value: serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::Null => {}
+            Value::String(s) => self.0.push((key, s)),
+            Value::Object(obj) => {
+                for (k, v) in obj {
+                    self.flatten(format!("{key}[{k}]"), v);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.into_iter().enumerate() {
+                    self.flatten(format!("{key}[{i}]"), v);
+                }
+            }
+            other => self.0.push((key, other.to_string())),
+        }
+    }
+
     pub fn expand(self, path: &str) -> Self {
         self.set("expand[]", path)
     }

@@ -1,5 +1,89 @@
 //! Typed views of Stripe objects: only the fields our tools read, for the pinned version.
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An enum of Stripe's strings, with `Other` for a value Stripe adds later (read as it is,
+/// never an error).
+macro_rules! stripe_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $s:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant,)*
+            /// A value this build does not know.
+            Other(String),
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $s,)*
+                    Self::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $($s => Self::$variant,)*
+                    other => Self::Other(other.to_string()),
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Ok(Self::from(String::deserialize(d)?.as_str()))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stripe_enum! {
+    /// A subscription's `status`.
+    SubscriptionStatus {
+        Incomplete => "incomplete",
+        IncompleteExpired => "incomplete_expired",
+        Trialing => "trialing",
+        Active => "active",
+        PastDue => "past_due",
+        Canceled => "canceled",
+        Unpaid => "unpaid",
+        Paused => "paused",
+    }
+}
+
+stripe_enum! {
+    /// An invoice's `status`.
+    InvoiceStatus {
+        Draft => "draft",
+        Open => "open",
+        Paid => "paid",
+        Uncollectible => "uncollectible",
+        Void => "void",
+    }
+}
+
+stripe_enum! {
+    /// A charge's `status`.
+    ChargeStatus {
+        Succeeded => "succeeded",
+        Pending => "pending",
+        Failed => "failed",
+    }
+}
 
 /// A field that holds an id unless the request asked for it with `expand[]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -187,7 +271,7 @@ pub struct Discount {
 pub struct Subscription {
     pub id: String,
     pub customer: String,
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub currency: String,
     pub items: List<SubscriptionItem>,
     pub latest_invoice: Option<Expandable<Invoice>>,
@@ -221,7 +305,7 @@ pub struct Invoice {
     #[serde(default)]
     pub total_discount_amounts: Vec<DiscountAmount>,
     pub number: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<InvoiceStatus>,
     pub currency: String,
     #[serde(default)]
     pub amount_due: i64,
@@ -369,7 +453,7 @@ pub struct Charge {
     #[serde(default)]
     pub amount_refunded: i64,
     pub currency: String,
-    pub status: String,
+    pub status: ChargeStatus,
     pub created: i64,
     pub description: Option<String>,
     pub receipt_url: Option<String>,

@@ -27,9 +27,9 @@ impl Tool for GetAvailablePlans {
         let prices = api::prices()
             .set("active", "true")
             .set("type", "recurring")
-            .set("limit", 100)
+            .limit(100)
             .expand("data.product");
-        let subs = api::subscriptions(call.customer_id).set("limit", 10);
+        let subs = api::subscriptions(call.customer_id).limit(10);
         // Independent questions: asked at the same time.
         let (prices, subs) = futures::join!(call.stripe.get(&prices), call.stripe.get(&subs));
         let prices = prices?;

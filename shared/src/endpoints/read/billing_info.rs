@@ -3,14 +3,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::common::{missing_customer, saved_card};
+use super::common::fetch_customer;
 use crate::billing::card_phrase;
+use crate::billing::views::saved_card;
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Tool};
-use crate::stripe::StripeSession;
-use crate::stripe::api;
 use crate::stripe::api::Need;
-use crate::stripe::types::Customer;
 
 #[derive(Default)]
 pub struct GetBillingInfo;
@@ -27,7 +25,7 @@ impl Tool for GetBillingInfo {
     type Args = NoArgs;
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, _: Self::Args) -> Result<Answer, ApiError> {
-        let customer = fetch(call.stripe, call.customer_id).await?;
+        let customer = fetch_customer(call.stripe, call.customer_id).await?;
         let pm = customer.default_card();
         let summary = match pm {
             Some(c) => format!(
@@ -53,14 +51,4 @@ impl Tool for GetBillingInfo {
             summary,
         })
     }
-}
-
-/// The customer with its default payment method, in one request.
-pub(crate) async fn fetch(stripe: &StripeSession<'_>, id: &str) -> Result<Customer, ApiError> {
-    let req = api::customer(id).expand("invoice_settings.default_payment_method");
-    let customer = stripe.get(&req).await.map_err(missing_customer)?;
-    if customer.deleted {
-        return Err(ApiError::customer_not_found());
-    }
-    Ok(customer)
 }

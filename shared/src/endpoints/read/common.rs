@@ -1,51 +1,11 @@
-//! Pieces several tools shape their answers with.
-use serde_json::{Value, json};
-
-use crate::billing::money::Money;
+//! What several tools fetch the same way: the visitor's subscription and customer, the
+//! open recoveries, and how a missing object is answered.
 use crate::error::ApiError;
 use crate::pipeline::endpoint::Call;
-use crate::stripe::StripeError;
+use crate::ports::state::{Recovery, RecoveryStatus};
 use crate::stripe::api;
-use crate::stripe::types::{Card, CardDetails, Invoice, Subscription};
-use crate::timefmt::rfc3339;
-
-/// A card as the contract allows it to be shown: brand, last 4, expiry. Nothing else.
-pub fn card(brand: &str, last4: &str, exp_month: Option<u32>, exp_year: Option<u32>) -> Value {
-    json!({"brand": brand, "last4": last4, "exp_month": exp_month, "exp_year": exp_year})
-}
-
-pub fn saved_card(c: &Card) -> Value {
-    card(&c.brand, &c.last4, Some(c.exp_month), Some(c.exp_year))
-}
-
-pub fn charged_card(c: &CardDetails) -> Option<Value> {
-    Some(card(
-        c.brand.as_deref()?,
-        c.last4.as_deref()?,
-        c.exp_month,
-        c.exp_year,
-    ))
-}
-
-pub fn invoice(i: &Invoice) -> Value {
-    let m = |a: i64| Money::new(a, &i.currency);
-    json!({
-        "id": i.id,
-        "number": i.number,
-        "status": i.status,
-        "total": m(i.total),
-        "amount_due": m(i.amount_due),
-        "amount_paid": m(i.amount_paid),
-        "amount_remaining": m(i.amount_remaining),
-        "created": rfc3339(i.created),
-        "due_date": i.due_date.and_then(rfc3339),
-        "paid_at": i.status_transitions.as_ref().and_then(|t| t.paid_at).and_then(rfc3339),
-        "period_start": i.period_start.and_then(rfc3339),
-        "period_end": i.period_end.and_then(rfc3339),
-        "hosted_invoice_url": i.hosted_invoice_url,
-        "invoice_pdf": i.invoice_pdf,
-    })
-}
+use crate::stripe::types::{Customer, Subscription};
+use crate::stripe::{StripeError, StripeSession};
 
 pub fn check_range(field: &str, value: Option<u32>, min: u32, max: u32) -> Result<(), ApiError> {
     match value {
@@ -91,7 +51,7 @@ pub async fn subscription(
         .fold(api::subscriptions(call.customer_id), |r, e| {
             r.expand(&format!("data.{e}"))
         })
-        .set("limit", 10);
+        .limit(10);
     let list = call.stripe.get(&req).await.map_err(missing_customer)?;
     Ok(list.data.into_iter().next())
 }
@@ -103,4 +63,42 @@ pub fn missing_customer(e: StripeError) -> ApiError {
     } else {
         ApiError::from(e)
     }
+}
+
+/// The customer with its default payment method, in one request.
+pub async fn fetch_customer(stripe: &StripeSession<'_>, id: &str) -> Result<Customer, ApiError> {
+    let req = api::customer(id).expand("invoice_settings.default_payment_method");
+    let customer = stripe.get(&req).await.map_err(missing_customer)?;
+    if customer.deleted {
+        return Err(ApiError::customer_not_found());
+    }
+    Ok(customer)
+}
+
+/// The customer's open recoveries (failed payments the webhooks told us about), newest
+/// first. The answer does without them when the state can't be read.
+pub async fn open_recoveries(call: &Call<'_>) -> Vec<Recovery> {
+    call.app
+        .state
+        .recoveries(
+            &call.tenant.tenant,
+            RecoveryStatus::Open,
+            Some(call.customer_id),
+        )
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "recovery state unavailable");
+            Vec::new()
+        })
+}
+
+/// "A payment of $19.00 failed (the card was declined)": a recovery, said.
+pub fn failed_payment(r: &Recovery) -> String {
+    let amount = r.amount_due["formatted"].as_str().unwrap_or("money");
+    let why = r
+        .decline
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    format!("A payment of {amount} failed{why}")
 }

@@ -3,8 +3,9 @@
 use serde_json::{Value, json};
 
 use super::billing_info::NoArgs;
-use super::common::{invoice, missing_customer};
+use super::common::missing_customer;
 use crate::billing::money::Money;
+use crate::billing::views::invoice;
 use crate::billing::{Dates, invoice_name, money, open_phrase};
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Tool};
@@ -24,12 +25,12 @@ impl Tool for GetCreditBalance {
     type Args = NoArgs;
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, _: Self::Args) -> Result<Answer, ApiError> {
-        let txns = api::balance_transactions(call.customer_id).set("limit", 5);
+        let txns = api::balance_transactions(call.customer_id).limit(5);
         // Open invoices are owed too, though not on the balance: asked at the same time so
         // "you owe nothing" is never said to someone with an unpaid invoice.
         let open = api::invoices(call.customer_id)
             .set("status", "open")
-            .set("limit", 10);
+            .limit(10);
         let customer = api::customer(call.customer_id);
         let (customer, txns, open) = futures::join!(
             call.stripe.get(&customer),

@@ -1,9 +1,10 @@
 //! `get_invoice_history`: the visitor's invoices, newest first, with links.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::common::{check_range, invoice, missing_customer};
+use super::common::{check_range, missing_customer};
+use crate::billing::views::{InvoiceView, invoice};
 use crate::billing::{Dates, invoice_name, invoice_phrase, open_phrase, sentence_case, shown};
 use crate::error::ApiError;
 use crate::pipeline::args::parse_arg;
@@ -11,6 +12,7 @@ use crate::pipeline::endpoint::{Answer, Call, Tool};
 use crate::stripe::api;
 use crate::stripe::api::Need;
 use crate::stripe::types::Invoice;
+use crate::stripe::types::InvoiceStatus;
 
 #[derive(Default)]
 pub struct GetInvoiceHistory;
@@ -47,7 +49,7 @@ impl Tool for GetInvoiceHistory {
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
         let limit = args.limit.unwrap_or(5) as usize;
-        let mut base = api::invoices(call.customer_id).set("limit", (limit + 2).min(100));
+        let mut base = api::invoices(call.customer_id).limit((limit + 2).min(100));
         let since = args
             .since
             .as_deref()
@@ -67,7 +69,7 @@ impl Tool for GetInvoiceHistory {
             let page = call.stripe.get(&req).await.map_err(missing_customer)?;
             cursor = page.data.last().map(|i| i.id.clone());
             for i in page.data {
-                if i.status.as_deref() == Some("draft") {
+                if i.status == Some(InvoiceStatus::Draft) {
                     continue;
                 }
                 if shown.len() == limit {
@@ -81,7 +83,7 @@ impl Tool for GetInvoiceHistory {
                 break;
             }
         }
-        let views: Vec<Value> = shown.iter().map(invoice).collect();
+        let views: Vec<InvoiceView> = shown.iter().map(invoice).collect();
         Ok(Answer {
             data: json!({"invoices": views, "has_more": has_more}),
             summary: summarize(&shown, has_more, since, call.dates),
@@ -115,7 +117,7 @@ fn summarize(invoices: &[Invoice], has_more: bool, since: Option<i64>, dates: &D
     // The latest one already said whether it is open; name the other open ones.
     let open: Vec<&Invoice> = invoices[1..]
         .iter()
-        .filter(|i| i.status.as_deref() == Some("open"))
+        .filter(|i| i.status == Some(InvoiceStatus::Open))
         .collect();
     match open.as_slice() {
         [] => lead,

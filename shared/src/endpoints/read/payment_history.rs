@@ -3,14 +3,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::common::{charged_card, check_range, missing_customer};
+use super::common::{check_range, missing_customer};
 use crate::billing::money::Money;
-use crate::billing::{Dates, charge_card_phrase, decline_phrase};
+use crate::billing::views::{charge_failure, charged_card};
+use crate::billing::{Dates, charge_card_phrase};
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Tool};
 use crate::stripe::api;
 use crate::stripe::api::Need;
 use crate::stripe::types::Charge;
+use crate::stripe::types::ChargeStatus;
 use crate::timefmt::rfc3339;
 
 #[derive(Default)]
@@ -37,7 +39,7 @@ impl Tool for GetPaymentHistory {
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
-        let req = api::charges(call.customer_id).set("limit", args.limit.unwrap_or(5));
+        let req = api::charges(call.customer_id).limit(args.limit.unwrap_or(5));
         let list = call.stripe.get(&req).await.map_err(missing_customer)?;
         let views: Vec<Value> = list.data.iter().map(view).collect();
         Ok(Answer {
@@ -64,18 +66,11 @@ fn view(c: &Charge) -> Value {
         "refunded": Money::new(c.amount_refunded, &c.currency),
         "fully_refunded": c.refunded,
         "failure_message": c.failure_message,
-        "failure_reason": (c.status == "failed").then(|| failure_phrase(c)),
+        "failure_reason": (c.status == ChargeStatus::Failed).then(|| charge_failure(c)),
     })
 }
 
 /// Why a failed charge failed, in plain words, from Stripe's codes.
-pub(crate) fn failure_phrase(c: &Charge) -> &'static str {
-    decline_phrase(
-        c.failure_code.as_deref(),
-        c.outcome.as_ref().and_then(|o| o.reason.as_deref()),
-    )
-}
-
 fn summarize(charges: &[Charge], dates: &Dates) -> String {
     let Some(last) = charges.first() else {
         return "We don't have any payments from you yet.".into();
@@ -89,7 +84,7 @@ fn summarize(charges: &[Charge], dates: &Dates) -> String {
         "succeeded" => format!("Your last payment was {amount} on {when}{card}."),
         "failed" => format!(
             "Your last payment attempt of {amount} on {when}{card} failed: {}.",
-            failure_phrase(last)
+            charge_failure(last)
         ),
         other => format!("Your last payment of {amount} on {when}{card} is {other}."),
     };

@@ -4,35 +4,19 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::check_opt_id;
 use super::common::subscription;
-use super::subscription_status::scheduled_cancel;
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Tool};
 use crate::stripe::api;
 use crate::stripe::api::Need;
+use crate::stripe::ids::SubscriptionId;
+use crate::stripe::types::SubscriptionStatus;
+pub use crate::stripe::writes::PortalFlow;
+use crate::stripe::writes::{FlowData, PortalSessionCreate};
 use crate::timefmt::rfc3339;
 
 #[derive(Default)]
 pub struct GetBillingPortalLink;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PortalFlow {
-    PaymentMethodUpdate,
-    SubscriptionCancel,
-    SubscriptionUpdate,
-}
-
-impl PortalFlow {
-    fn as_str(self) -> &'static str {
-        match self {
-            PortalFlow::PaymentMethodUpdate => "payment_method_update",
-            PortalFlow::SubscriptionCancel => "subscription_cancel",
-            PortalFlow::SubscriptionUpdate => "subscription_update",
-        }
-    }
-}
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -42,7 +26,7 @@ pub struct PortalLinkArgs {
     pub flow: Option<PortalFlow>,
     /// The subscription a cancel or update flow is about (`sub_...`); default: the current one.
     #[serde(default)]
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<SubscriptionId>,
 }
 
 impl Tool for GetBillingPortalLink {
@@ -52,51 +36,40 @@ impl Tool for GetBillingPortalLink {
     const NEEDS: &'static [Need] = &[Need::Customer, Need::PortalSession];
     type Args = PortalLinkArgs;
 
-    fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
-    }
-
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
-        let mut params = api::portal_session(call.customer_id);
-        if let Some(url) = &call.tenant.return_url {
-            params = params.set("return_url", url);
-        }
         let needs_subscription = matches!(
             args.flow,
             Some(PortalFlow::SubscriptionCancel | PortalFlow::SubscriptionUpdate)
         );
-        if let Some(flow) = args.flow {
-            params = params.set("flow_data[type]", flow.as_str());
-            if let Some(url) = &call.tenant.return_url {
-                params = params
-                    .set("flow_data[after_completion][type]", "redirect")
-                    .set("flow_data[after_completion][redirect][return_url]", url);
-            }
-        }
+        let return_url = call.tenant.return_url.clone();
+        let mut flow = args
+            .flow
+            .map(|f| FlowData::new(f, return_url.as_deref(), None));
         let mut subscription_id = None;
         let mut already_canceling = None;
         if needs_subscription || args.subscription_id.is_some() {
             let sub = subscription(call, args.subscription_id.as_deref(), &[])
                 .await?
-                .filter(|s| s.status != "canceled")
+                .filter(|s| s.status != SubscriptionStatus::Canceled)
                 .ok_or_else(|| ApiError::not_found("You don't have a subscription to manage."))?;
-            let cancels_at = scheduled_cancel(&sub);
-            let flow = args.flow.filter(|_| needs_subscription);
-            if flow == Some(PortalFlow::SubscriptionCancel) && cancels_at.is_some() {
+            let cancels_at = sub.scheduled_cancel();
+            let about = args.flow.filter(|_| needs_subscription);
+            if about == Some(PortalFlow::SubscriptionCancel) && cancels_at.is_some() {
                 // Nothing left to cancel: a cancel deep link would offer what is done.
-                params = api::portal_session(call.customer_id);
-                if let Some(url) = &call.tenant.return_url {
-                    params = params.set("return_url", url);
-                }
+                flow = None;
                 already_canceling = cancels_at;
-            } else if let Some(flow) = flow {
-                params = params.set(
-                    format!("flow_data[{}][subscription]", flow.as_str()),
-                    &sub.id,
-                );
+            } else if let Some(kind) = about {
+                flow = Some(FlowData::new(kind, return_url.as_deref(), Some(&sub.id)));
             }
             subscription_id = Some(sub.id);
         }
+        let params = api::portal_session(
+            call.customer_id,
+            &PortalSessionCreate {
+                return_url,
+                flow_data: flow,
+            },
+        );
         let session = call
             .stripe
             .post(&params, &format!("{}:portal", call.request_id))

@@ -4,23 +4,25 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::check_id;
-use super::common::{invoice, owned_or};
+use super::common::owned_or;
 use crate::billing::money::Money;
+use crate::billing::views::invoice;
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Tool};
 use crate::stripe::api;
 use crate::stripe::api::Need;
+use crate::stripe::ids::InvoiceId;
+use crate::stripe::types::InvoiceStatus;
 use crate::timefmt::now_unix;
 
 #[derive(Default)]
 pub struct ResendInvoice;
 
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendInvoiceArgs {
     /// The visitor's invoice (`in_...`).
-    pub invoice_id: String,
+    pub invoice_id: InvoiceId,
 }
 
 /// A repeated request for the same invoice within this window is one email, not several.
@@ -34,10 +36,6 @@ impl Tool for ResendInvoice {
     const READ_ONLY: bool = false;
     type Args = ResendInvoiceArgs;
 
-    fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        check_id("invoice_id", &args.invoice_id, "in_")
-    }
-
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
         let inv = call
             .stripe
@@ -47,7 +45,7 @@ impl Tool for ResendInvoice {
         if inv.customer.as_deref() != Some(call.customer_id) {
             return Err(ApiError::not_owner("invoice"));
         }
-        let sendable = inv.status.as_deref() == Some("open")
+        let sendable = inv.status == Some(InvoiceStatus::Open)
             && inv.collection_method.as_deref() == Some("send_invoice");
         let number = inv.number.clone().unwrap_or_else(|| inv.id.clone());
         if !sendable {

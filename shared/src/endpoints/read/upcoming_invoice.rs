@@ -4,14 +4,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::check_opt_id;
 use super::common::{missing_customer, subscription};
 use crate::billing::money::Money;
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Tool};
 use crate::stripe::api;
 use crate::stripe::api::Need;
+use crate::stripe::ids::SubscriptionId;
 use crate::stripe::types::Subscription;
+use crate::stripe::writes::InvoicePreview;
 use crate::timefmt::rfc3339;
 
 #[derive(Default)]
@@ -22,7 +23,7 @@ pub struct GetUpcomingInvoice;
 pub struct UpcomingInvoiceArgs {
     /// One of the visitor's subscriptions (`sub_...`); without it, their current one.
     #[serde(default)]
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<SubscriptionId>,
 }
 
 impl Tool for GetUpcomingInvoice {
@@ -32,10 +33,6 @@ impl Tool for GetUpcomingInvoice {
     const NEEDS: &'static [Need] = &[Need::Customer, Need::InvoicePreview];
     type Args = UpcomingInvoiceArgs;
 
-    fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
-    }
-
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
         // A preview changes nothing, but every POST carries an idempotency key.
         let key = format!("{}:preview", call.request_id);
@@ -44,7 +41,10 @@ impl Tool for GetUpcomingInvoice {
             // subscriptions" when no subscription is named: one round trip.
             None => match call
                 .stripe
-                .post(&api::preview_invoice(call.customer_id), &key)
+                .post(
+                    &api::preview_invoice(call.customer_id, &InvoicePreview::default()),
+                    &key,
+                )
                 .await
             {
                 Ok(p) => p,
@@ -57,7 +57,13 @@ impl Tool for GetUpcomingInvoice {
             // A named subscription is checked for ownership; the preview is asked at the
             // same time and thrown away unless the check passes.
             Some(id) => {
-                let req = api::preview_invoice(call.customer_id).set("subscription", id);
+                let req = api::preview_invoice(
+                    call.customer_id,
+                    &InvoicePreview {
+                        subscription: Some(id.to_string()),
+                        ..Default::default()
+                    },
+                );
                 let (sub, preview) = futures::join!(
                     subscription(call, Some(id), &[]),
                     call.stripe.post(&req, &key)
@@ -139,7 +145,7 @@ impl Tool for GetUpcomingInvoice {
 /// Why there is nothing to preview: no live subscription, or it ends before it renews.
 fn no_renewal(call: &Call<'_>, sub: Option<&Subscription>) -> Option<Answer> {
     let sub = match sub {
-        Some(s) if !matches!(s.status.as_str(), "canceled" | "incomplete_expired") => s,
+        Some(s) if !s.is_ended() => s,
         _ => {
             return Some(Answer {
                 data: json!({"upcoming_invoice": null}),

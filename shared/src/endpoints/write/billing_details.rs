@@ -13,9 +13,9 @@ use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call};
 use crate::pipeline::policy::Act;
 use crate::pipeline::two_phase::{Plan, WriteTool};
-use crate::stripe::Params;
 use crate::stripe::api;
 use crate::stripe::api::Need;
+use crate::stripe::writes::{AddressUpdate, CustomerUpdate, Setting};
 
 #[derive(Default)]
 pub struct UpdateBillingDetails;
@@ -79,6 +79,7 @@ impl WriteTool for UpdateBillingDetails {
     const BEFORE_ENABLED_TOOLS: bool = true;
     const NEEDS: &'static [Need] = &[Need::Customer, Need::CustomerUpdate];
     type Args = BillingDetailsArgs;
+    type Preview = DetailsPreview;
 
     fn validate(a: &Self::Args) -> Result<(), ApiError> {
         if a.name.is_none() && a.email.is_none() && a.phone.is_none() && a.address.is_none() {
@@ -143,7 +144,7 @@ impl WriteTool for UpdateBillingDetails {
         call: &'a Call<'a>,
         a: &'a Self::Args,
         _pins: Option<&'a Value>,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan<Self::Preview>, ApiError> {
         // Who else has the new email, asked beside the customer (nothing when unchanged).
         let others = async {
             match &a.email {
@@ -157,7 +158,7 @@ impl WriteTool for UpdateBillingDetails {
         let others = others?;
         let mut before = serde_json::Map::new();
         let mut after = serde_json::Map::new();
-        let mut params = Params::new();
+        let mut update = CustomerUpdate::default();
         let mut said = Vec::new();
         let mut field = |name: &str, old: Value, new: Value, words: &str| {
             if old != new {
@@ -176,13 +177,13 @@ impl WriteTool for UpdateBillingDetails {
         if let Some(n) = &a.name
             && field("name", json!(customer.name), json!(n), "billing name")
         {
-            params = params.set("name", n);
+            update.name = Some(n.clone());
         }
         let mut new_email = None;
         if let Some(e) = &a.email
             && field("email", json!(customer.email), json!(e), "billing email")
         {
-            params = params.set("email", e);
+            update.email = Some(e.clone());
             // A change of case alone is no new address.
             if !customer
                 .email
@@ -195,7 +196,7 @@ impl WriteTool for UpdateBillingDetails {
         if let Some(p) = &a.phone
             && field("phone", json!(customer.phone), json!(p), "phone number")
         {
-            params = params.set("phone", p);
+            update.phone = Some(p.clone());
         }
         if let Some(addr) = &a.address {
             let new = json!({
@@ -203,17 +204,16 @@ impl WriteTool for UpdateBillingDetails {
                 "state": addr.state, "postal_code": addr.postal_code, "country": addr.country,
             });
             if field("address", json!(customer.address), new, "address") {
-                for (k, v) in [
-                    ("line1", Some(&addr.line1)),
-                    ("line2", addr.line2.as_ref()),
-                    ("city", addr.city.as_ref()),
-                    ("state", addr.state.as_ref()),
-                    ("postal_code", addr.postal_code.as_ref()),
-                    ("country", Some(&addr.country)),
-                ] {
-                    // An empty value clears a part the new address does not have.
-                    params = params.set(format!("address[{k}]"), v.map_or("", |s| s.as_str()));
-                }
+                // A part the new address does not have is cleared.
+                let part = |v: Option<&String>| v.cloned().map_or(Setting::Clear, Setting::Set);
+                update.address = Some(AddressUpdate {
+                    line1: part(Some(&addr.line1)),
+                    line2: part(addr.line2.as_ref()),
+                    city: part(addr.city.as_ref()),
+                    state: part(addr.state.as_ref()),
+                    postal_code: part(addr.postal_code.as_ref()),
+                    country: part(Some(&addr.country)),
+                });
             }
         }
         if said.is_empty() {
@@ -224,11 +224,9 @@ impl WriteTool for UpdateBillingDetails {
         let email_taken = new_email.is_some() && others.iter().any(|c| c != call.customer_id);
         let changes = serde_json::to_string(&after).unwrap_or_default();
         Ok(Plan::Change {
-            preview: json!({"before": before, "after": after}),
+            preview: DetailsPreview { before, after },
             summary: format!("This will change {}.", said.join(", and ")),
-            change: api::update_customer(call.customer_id)
-                .with(params)
-                .untyped(),
+            change: api::update_customer(call.customer_id, &update).untyped(),
             then: Vec::new(),
             act: Act::Details {
                 changes,
@@ -239,13 +237,21 @@ impl WriteTool for UpdateBillingDetails {
         })
     }
 
-    fn done(&self, _call: &Call<'_>, preview: &Value, _sent: &[Value]) -> Answer {
+    fn done(&self, _call: &Call<'_>, preview: &DetailsPreview, _sent: &[Value]) -> Answer {
         Answer {
-            data: json!({"changed": true, "before": preview["before"], "after": preview["after"]}),
+            data: json!({"changed": true, "before": preview.before, "after": preview.after}),
             summary: "Done: your billing details are updated, and new invoices will show them."
                 .into(),
         }
     }
+}
+
+/// What `update_billing_details` shows before it is confirmed: each field that changes,
+/// as it is and as it will be (`name`, `email`, `phone`, `address`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DetailsPreview {
+    pub before: serde_json::Map<String, Value>,
+    pub after: serde_json::Map<String, Value>,
 }
 
 /// A value as a bot says it: quoted text, an address on one line, or "nothing".

@@ -4,33 +4,30 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{current, nothing, period_end};
-use crate::endpoints::read::subscription_status::scheduled_cancel;
-use crate::endpoints::read::{GetBillingPortalLink, PortalFlow, PortalLinkArgs, check_opt_id};
+use super::{current, nothing};
+use crate::endpoints::read::{GetBillingPortalLink, PortalFlow, PortalLinkArgs};
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Tool};
 use crate::pipeline::policy::Act;
 use crate::pipeline::two_phase::{Plan, WriteTool};
-use crate::stripe::Params;
 use crate::stripe::api;
 use crate::stripe::api::Need;
+use crate::stripe::ids::SubscriptionId;
+use crate::stripe::writes::{CancellationDetails, SubscriptionUpdate};
 use crate::timefmt::rfc3339;
 
 #[derive(Default)]
 pub struct CancelSubscription;
 
-/// Why the visitor is leaving; recorded in Stripe's `cancellation_details[feedback]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CancelReason {
-    TooExpensive,
-    MissingFeatures,
-    SwitchedService,
-    Unused,
-    CustomerService,
-    TooComplex,
-    LowQuality,
-    Other,
+pub use crate::stripe::writes::CancelFeedback as CancelReason;
+
+/// What `cancel_subscription` shows before it is confirmed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CancelPreview {
+    pub subscription_id: String,
+    pub plan: String,
+    /// When service ends (RFC 3339).
+    pub access_ends_at: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -38,7 +35,7 @@ pub enum CancelReason {
 pub struct CancelArgs {
     /// The subscription to cancel (`sub_...`); default: the visitor's current one.
     #[serde(default)]
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<SubscriptionId>,
     /// Why the visitor is cancelling.
     #[serde(default)]
     pub reason: Option<CancelReason>,
@@ -54,23 +51,20 @@ impl WriteTool for CancelSubscription {
         Need::SubscriptionUpdate,
     ];
     type Args = CancelArgs;
-
-    fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
-    }
+    type Preview = CancelPreview;
 
     async fn plan<'a>(
         &'a self,
         call: &'a Call<'a>,
         args: &'a Self::Args,
         _pins: Option<&'a Value>,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan<Self::Preview>, ApiError> {
         let Some((sub, plan)) = current(call, args.subscription_id.as_deref()).await? else {
             return Ok(Plan::Instead(nothing(
                 "You don't have an active subscription to cancel.",
             )));
         };
-        if let Some(end) = scheduled_cancel(&sub) {
+        if let Some(end) = sub.scheduled_cancel() {
             return Ok(Plan::Instead(nothing(format!(
                 "Your {plan} plan is already set to cancel on {}; nothing more to do.",
                 call.dates.date(end)
@@ -79,32 +73,30 @@ impl WriteTool for CancelSubscription {
         if call.tenant.policy.cancel_via_portal {
             let link = PortalLinkArgs {
                 flow: Some(PortalFlow::SubscriptionCancel),
-                subscription_id: Some(sub.id.clone()),
+                subscription_id: Some(SubscriptionId::from_stripe(&sub.id)),
             };
             return GetBillingPortalLink
                 .run(call, link)
                 .await
                 .map(Plan::Instead);
         }
-        let end = period_end(&sub).or(sub.trial_end);
-        let mut params = Params::new().set("cancel_at_period_end", "true");
-        if let Some(reason) = args.reason {
-            let feedback = serde_json::to_value(reason).unwrap_or(Value::Null);
-            params = params.set(
-                "cancellation_details[feedback]",
-                feedback.as_str().unwrap_or("other"),
-            );
-        }
+        let end = sub.period_end().or(sub.trial_end);
+        let update = SubscriptionUpdate {
+            cancel_at_period_end: Some(true),
+            cancellation_details: args.reason.map(|feedback| CancellationDetails { feedback }),
+            ..Default::default()
+        };
         Ok(Plan::Change {
-            preview: json!({
-                "subscription_id": sub.id, "plan": plan,
-                "access_ends_at": end.and_then(rfc3339),
-            }),
+            preview: CancelPreview {
+                subscription_id: sub.id.clone(),
+                plan: plan.clone(),
+                access_ends_at: end.and_then(rfc3339),
+            },
             summary: format!(
                 "This will cancel your {plan} plan at the end of the current period: you keep access until {} and won't be charged again. You can undo it until then.",
                 call.dates.maybe(end)
             ),
-            change: api::update_subscription(&sub.id).with(params).untyped(),
+            change: api::update_subscription(&sub.id, &update).untyped(),
             then: Vec::new(),
             act: Act::Cancel {
                 subscription: sub.id.clone(),
@@ -114,17 +106,17 @@ impl WriteTool for CancelSubscription {
         })
     }
 
-    fn done(&self, call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer {
+    fn done(&self, call: &Call<'_>, preview: &CancelPreview, sent: &[Value]) -> Answer {
         let stripe = &sent[0];
         let ends = stripe["cancel_at"].as_i64();
         Answer {
             data: json!({
-                "changed": true, "subscription_id": preview["subscription_id"],
+                "changed": true, "subscription_id": preview.subscription_id,
                 "status": stripe["status"], "cancels_at": ends.and_then(rfc3339),
             }),
             summary: format!(
                 "Done: your {} plan will cancel on {}, and you won't be charged again. You can undo this until then.",
-                preview["plan"].as_str().unwrap_or("subscription"),
+                preview.plan,
                 call.dates.maybe(ends)
             ),
         }

@@ -11,32 +11,68 @@ use serde_json::{Value, json};
 use super::{current, nothing};
 use crate::billing::money;
 use crate::billing::money::Money;
-use crate::endpoints::read::subscription_status::price_phrase;
-use crate::endpoints::read::{check_id, check_opt_id};
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call};
 use crate::pipeline::policy::{Act, PeriodRef};
 use crate::pipeline::two_phase::{Plan, WriteTool};
 use crate::stripe::api;
 use crate::stripe::api::Need;
+use crate::stripe::ids::{PriceId, SubscriptionId};
 use crate::stripe::types::{Expandable, Invoice};
+use crate::stripe::writes::{
+    InvoicePreview, ItemChange, ProrationBehavior, SubscriptionDetails, SubscriptionUpdate,
+};
 use crate::timefmt::{self, now_unix, rfc3339};
 
 #[derive(Default)]
 pub struct ChangePlan;
 
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePlanArgs {
     /// The plan to move to: a `price_id` from `get_available_plans`.
-    pub price_id: String,
+    pub price_id: PriceId,
     /// The subscription to change (`sub_...`); default: the visitor's current one.
     #[serde(default)]
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<SubscriptionId>,
+}
+
+/// What `change_plan` shows before it is confirmed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanChangePreview {
+    pub subscription_id: String,
+    pub from: PlanFrom,
+    pub to: PlanTo,
+    /// When the proration is counted from (RFC 3339).
+    pub effective: Option<String>,
+    /// Charged (positive) or credited (negative) for the rest of this period.
+    pub proration: Money,
+    pub next_invoice: NextInvoice,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanFrom {
+    pub price_id: String,
+    pub name: String,
+    pub price: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanTo {
+    pub price_id: String,
+    pub name: String,
+    pub amount: Money,
+    pub interval: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NextInvoice {
+    pub amount_due: Money,
+    pub date: Option<String>,
 }
 
 /// Stripe's default: credit unused time, charge the rest of the period on the next invoice.
-const PRORATION: &str = "create_prorations";
+const PRORATION: ProrationBehavior = ProrationBehavior::CreateProrations;
 
 fn refuse(reason: &str, message: &str) -> ApiError {
     ApiError::invalid_request(message).with_reason(reason)
@@ -83,18 +119,14 @@ impl WriteTool for ChangePlan {
         Need::SubscriptionUpdate,
     ];
     type Args = ChangePlanArgs;
-
-    fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        check_id("price_id", &args.price_id, "price_")?;
-        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
-    }
+    type Preview = PlanChangePreview;
 
     async fn plan<'a>(
         &'a self,
         call: &'a Call<'a>,
         args: &'a Self::Args,
         pins: Option<&'a Value>,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan<Self::Preview>, ApiError> {
         let allowed = &call.tenant.allowed_prices;
         if allowed.is_empty() {
             return Err(ApiError::policy_denied(
@@ -102,7 +134,7 @@ impl WriteTool for ChangePlan {
                 "Plans can't be changed here; a person from our support team can help.",
             ));
         }
-        if !allowed.contains(&args.price_id) {
+        if !allowed.iter().any(|p| args.price_id == *p) {
             return Err(ApiError::policy_denied(
                 "price_not_allowed",
                 "That plan isn't one offered here; get_available_plans lists the ones that are.",
@@ -172,18 +204,28 @@ impl WriteTool for ChangePlan {
             "period_end": item.current_period_end, "quantity": item.quantity,
             "discounts": sub.discounts.iter().map(Expandable::id).collect::<Vec<_>>(),
         });
+        let moved = ItemChange {
+            id: item.id.clone(),
+            price: price.id.clone(),
+        };
         let pinned = pins
             .filter(|p| p["basis"] == basis)
             .and_then(|p| serde_json::from_value::<Quote>(p["quote"].clone()).ok());
         let quote = match pinned {
             Some(q) => q,
             None => {
-                let preview = api::preview_invoice(call.customer_id)
-                    .set("subscription", &sub.id)
-                    .set("subscription_details[items][0][id]", &item.id)
-                    .set("subscription_details[items][0][price]", &price.id)
-                    .set("subscription_details[proration_date]", proration_date)
-                    .set("subscription_details[proration_behavior]", PRORATION);
+                let preview = api::preview_invoice(
+                    call.customer_id,
+                    &InvoicePreview {
+                        subscription: Some(sub.id.clone()),
+                        subscription_details: Some(SubscriptionDetails {
+                            items: vec![moved.clone()],
+                            proration_date: Some(proration_date),
+                            proration_behavior: Some(PRORATION),
+                        }),
+                        ..Default::default()
+                    },
+                );
                 let key = format!("{}:plan-preview", call.request_id);
                 Quote::of(&call.stripe.post(&preview, &key).await?)
             }
@@ -212,29 +254,43 @@ impl WriteTool for ChangePlan {
             ),
         };
         Ok(Plan::Change {
-            preview: json!({
-                "subscription_id": sub.id,
-                "from": {"price_id": item.price.id, "name": from_name, "price": price_phrase(&sub)},
-                "to": {"price_id": price.id, "name": to_name,
-                       "amount": Money::new(new_amount, &cur), "interval": interval},
-                "effective": rfc3339(proration_date),
-                "proration": Money::new(prorated, &cur),
-                "next_invoice": {"amount_due": Money::new(amount_due, &cur),
-                                 "date": rfc3339(next_date)},
-            }),
+            preview: PlanChangePreview {
+                subscription_id: sub.id.clone(),
+                from: PlanFrom {
+                    price_id: item.price.id.clone(),
+                    name: from_name.clone(),
+                    price: sub.price_phrase(),
+                },
+                to: PlanTo {
+                    price_id: price.id.clone(),
+                    name: to_name.clone(),
+                    amount: Money::new(new_amount, &cur),
+                    interval: interval.clone(),
+                },
+                effective: rfc3339(proration_date),
+                proration: Money::new(prorated, &cur),
+                next_invoice: NextInvoice {
+                    amount_due: Money::new(amount_due, &cur),
+                    date: rfc3339(next_date),
+                },
+            },
             summary: format!(
                 "This will move you from {from_name} ({}) to {to_name} ({}/{interval}) now. Your next invoice, on {}, will be {}{proration_words}.",
-                price_phrase(&sub),
+                sub.price_phrase(),
                 money(new_amount, &cur),
                 call.dates.date(next_date),
                 money(amount_due, &cur),
             ),
-            change: api::update_subscription(&sub.id)
-                .set("items[0][id]", &item.id)
-                .set("items[0][price]", &price.id)
-                .set("proration_behavior", PRORATION)
-                .set("proration_date", proration_date)
-                .untyped(),
+            change: api::update_subscription(
+                &sub.id,
+                &SubscriptionUpdate {
+                    items: vec![moved],
+                    proration_behavior: Some(PRORATION),
+                    proration_date: Some(proration_date),
+                    ..Default::default()
+                },
+            )
+            .untyped(),
             then: Vec::new(),
             act: Act::PlanChange {
                 subscription: sub.id.clone(),
@@ -249,27 +305,22 @@ impl WriteTool for ChangePlan {
         })
     }
 
-    fn done(&self, call: &Call<'_>, preview: &Value, _sent: &[Value]) -> Answer {
-        let to = &preview["to"];
+    fn done(&self, call: &Call<'_>, preview: &PlanChangePreview, _sent: &[Value]) -> Answer {
+        let (to, next) = (&preview.to, &preview.next_invoice);
         Answer {
             data: json!({
-                "changed": true, "subscription_id": preview["subscription_id"],
-                "plan": to, "proration": preview["proration"],
-                "next_invoice": preview["next_invoice"],
+                "changed": true, "subscription_id": preview.subscription_id,
+                "plan": to, "proration": preview.proration,
+                "next_invoice": next,
             }),
             summary: format!(
                 "Done: you're now on {} ({}/{}). Your next invoice, on {}, will be {}.",
-                to["name"].as_str().unwrap_or("the new plan"),
-                to["amount"]["formatted"].as_str().unwrap_or_default(),
-                to["interval"].as_str().unwrap_or("period"),
-                call.dates.maybe(
-                    preview["next_invoice"]["date"]
-                        .as_str()
-                        .and_then(timefmt::parse)
-                ),
-                preview["next_invoice"]["amount_due"]["formatted"]
-                    .as_str()
-                    .unwrap_or_default(),
+                to.name,
+                to.amount.formatted,
+                to.interval,
+                call.dates
+                    .maybe(next.date.as_deref().and_then(timefmt::parse)),
+                next.amount_due.formatted,
             ),
         }
     }

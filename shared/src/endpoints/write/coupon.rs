@@ -11,21 +11,34 @@ use serde_json::{Value, json};
 use super::{current_with, nothing};
 use crate::billing::money;
 use crate::billing::money::Money;
-use crate::endpoints::read::check_opt_id;
-use crate::endpoints::read::subscription_status::discount_phrase;
+use crate::billing::views::discount_phrase;
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call};
 use crate::pipeline::policy::Act;
 use crate::pipeline::two_phase::{Plan, WriteTool};
 use crate::ports::ledger::Bound;
-use crate::stripe::Params;
 use crate::stripe::api;
 use crate::stripe::api::Need;
+use crate::stripe::ids::SubscriptionId;
 use crate::stripe::types::Expandable;
+use crate::stripe::writes::{DiscountRef, InvoicePreview, SubscriptionUpdate};
 use crate::timefmt::{now_unix, rfc3339};
 
 #[derive(Default)]
 pub struct ApplyCoupon;
+
+/// What `apply_coupon` shows before it is confirmed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CodePreview {
+    pub subscription_id: String,
+    pub plan: String,
+    pub code: String,
+    /// "20% off for 3 months".
+    pub discount: String,
+    pub next_invoice_date: Option<String>,
+    pub before: Money,
+    pub after: Money,
+}
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +47,7 @@ pub struct CouponArgs {
     pub code: String,
     /// The subscription it is for (`sub_...`); default: the visitor's current one.
     #[serde(default)]
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<SubscriptionId>,
 }
 
 fn invalid(reason: &str, message: impl Into<String>) -> ApiError {
@@ -54,6 +67,7 @@ impl WriteTool for ApplyCoupon {
         Need::SubscriptionUpdate,
     ];
     type Args = CouponArgs;
+    type Preview = CodePreview;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
         let c = &args.code;
@@ -63,7 +77,7 @@ impl WriteTool for ApplyCoupon {
                 "Invalid field `code`: must be the promotion code as written, 1 to 200 characters.",
             ));
         }
-        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")
+        Ok(())
     }
 
     async fn plan<'a>(
@@ -71,7 +85,7 @@ impl WriteTool for ApplyCoupon {
         call: &'a Call<'a>,
         args: &'a Self::Args,
         pins: Option<&'a Value>,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan<Self::Preview>, ApiError> {
         let code = args.code.trim();
         // Every proposal counts, found or not: guessing codes costs attempts. The count is
         // taken beside the look-ups (no round trip added); a confirmation does not count.
@@ -100,11 +114,11 @@ impl WriteTool for ApplyCoupon {
         }
         let promos = api::promotion_codes()
             .set("code", code)
-            .set("limit", 1)
+            .limit(1)
             .expand("data.promotion.coupon.applies_to");
         let paid = api::invoices(call.customer_id)
             .set("status", "paid")
-            .set("limit", 1);
+            .limit(1);
         let (sub, promos, paid, attempts) = futures::join!(
             current_with(call, args.subscription_id.as_deref(), &["discounts"]),
             call.stripe.get(&promos),
@@ -224,15 +238,23 @@ impl WriteTool for ApplyCoupon {
             ))));
         }
         // Keep the discounts the subscription has; add this one.
-        let mut discounts = Params::new();
-        let mut n = 0;
-        for d in &sub.discounts {
-            discounts = discounts.set(format!("discounts[{n}][discount]"), d.id());
-            n += 1;
-        }
-        discounts = discounts.set(format!("discounts[{n}][promotion_code]"), &promo.id);
-        let base = api::preview_invoice(call.customer_id).set("subscription", &sub.id);
-        let with = base.clone().with(discounts.clone());
+        let discounts: Vec<DiscountRef> = sub
+            .discounts
+            .iter()
+            .map(|d| DiscountRef::Discount(d.id().to_string()))
+            .chain([DiscountRef::PromotionCode(promo.id.clone())])
+            .collect();
+        let preview = |discounts| {
+            api::preview_invoice(
+                call.customer_id,
+                &InvoicePreview {
+                    subscription: Some(sub.id.clone()),
+                    discounts,
+                    ..Default::default()
+                },
+            )
+        };
+        let (base, with) = (preview(None), preview(Some(discounts.clone())));
         let (key_before, key_after) = (
             format!("{}:coupon-before", call.request_id),
             format!("{}:coupon-after", call.request_id),
@@ -255,12 +277,15 @@ impl WriteTool for ApplyCoupon {
         let date = before.next_payment_attempt.unwrap_or(before.created);
         let what = discount_phrase(&coupon);
         Ok(Plan::Change {
-            preview: json!({
-                "subscription_id": sub.id, "plan": plan, "code": promo.code,
-                "discount": what, "next_invoice_date": rfc3339(date),
-                "before": Money::new(before.amount_due, &cur),
-                "after": Money::new(after.amount_due, &cur),
-            }),
+            preview: CodePreview {
+                subscription_id: sub.id.clone(),
+                plan: plan.clone(),
+                code: promo.code.clone(),
+                discount: what.clone(),
+                next_invoice_date: rfc3339(date),
+                before: Money::new(before.amount_due, &cur),
+                after: Money::new(after.amount_due, &cur),
+            },
             summary: format!(
                 "Code {} gives {what} on your {plan} plan: your next invoice, on {}, goes from {} to {}.",
                 promo.code,
@@ -268,7 +293,14 @@ impl WriteTool for ApplyCoupon {
                 money(before.amount_due, &cur),
                 money(after.amount_due, &cur)
             ),
-            change: api::update_subscription(&sub.id).with(discounts).untyped(),
+            change: api::update_subscription(
+                &sub.id,
+                &SubscriptionUpdate {
+                    discounts: Some(discounts),
+                    ..Default::default()
+                },
+            )
+            .untyped(),
             then: Vec::new(),
             act: Act::Code {
                 subscription: sub.id.clone(),
@@ -279,18 +311,16 @@ impl WriteTool for ApplyCoupon {
         })
     }
 
-    fn done(&self, _call: &Call<'_>, preview: &Value, _sent: &[Value]) -> Answer {
+    fn done(&self, _call: &Call<'_>, p: &CodePreview, _sent: &[Value]) -> Answer {
         Answer {
             data: json!({
-                "changed": true, "subscription_id": preview["subscription_id"],
-                "code": preview["code"], "discount": preview["discount"],
-                "before": preview["before"], "after": preview["after"],
+                "changed": true, "subscription_id": p.subscription_id,
+                "code": p.code, "discount": p.discount,
+                "before": p.before, "after": p.after,
             }),
             summary: format!(
                 "Done: {} is applied ({}); your next invoice will be {}.",
-                preview["code"].as_str().unwrap_or("the code"),
-                preview["discount"].as_str().unwrap_or("a discount"),
-                preview["after"]["formatted"].as_str().unwrap_or_default()
+                p.code, p.discount, p.after.formatted
             ),
         }
     }

@@ -21,7 +21,6 @@ pub use retry_payment::{RetryPayment, RetryPaymentArgs};
 use std::collections::HashMap;
 
 use crate::endpoints::read::common::subscription;
-use crate::endpoints::read::subscription_status::{plan_name, product_names};
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call};
 use crate::stripe::types::Subscription;
@@ -43,18 +42,16 @@ pub(crate) async fn current_with(
 ) -> Result<Option<(Subscription, String)>, ApiError> {
     let Some(sub) = subscription(call, id, expand)
         .await?
-        .filter(|s| !matches!(s.status.as_str(), "canceled" | "incomplete_expired"))
+        .filter(|s| !s.is_ended())
     else {
         return Ok(None);
     };
-    let names: HashMap<String, String> = product_names(
-        call.app,
-        &call.tenant.tenant,
-        call.stripe,
-        std::slice::from_ref(&sub),
-    )
-    .await?;
-    let plan = plan_name(&sub, &names);
+    let names: HashMap<String, String> = call
+        .app
+        .catalog
+        .of_subscriptions(&call.tenant.tenant, call.stripe, std::slice::from_ref(&sub))
+        .await?;
+    let plan = sub.plan_name(&names);
     Ok(Some((sub, plan)))
 }
 
@@ -63,13 +60,4 @@ pub(crate) fn nothing(summary: impl Into<String>) -> Answer {
         data: serde_json::json!({"changed": false}),
         summary: summary.into(),
     }
-}
-
-/// The end of the subscription's current period (when a cancellation takes effect).
-pub(crate) fn period_end(sub: &Subscription) -> Option<i64> {
-    sub.items
-        .data
-        .iter()
-        .filter_map(|i| i.current_period_end)
-        .min()
 }

@@ -6,9 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{current, nothing, period_end};
-use crate::endpoints::read::check_opt_id;
-use crate::endpoints::read::subscription_status::scheduled_cancel;
+use super::{current, nothing};
 use crate::error::ApiError;
 use crate::pipeline::args::parse_arg;
 use crate::pipeline::endpoint::{Answer, Call};
@@ -17,17 +15,28 @@ use crate::pipeline::two_phase::{Plan, WriteTool};
 use crate::ports::tenants::PauseBehavior;
 use crate::stripe::api;
 use crate::stripe::api::Need;
+use crate::stripe::ids::SubscriptionId;
+use crate::stripe::writes::{PauseCollection, Setting, SubscriptionUpdate};
 use crate::timefmt::{now_unix, rfc3339};
 
 #[derive(Default)]
 pub struct PauseSubscription;
+
+/// What `pause_subscription` shows before it is confirmed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PausePreview {
+    pub subscription_id: String,
+    pub plan: String,
+    pub behavior: PauseBehavior,
+    pub resumes_at: Option<String>,
+}
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PauseArgs {
     /// The subscription to pause (`sub_...`); default: the visitor's current one.
     #[serde(default)]
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<SubscriptionId>,
     /// When payments start again (RFC 3339, e.g. `2027-01-01T00:00:00Z`); default and
     /// latest: the merchant's maximum pause.
     #[serde(default)]
@@ -44,9 +53,9 @@ impl WriteTool for PauseSubscription {
         Need::SubscriptionUpdate,
     ];
     type Args = PauseArgs;
+    type Preview = PausePreview;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        check_opt_id("subscription_id", args.subscription_id.as_deref(), "sub_")?;
         args.resumes_at
             .as_deref()
             .map(|s| parse_arg("resumes_at", s))
@@ -59,7 +68,7 @@ impl WriteTool for PauseSubscription {
         call: &'a Call<'a>,
         args: &'a Self::Args,
         pins: Option<&'a Value>,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan<Self::Preview>, ApiError> {
         let policy = &call.tenant.policy;
         let now = now_unix();
         let latest = now + policy.max_pause_days * 86_400;
@@ -101,7 +110,7 @@ impl WriteTool for PauseSubscription {
                 "Payments for your {plan} plan are already paused{until}."
             ))));
         }
-        if let Some(end) = scheduled_cancel(&sub) {
+        if let Some(end) = sub.scheduled_cancel() {
             return Ok(Plan::Instead(nothing(format!(
                 "Your {plan} plan is set to cancel on {}, so there is nothing to pause.",
                 call.dates.date(end)
@@ -117,46 +126,51 @@ impl WriteTool for PauseSubscription {
         };
         // A plan billed yearly (or less often) renews once in a long while; a pause must
         // not swallow that renewal.
-        let yearly = sub.items.data.iter().any(|i| {
-            i.price.recurring.as_ref().is_some_and(|r| {
-                r.interval == "year" || (r.interval == "month" && r.interval_count >= 12)
-            })
-        });
+        let yearly = sub.billed_yearly();
         Ok(Plan::Change {
-            preview: json!({
-                "subscription_id": sub.id, "plan": plan, "behavior": behavior.as_str(),
-                "resumes_at": rfc3339(resumes_at),
-            }),
+            preview: PausePreview {
+                subscription_id: sub.id.clone(),
+                plan: plan.clone(),
+                behavior,
+                resumes_at: rfc3339(resumes_at),
+            },
             summary: format!(
                 "This will pause payments for your {plan} plan until {}: {meaning}.",
                 call.dates.date(resumes_at)
             ),
-            change: api::update_subscription(&sub.id)
-                .set("pause_collection[behavior]", behavior.as_str())
-                .set("pause_collection[resumes_at]", resumes_at)
-                .untyped(),
+            change: api::update_subscription(
+                &sub.id,
+                &SubscriptionUpdate {
+                    pause_collection: Some(Setting::Set(PauseCollection {
+                        behavior,
+                        resumes_at,
+                    })),
+                    ..Default::default()
+                },
+            )
+            .untyped(),
             then: Vec::new(),
             act: Act::Pause {
                 subscription: sub.id.clone(),
                 until: resumes_at,
-                renewal: period_end(&sub).filter(|_| yearly),
+                renewal: sub.period_end().filter(|_| yearly),
             },
             pins: json!({"resumes_at": resumes_at}),
         })
     }
 
-    fn done(&self, call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer {
+    fn done(&self, call: &Call<'_>, preview: &PausePreview, sent: &[Value]) -> Answer {
         let stripe = &sent[0];
         let until = stripe["pause_collection"]["resumes_at"].as_i64();
         Answer {
             data: json!({
-                "changed": true, "subscription_id": preview["subscription_id"],
+                "changed": true, "subscription_id": preview.subscription_id,
                 "pause": {"behavior": stripe["pause_collection"]["behavior"],
                           "resumes_at": until.and_then(rfc3339)},
             }),
             summary: format!(
                 "Done: payments for your {} plan are paused until {}.",
-                preview["plan"].as_str().unwrap_or("subscription"),
+                preview.plan,
                 call.dates.maybe(until)
             ),
         }

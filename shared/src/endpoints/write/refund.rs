@@ -10,12 +10,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::period_end;
 use crate::billing::money::Money;
 use crate::billing::{charge_card_phrase, money};
-use crate::endpoints::read::check_id;
 use crate::endpoints::read::common::{missing_customer, owned_or};
-use crate::endpoints::read::subscription_status::{plan_name, product_names, scheduled_cancel};
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call};
 use crate::pipeline::policy::{Act, PeriodRef};
@@ -24,34 +21,23 @@ use crate::ports::ledger::Bound;
 use crate::ports::tenants::RefundCurrentPeriod;
 use crate::stripe::api::Need;
 use crate::stripe::api::{self, Change};
+use crate::stripe::ids::PaymentId;
+use crate::stripe::types::ChargeStatus;
 use crate::stripe::types::{Charge, Expandable, Invoice, List, Subscription};
+use crate::stripe::writes::{RefundCreate, SubscriptionUpdate};
 use crate::timefmt::{now_unix, rfc3339};
 
 #[derive(Default)]
 pub struct RequestRefund;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RefundReason {
-    RequestedByCustomer,
-    Duplicate,
-}
+pub use crate::stripe::writes::RefundReason;
 
-impl RefundReason {
-    fn as_str(self) -> &'static str {
-        match self {
-            RefundReason::RequestedByCustomer => "requested_by_customer",
-            RefundReason::Duplicate => "duplicate",
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundArgs {
     /// The payment to refund: a charge (`ch_...`) or payment intent (`pi_...`) from
     /// `get_payment_history`.
-    pub payment_id: String,
+    pub payment_id: PaymentId,
     /// How much, in the currency's minor unit (cents); default: all that is left.
     #[serde(default)]
     #[schemars(range(min = 1))]
@@ -65,6 +51,44 @@ const DAY: i64 = 86_400;
 
 fn refuse(reason: &str, message: &str) -> ApiError {
     ApiError::policy_denied(reason, message)
+}
+
+/// What `request_refund` shows before it is confirmed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RefundPreview {
+    pub payment_id: String,
+    pub charge: String,
+    pub amount: Money,
+    pub payment: PaymentShown,
+    pub left_after: Money,
+    pub reason: RefundReason,
+    /// "Visa ending 4242", when Stripe shows the card.
+    pub card: Option<String>,
+    /// The subscription whose current period the payment paid, when the refund ends it.
+    pub ends_subscription: Option<EndsSubscription>,
+}
+
+/// The payment being refunded, as it stands.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PaymentShown {
+    pub amount: Money,
+    pub created: Option<String>,
+    pub refunded_before: Money,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndsSubscription {
+    pub subscription_id: String,
+    pub plan: String,
+    pub ends: Ends,
+    pub access_ends_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ends {
+    Now,
+    AtPeriodEnd,
 }
 
 impl WriteTool for RequestRefund {
@@ -81,14 +105,9 @@ impl WriteTool for RequestRefund {
         Need::SubscriptionUpdate,
     ];
     type Args = RefundArgs;
+    type Preview = RefundPreview;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        let prefix = if args.payment_id.starts_with("pi_") {
-            "pi_"
-        } else {
-            "ch_"
-        };
-        check_id("payment_id", &args.payment_id, prefix)?;
         if args.amount.is_some_and(|a| !(1..=99_999_999).contains(&a)) {
             return Err(ApiError::invalid_request(
                 "Invalid field `amount`: must be a whole number of the currency's smallest unit (cents), at least 1.",
@@ -98,7 +117,7 @@ impl WriteTool for RequestRefund {
         Ok(())
     }
 
-    fn bounds(&self, call: &Call<'_>, _args: &Self::Args, _preview: &Value) -> Vec<Bound> {
+    fn bounds(&self, call: &Call<'_>, _args: &Self::Args, _preview: &RefundPreview) -> Vec<Bound> {
         vec![Bound::rolling(
             "refunds_per_hour".into(),
             call.tenant.policy.refunds_per_hour,
@@ -114,16 +133,16 @@ impl WriteTool for RequestRefund {
         call: &'a Call<'a>,
         args: &'a Self::Args,
         _pins: Option<&'a Value>,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan<Self::Preview>, ApiError> {
         // What the payment paid for (the customer's recent paid invoices with their
         // payments) and the live subscriptions, asked beside the charge: knowing which period
         // is being refunded costs no round trip.
         // A refundable payment is recent: it is almost always among the last few paid.
         let invoices = api::invoices(call.customer_id)
             .set("status", "paid")
-            .set("limit", 3)
+            .limit(3)
             .expand("data.payments");
-        let subs = api::subscriptions(call.customer_id).set("limit", 10);
+        let subs = api::subscriptions(call.customer_id).limit(10);
         let (charge, invoices, subs) = futures::join!(
             charge_of(call, &args.payment_id),
             call.stripe.get(&invoices),
@@ -140,7 +159,7 @@ impl WriteTool for RequestRefund {
                 "That payment is disputed with the bank, so it can't be refunded here; a person from our support team will help.",
             ));
         }
-        if charge.status != "succeeded" {
+        if charge.status != ChargeStatus::Succeeded {
             return Err(refuse(
                 "charge_not_refundable",
                 "That payment didn't go through, so there is nothing to refund.",
@@ -202,7 +221,7 @@ impl WriteTool for RequestRefund {
         let ending = match (paid_for, call.tenant.policy.refund_current_period) {
             (Some(sub), RefundCurrentPeriod::CancelNow) if full => Some((sub, true)),
             (Some(sub), RefundCurrentPeriod::CancelAtPeriodEnd)
-                if full && scheduled_cancel(sub).is_none() =>
+                if full && sub.scheduled_cancel().is_none() =>
             {
                 Some((sub, false))
             }
@@ -211,15 +230,13 @@ impl WriteTool for RequestRefund {
         let (then, service) = match ending {
             None => (Vec::new(), None),
             Some((sub, now)) => {
-                let names = product_names(
-                    call.app,
-                    &call.tenant.tenant,
-                    call.stripe,
-                    std::slice::from_ref(sub),
-                )
-                .await?;
-                let plan = plan_name(sub, &names);
-                let end = period_end(sub);
+                let names = call
+                    .app
+                    .catalog
+                    .of_subscriptions(&call.tenant.tenant, call.stripe, std::slice::from_ref(sub))
+                    .await?;
+                let plan = sub.plan_name(&names);
+                let end = sub.period_end();
                 let (change, words): (Change, String) = if now {
                     (
                         api::cancel_subscription_now(&sub.id).untyped(),
@@ -229,9 +246,14 @@ impl WriteTool for RequestRefund {
                     )
                 } else {
                     (
-                        api::update_subscription(&sub.id)
-                            .set("cancel_at_period_end", "true")
-                            .untyped(),
+                        api::update_subscription(
+                            &sub.id,
+                            &SubscriptionUpdate {
+                                cancel_at_period_end: Some(true),
+                                ..Default::default()
+                            },
+                        )
+                        .untyped(),
                         format!(
                             " Because it paid for the current period of your {plan} plan, your {plan} plan ends on {} and won't renew.",
                             call.dates.maybe(end)
@@ -242,9 +264,12 @@ impl WriteTool for RequestRefund {
                 (
                     vec![change],
                     Some((
-                        json!({"subscription_id": sub.id, "plan": plan,
-                               "ends": if now { "now" } else { "at_period_end" },
-                               "access_ends_at": if now { None } else { end.and_then(rfc3339) }}),
+                        EndsSubscription {
+                            subscription_id: sub.id.clone(),
+                            plan: plan.clone(),
+                            ends: if now { Ends::Now } else { Ends::AtPeriodEnd },
+                            access_ends_at: if now { None } else { end.and_then(rfc3339) },
+                        },
                         words,
                         ends_at,
                     )),
@@ -257,24 +282,29 @@ impl WriteTool for RequestRefund {
             None => (None, String::new()),
         };
         Ok(Plan::Change {
-            preview: json!({
-                "payment_id": args.payment_id, "charge": charge.id,
-                "amount": Money::new(amount, &cur),
-                "payment": {"amount": Money::new(charge.amount, &cur), "created": rfc3339(charge.created),
-                            "refunded_before": Money::new(charge.amount_refunded, &cur)},
-                "left_after": Money::new(left - amount, &cur),
-                "reason": reason.as_str(), "card": card,
-                "ends_subscription": ends_service,
-            }),
+            preview: RefundPreview {
+                payment_id: args.payment_id.to_string(),
+                charge: charge.id.clone(),
+                amount: Money::new(amount, &cur),
+                payment: PaymentShown {
+                    amount: Money::new(charge.amount, &cur),
+                    created: rfc3339(charge.created),
+                    refunded_before: Money::new(charge.amount_refunded, &cur),
+                },
+                left_after: Money::new(left - amount, &cur),
+                reason,
+                card,
+                ends_subscription: ends_service,
+            },
             summary: format!(
                 "This will refund {part} from {}{on_card}.{words}",
                 call.dates.date(charge.created)
             ),
-            change: api::create_refund()
-                .set("charge", &charge.id)
-                .set("amount", amount)
-                .set("reason", reason.as_str())
-                .untyped(),
+            change: api::create_refund(&RefundCreate {
+                charge: charge.id.clone(),
+                amount,
+                reason,
+            }),
             act: Act::Refund {
                 charge: charge.id.clone(),
                 amount: amount as u64,
@@ -289,11 +319,12 @@ impl WriteTool for RequestRefund {
         })
     }
 
-    fn done(&self, _call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer {
+    fn done(&self, _call: &Call<'_>, preview: &RefundPreview, sent: &[Value]) -> Answer {
         let stripe = &sent[0];
-        let amount = preview["amount"]["formatted"].as_str().unwrap_or_default();
-        let on_card = preview["card"]
-            .as_str()
+        let amount = &preview.amount.formatted;
+        let on_card = preview
+            .card
+            .as_deref()
             .map(|c| format!(" to your {c}"))
             .unwrap_or_default();
         let status = stripe["status"].as_str().unwrap_or("pending");
@@ -310,17 +341,16 @@ impl WriteTool for RequestRefund {
                 "The refund of {amount}{on_card} is on its way; it usually reaches the statement within 5-10 business days."
             ),
         };
-        let ended = &preview["ends_subscription"];
-        let (subscription, summary) = match sent.get(1) {
-            Some(sub) if ended.is_object() => {
-                let plan = ended["plan"].as_str().unwrap_or("subscription");
-                let words = if ended["ends"] == "now" {
+        let (subscription, summary) = match (sent.get(1), &preview.ends_subscription) {
+            (Some(sub), Some(ended)) => {
+                let plan = &ended.plan;
+                let words = if ended.ends == Ends::Now {
                     format!(" Your {plan} plan has ended.")
                 } else {
                     format!(" Your {plan} plan won't renew.")
                 };
                 (
-                    json!({"id": ended["subscription_id"], "status": sub["status"],
+                    json!({"id": ended.subscription_id, "status": sub["status"],
                            "cancel_at_period_end": sub["cancel_at_period_end"]}),
                     summary + &words,
                 )
@@ -330,8 +360,8 @@ impl WriteTool for RequestRefund {
         Answer {
             data: json!({
                 "refunded": status != "failed" && status != "canceled",
-                "refund": {"id": stripe["id"], "status": status, "amount": preview["amount"]},
-                "charge": preview["charge"], "left_to_refund": preview["left_after"],
+                "refund": {"id": stripe["id"], "status": status, "amount": preview.amount},
+                "charge": preview.charge, "left_to_refund": preview.left_after,
                 "subscription": subscription,
             }),
             summary,
@@ -403,7 +433,7 @@ async fn live_subscription(
         None if subs.has_more => call.stripe.get(&api::subscription(id)).await?,
         None => return Ok(None),
     };
-    Ok((!matches!(sub.status.as_str(), "canceled" | "incomplete_expired")).then_some(sub))
+    Ok((!sub.is_ended()).then_some(sub))
 }
 /// The charge behind a `ch_` or `pi_` id, or `not_owner` when it is nowhere to be found.
 async fn charge_of(call: &Call<'_>, id: &str) -> Result<Charge, ApiError> {

@@ -10,15 +10,19 @@ use serde_json::{Value, json};
 
 use super::nothing;
 use crate::billing::money::Money;
+use crate::billing::views::{CardView, InvoiceView, invoice, saved_card};
 use crate::billing::{card_phrase, decline_phrase, invoice_name, money};
-use crate::endpoints::read::common::{invoice, missing_customer, owned_or, saved_card};
-use crate::endpoints::read::{check_opt_id, fetch_customer};
+use crate::endpoints::read::common::{missing_customer, owned_or};
+use crate::endpoints::read::fetch_customer;
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call};
 use crate::pipeline::policy::Act;
 use crate::pipeline::two_phase::{Plan, WriteTool};
 use crate::stripe::api::Need;
+use crate::stripe::ids::InvoiceId;
 use crate::stripe::types::Invoice;
+use crate::stripe::types::InvoiceStatus;
+use crate::stripe::writes::{FlowData, PortalFlow, PortalSessionCreate};
 use crate::stripe::{StripeError, api};
 
 #[derive(Default)]
@@ -29,7 +33,15 @@ pub struct RetryPayment;
 pub struct RetryPaymentArgs {
     /// The open invoice to pay (`in_...`); default: the visitor's oldest unpaid one.
     #[serde(default)]
-    pub invoice_id: Option<String>,
+    pub invoice_id: Option<InvoiceId>,
+}
+
+/// What `retry_payment` shows before it is confirmed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RetryPreview {
+    pub invoice: InvoiceView,
+    pub amount: Money,
+    pub card: CardView,
 }
 
 impl WriteTool for RetryPayment {
@@ -43,17 +55,14 @@ impl WriteTool for RetryPayment {
         Need::PortalSession,
     ];
     type Args = RetryPaymentArgs;
-
-    fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        check_opt_id("invoice_id", args.invoice_id.as_deref(), "in_")
-    }
+    type Preview = RetryPreview;
 
     async fn plan<'a>(
         &'a self,
         call: &'a Call<'a>,
         args: &'a Self::Args,
         _pins: Option<&'a Value>,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<Plan<Self::Preview>, ApiError> {
         let (inv, customer) = futures::join!(
             unpaid(call, args.invoice_id.as_deref()),
             fetch_customer(call.stripe, call.customer_id),
@@ -64,7 +73,7 @@ impl WriteTool for RetryPayment {
             )));
         };
         let customer = customer?;
-        if inv.status.as_deref() != Some("open") || inv.amount_remaining <= 0 {
+        if inv.status != Some(InvoiceStatus::Open) || inv.amount_remaining <= 0 {
             return Ok(Plan::Instead(nothing(format!(
                 "{} has nothing left to pay.",
                 invoice_name(&inv)
@@ -77,11 +86,11 @@ impl WriteTool for RetryPayment {
         };
         let due = money(inv.amount_remaining, &inv.currency);
         Ok(Plan::Change {
-            preview: json!({
-                "invoice": invoice(&inv),
-                "amount": Money::new(inv.amount_remaining, &inv.currency),
-                "card": saved_card(card),
-            }),
+            preview: RetryPreview {
+                invoice: invoice(&inv),
+                amount: Money::new(inv.amount_remaining, &inv.currency),
+                card: saved_card(card),
+            },
             summary: format!(
                 "This will charge {due} for {} to your {} now.",
                 invoice_name(&inv),
@@ -96,13 +105,13 @@ impl WriteTool for RetryPayment {
         })
     }
 
-    fn done(&self, _call: &Call<'_>, preview: &Value, sent: &[Value]) -> Answer {
+    fn done(&self, _call: &Call<'_>, preview: &RetryPreview, sent: &[Value]) -> Answer {
         let stripe = &sent[0];
-        let amount = preview["amount"]["formatted"].as_str().unwrap_or_default();
+        let amount = &preview.amount.formatted;
         let paid = stripe["status"] == "paid";
         Answer {
             data: json!({
-                "paid": paid, "invoice": preview["invoice"]["id"], "amount": preview["amount"],
+                "paid": paid, "invoice": preview.invoice.id, "amount": preview.amount,
                 "hosted_invoice_url": stripe["hosted_invoice_url"],
             }),
             summary: if paid {
@@ -116,7 +125,7 @@ impl WriteTool for RetryPayment {
     async fn refused<'a>(
         &'a self,
         call: &'a Call<'a>,
-        preview: &'a Value,
+        preview: &'a RetryPreview,
         e: &'a StripeError,
     ) -> Option<Answer> {
         let StripeError::Api {
@@ -128,24 +137,26 @@ impl WriteTool for RetryPayment {
         else {
             return None;
         };
-        let amount = preview["amount"]["formatted"].as_str().unwrap_or_default();
-        let hosted = preview["invoice"]["hosted_invoice_url"].clone();
+        let amount = &preview.amount.formatted;
+        let hosted = preview.invoice.hosted_invoice_url.clone();
         if code.as_deref() == Some("invoice_payment_intent_requires_action") {
             return Some(Answer {
                 data: json!({"paid": false, "requires_action": true, "hosted_invoice_url": hosted}),
                 summary: format!(
                     "Your bank wants to confirm the payment of {amount}; please open the invoice to approve it: {}",
-                    hosted.as_str().unwrap_or_default()
+                    hosted.as_deref().unwrap_or_default()
                 ),
             });
         }
         let why = decline_phrase(code.as_deref(), decline_code.as_deref());
         // Where to change the card; without it the decline is still said.
-        let mut portal =
-            api::portal_session(call.customer_id).set("flow_data[type]", "payment_method_update");
-        if let Some(url) = &call.tenant.return_url {
-            portal = portal.set("return_url", url);
-        }
+        let portal = api::portal_session(
+            call.customer_id,
+            &PortalSessionCreate {
+                return_url: call.tenant.return_url.clone(),
+                flow_data: Some(FlowData::new(PortalFlow::PaymentMethodUpdate, None, None)),
+            },
+        );
         let key = format!("{}:retry-portal", call.request_id);
         let url = call.stripe.post(&portal, &key).await.ok().map(|s| s.url);
         let link = url
@@ -154,7 +165,7 @@ impl WriteTool for RetryPayment {
             .unwrap_or_default();
         Some(Answer {
             data: json!({"paid": false, "declined": why, "portal_url": url,
-                         "invoice": preview["invoice"]["id"]}),
+                         "invoice": preview.invoice.id}),
             summary: format!("The payment of {amount} didn't go through: {why}.{link}"),
         })
     }
@@ -175,7 +186,7 @@ async fn unpaid(call: &Call<'_>, id: Option<&str>) -> Result<Option<Invoice>, Ap
     }
     let open = api::invoices(call.customer_id)
         .set("status", "open")
-        .set("limit", 100);
+        .limit(100);
     let list = call.stripe.get(&open).await.map_err(missing_customer)?;
     Ok(list
         .data
