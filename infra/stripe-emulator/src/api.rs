@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use crate::errors::ApiError;
 use crate::params::Params;
-use crate::resources::{Ctx, dispatch, lifecycle};
-use crate::store::{Emulator, FaultKind, Shared, StoredResponse, random_alnum};
+use crate::resources::{dispatch, lifecycle};
+use crate::store::{Ctx, Emulator, FaultKind, Shared, StoredResponse, random_alnum};
+use crate::wire::{DEFAULT_API_VERSION, mask};
 use crate::{expand, form};
 
-pub const DEFAULT_API_VERSION: &str = "2026-10-28.endive";
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// Unwinding with this payload drops the connection without an HTTP response (the
@@ -305,23 +305,6 @@ pub fn well_formed(key: &str) -> bool {
         && matches!(mode, "test" | "live")
         && rest.len() >= 10
         && rest.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
-/// Stripe shows the key's prefix and last four characters, never the whole key.
-pub fn mask(key: &str) -> String {
-    let chars: Vec<char> = key.chars().collect();
-    let last4: String = if chars.len() > 8 {
-        chars[chars.len() - 4..].iter().collect()
-    } else {
-        String::new()
-    };
-    let prefix = [
-        "sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_",
-    ]
-    .into_iter()
-    .find(|p| key.starts_with(p) && key.len() > p.len() + 4)
-    .unwrap_or("");
-    format!("{prefix}****{last4}")
 }
 
 /// Holds an idempotency key while its request runs; released when dropped, even when the

@@ -8,44 +8,10 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use crate::api::DEFAULT_API_VERSION;
-use crate::resources::render;
+use crate::outbox::Delivery;
+use crate::render::render;
 use crate::store::{Account, Shared, new_id};
-
-/// Object kinds whose changes make events.
-pub fn watched(kind: &str) -> bool {
-    matches!(
-        kind,
-        "customer"
-            | "subscription"
-            | "invoice"
-            | "charge"
-            | "dispute"
-            | "payment_intent"
-            | "refund"
-    )
-}
-
-/// One signed POST waiting to be sent.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub url: String,
-    pub secret: String,
-    pub body: String,
-}
-
-/// How deliveries misbehave, for tests (`POST /_emulator/webhooks`).
-#[derive(Debug, Clone, Default)]
-pub struct Controls {
-    /// Every delivery sent twice.
-    pub duplicate: bool,
-    /// A batch's deliveries in random order.
-    pub shuffle: bool,
-    /// Wait this long before sending.
-    pub delay_ms: u64,
-    /// The next this-many deliveries are dropped (never sent, never retried).
-    pub drop: u64,
-}
+use crate::wire::DEFAULT_API_VERSION;
 
 /// Waits between attempts after a failed delivery (Stripe backs off over 3 days; the
 /// emulator over half a minute).

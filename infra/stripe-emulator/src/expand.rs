@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::errors::{ApiError, ApiResult};
-use crate::resources::render;
+use crate::render::render;
 use crate::store::Account;
 
 pub const MAX_DEPTH: usize = 4;

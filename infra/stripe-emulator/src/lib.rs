@@ -13,11 +13,14 @@ mod events;
 mod expand;
 mod form;
 mod list;
+mod outbox;
 mod params;
+mod render;
 mod resources;
 mod restricted;
 mod search;
 mod store;
+mod wire;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -25,8 +28,8 @@ use axum::response::IntoResponse;
 use axum::routing::any;
 use serde_json::json;
 
-pub use api::DEFAULT_API_VERSION;
 pub use store::REQUEST_LOG_LIMIT;
+pub use wire::DEFAULT_API_VERSION;
 
 /// A router with fresh, empty state.
 pub fn app() -> Router {

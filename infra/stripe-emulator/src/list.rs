@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::errors::{ApiError, ApiResult};
 use crate::params::{Params, opt_int};
-use crate::resources::render;
+use crate::render::render;
 use crate::store::{Account, label};
 
 /// Parameters every list endpoint accepts besides its own filters.

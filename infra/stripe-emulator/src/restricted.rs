@@ -3,8 +3,8 @@
 //! would let the request continue, so a key probe can be tested against it.
 use std::collections::BTreeSet;
 
-use crate::api::mask;
 use crate::errors::ApiError;
+use crate::wire::mask;
 
 #[derive(Debug, Clone)]
 pub struct Restricted {

@@ -39,7 +39,7 @@ pub struct Emulator {
     /// (API key, idempotency key) of POSTs still running.
     pub in_flight: HashSet<(String, String)>,
     /// How webhook deliveries misbehave, for tests.
-    pub webhooks: crate::events::Controls,
+    pub webhooks: crate::outbox::Controls,
     /// Deliveries that failed every retry.
     pub failed_deliveries: u64,
 }
@@ -132,7 +132,7 @@ pub struct Account {
     /// created): the one record that `events::emit` reads to say what Stripe would.
     pub journal: Vec<(String, Option<Value>)>,
     /// Signed deliveries waiting to be sent to webhook endpoints.
-    pub outbox: Vec<crate::events::Delivery>,
+    pub outbox: Vec<crate::outbox::Delivery>,
 }
 
 impl Account {
@@ -140,7 +140,7 @@ impl Account {
         let Some(kind) = self.objects.get(id).map(|v| v["object"].clone()) else {
             return;
         };
-        if crate::events::watched(kind.as_str().unwrap_or_default())
+        if crate::outbox::watched(kind.as_str().unwrap_or_default())
             && !self.journal.iter().any(|(j, _)| j == id)
         {
             let before = self.objects.get(id).cloned();
@@ -152,7 +152,7 @@ impl Account {
         let id = obj["id"].as_str().unwrap_or_default().to_string();
         if self.objects.contains_key(&id) {
             self.note(&id);
-        } else if crate::events::watched(obj["object"].as_str().unwrap_or_default())
+        } else if crate::outbox::watched(obj["object"].as_str().unwrap_or_default())
             && !self.journal.iter().any(|(j, _)| *j == id)
         {
             self.journal.push((id.clone(), None));
@@ -247,4 +247,11 @@ pub fn random_hex_upper(len: usize) -> String {
                 .to_ascii_uppercase()
         })
         .collect()
+}
+
+/// What a handler sees: the caller's account and the emulator's notion of "now".
+pub struct Ctx<'a> {
+    pub acct: &'a mut Account,
+    pub now: i64,
+    pub clock_offset: i64,
 }

@@ -2,10 +2,10 @@
 
 use serde_json::{Value, json};
 
-use super::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::{Params, apply_metadata};
+use crate::store::Ctx;
 use crate::store::new_id;
 
 /// Moves the customer's balance by `amount` and records why.

@@ -5,13 +5,13 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Ctx;
 use crate::clock::add_interval;
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::{
     Params, allow_nested, apply_metadata, opt_bool, opt_int, opt_obj, opt_str, str_list,
 };
+use crate::store::Ctx;
 use crate::store::{new_id, random_alnum};
 
 // ---- coupons ----

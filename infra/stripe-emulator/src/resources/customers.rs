@@ -2,11 +2,13 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, payment_methods, render, subscriptions};
+use super::{payment_methods, subscriptions};
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::{Params, allow_nested, apply_metadata, opt_obj, opt_str};
+use crate::render::render;
 use crate::search;
+use crate::store::Ctx;
 use crate::store::{new_id, random_hex_upper};
 
 const WRITABLE: &[&str] = &[

@@ -3,10 +3,11 @@
 
 use serde_json::Value;
 
-use super::{Ctx, render};
 use crate::errors::ApiResult;
 use crate::list::{self, PAGING};
 use crate::params::Params;
+use crate::render::render;
+use crate::store::Ctx;
 
 pub fn retrieve(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(&[])?;

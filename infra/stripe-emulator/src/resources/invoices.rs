@@ -3,10 +3,11 @@
 use serde_json::{Value, json};
 
 use super::payments::Outcome;
-use super::{Ctx, billing, payment_methods};
+use super::{billing, payment_methods};
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::{Params, allow_nested, opt_obj, opt_str};
+use crate::store::Ctx;
 
 pub fn retrieve(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(&[])?;

@@ -4,11 +4,11 @@
 
 use serde_json::{Value, json};
 
-use super::Ctx;
 use super::billing::{self, Settled};
 use super::subscriptions::line_specs;
 use crate::clock::next_period_end;
 use crate::store::Account;
+use crate::store::Ctx;
 
 /// Stripe expires an unpaid first invoice's subscription after 23 hours.
 const INCOMPLETE_EXPIRY: i64 = 23 * 3600;

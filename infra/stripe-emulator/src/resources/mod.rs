@@ -26,14 +26,8 @@ use serde_json::Value;
 
 use crate::errors::{ApiError, ApiResult};
 use crate::params::Params;
-use crate::store::Account;
-
-/// What a handler sees: the caller's account and the emulator's notion of "now".
-pub struct Ctx<'a> {
-    pub acct: &'a mut Account,
-    pub now: i64,
-    pub clock_offset: i64,
-}
+use crate::render::render;
+use crate::store::Ctx;
 
 pub fn dispatch(ctx: &mut Ctx, method: &str, segs: &[&str], p: &Params) -> ApiResult<Value> {
     match (method, segs) {
@@ -123,28 +117,4 @@ pub fn dispatch(ctx: &mut Ctx, method: &str, segs: &[&str], p: &Params) -> ApiRe
 fn simple_retrieve(ctx: &mut Ctx, kind: &str, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(&[])?;
     ctx.acct.fetch(kind, id, "id").map(|v| render(ctx.acct, &v))
-}
-
-/// The object as the API returns it. Subscription items embed their price, so refresh it
-/// from the store in case the price was updated since.
-pub fn render(acct: &Account, obj: &Value) -> Value {
-    let mut out = obj.clone();
-    // An endpoint's signing secret is shown once, when it is created.
-    if obj["object"] == "webhook_endpoint"
-        && let Some(o) = out.as_object_mut()
-    {
-        o.remove("secret");
-    }
-    if obj["object"] == "subscription"
-        && let Some(items) = out["items"]["data"].as_array_mut()
-    {
-        for item in items {
-            let price_id = item["price"]["id"].as_str().unwrap_or_default().to_string();
-            if let Some(price) = acct.get(&price_id) {
-                item["plan"] = prices::plan_of(price);
-                item["price"] = price.clone();
-            }
-        }
-    }
-    out
 }

@@ -2,11 +2,11 @@
 
 use serde_json::{Value, json};
 
-use super::Ctx;
 use crate::clock::current_year;
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::Params;
+use crate::store::Ctx;
 use crate::store::new_id;
 
 struct TestCard {

@@ -2,11 +2,11 @@
 
 use serde_json::{Value, json};
 
-use super::Ctx;
 use super::payment_methods::{self, OnCharge};
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::Params;
+use crate::store::Ctx;
 use crate::store::{new_id, random_alnum};
 
 #[derive(Debug, Clone, Copy, PartialEq)]

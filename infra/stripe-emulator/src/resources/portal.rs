@@ -2,9 +2,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::params::{Params, allow_nested, opt_obj, opt_str};
+use crate::store::Ctx;
 use crate::store::{new_id, random_alnum};
 
 const FLOWS: &[&str] = &[

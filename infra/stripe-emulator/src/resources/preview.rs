@@ -4,7 +4,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Ctx;
 use super::billing;
 use super::subscription_update::{
     change_items, period_of, proration_behavior, proration_date, redeem_discounts, stage,
@@ -13,6 +12,7 @@ use super::subscriptions::line_specs;
 use crate::clock::next_period_end;
 use crate::errors::{ApiError, ApiResult};
 use crate::params::{Params, allow_nested, opt_bool, opt_int, opt_obj, opt_str};
+use crate::store::Ctx;
 use crate::store::new_id;
 
 const NEEDS_ONE_OF: &str = "You must provide at least one of: `subscription`, `schedule`, `subscription_details.items`, `schedule_details.phases`, `invoice_items`.";

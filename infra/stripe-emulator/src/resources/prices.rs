@@ -2,10 +2,11 @@
 
 use serde_json::{Value, json};
 
-use super::{Ctx, products};
+use super::products;
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::{Params, allow_nested, apply_metadata, opt_int, opt_obj, opt_str, str_list};
+use crate::store::Ctx;
 use crate::store::new_id;
 
 pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
@@ -201,19 +202,5 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
             && currency.as_deref().is_none_or(|x| v["currency"] == x)
             && (keys.is_empty() || keys.iter().any(|k| v["lookup_key"] == k.as_str()))
             && created(v["created"].as_i64().unwrap_or(0))
-    })
-}
-
-/// The legacy `plan` view Stripe still embeds in subscription items.
-pub fn plan_of(price: &Value) -> Value {
-    json!({
-        "id": price["id"], "object": "plan", "active": price["active"],
-        "amount": price["unit_amount"], "amount_decimal": price["unit_amount_decimal"],
-        "billing_scheme": "per_unit", "created": price["created"], "currency": price["currency"],
-        "interval": price["recurring"]["interval"],
-        "interval_count": price["recurring"]["interval_count"], "livemode": false,
-        "metadata": price["metadata"], "meter": null, "nickname": price["nickname"],
-        "product": price["product"], "tiers_mode": null, "transform_usage": null,
-        "trial_period_days": price["recurring"]["trial_period_days"], "usage_type": "licensed",
     })
 }

@@ -2,10 +2,10 @@
 
 use serde_json::{Value, json};
 
-use super::Ctx;
 use crate::errors::ApiResult;
 use crate::list::{self, PAGING};
 use crate::params::{Params, apply_metadata, str_list};
+use crate::store::Ctx;
 use crate::store::new_id;
 
 pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {

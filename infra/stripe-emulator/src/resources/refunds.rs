@@ -4,10 +4,10 @@
 
 use serde_json::{Value, json};
 
-use super::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::{Params, apply_metadata};
+use crate::store::Ctx;
 use crate::store::new_id;
 
 const REASONS: &[&str] = &["duplicate", "fraudulent", "requested_by_customer"];

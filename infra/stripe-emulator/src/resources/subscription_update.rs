@@ -9,10 +9,12 @@ use super::subscriptions::{
     self, NO_PAYMENT_METHOD, NewItem, check_compatible, interval_of, item_json, line_specs,
     quantity, usable_price,
 };
-use super::{Ctx, coupons, lifecycle, payment_methods, render};
+use super::{coupons, lifecycle, payment_methods};
 use crate::clock::add_interval;
 use crate::errors::{ApiError, ApiResult};
 use crate::params::{Params, allow_nested, apply_metadata, opt_bool, opt_int, opt_obj, opt_str};
+use crate::render::render;
+use crate::store::Ctx;
 
 const BEHAVIORS: &[&str] = &["create_prorations", "always_invoice", "none"];
 
@@ -260,7 +262,7 @@ pub fn change_items(
                 }
                 let item = &mut items[pos];
                 if let Some(price) = price {
-                    item["plan"] = super::prices::plan_of(&price);
+                    item["plan"] = crate::render::plan_of(&price);
                     item["price"] = price;
                 }
                 if let Some(q) = qty {

@@ -4,11 +4,13 @@ use serde_json::{Map, Value, json};
 
 use super::billing::{self, LineSpec};
 use super::payments::Outcome;
-use super::{Ctx, coupons, payment_methods, render};
+use super::{coupons, payment_methods};
 use crate::clock::add_interval;
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::{Params, allow_nested, apply_metadata, opt_int, opt_obj, opt_str};
+use crate::render::render;
+use crate::store::Ctx;
 use crate::store::new_id;
 
 pub(super) const NO_PAYMENT_METHOD: &str = "This customer has no attached payment source or default payment method. Please consider adding a default payment method. For more information, visit https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority.";
@@ -349,7 +351,7 @@ pub(super) fn item_json(
     json!({
         "id": new_id("si"), "object": "subscription_item", "created": ctx.now,
         "discounts": [], "metadata": meta, "price": price, "quantity": qty,
-        "subscription": sub, "tax_rates": [], "plan": super::prices::plan_of(price),
+        "subscription": sub, "tax_rates": [], "plan": crate::render::plan_of(price),
         "current_period_end": period.1, "current_period_start": period.0,
         "billing_thresholds": null,
     })

@@ -3,10 +3,10 @@
 //! emitted (`/v1/events`: list, retrieve).
 use serde_json::{Value, json};
 
-use super::Ctx;
 use crate::errors::{ApiError, ApiResult};
 use crate::list::{self, PAGING};
 use crate::params::{Params, apply_metadata, str_list};
+use crate::store::Ctx;
 use crate::store::{new_id, random_alnum};
 
 fn events_of(p: &Params) -> ApiResult<Vec<String>> {
@@ -98,7 +98,7 @@ pub fn retrieve(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
     if e["status"] == "deleted" {
         return Err(ApiError::no_such("webhook_endpoint", id, "id"));
     }
-    Ok(super::render(ctx.acct, &e))
+    Ok(crate::render::render(ctx.acct, &e))
 }
 
 pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {

@@ -10,8 +10,8 @@ pub mod proration;
 
 use serde_json::{Value, json};
 
-use super::Ctx;
 use super::payments::{self, Outcome, Payer};
+use crate::store::Ctx;
 use crate::store::new_id;
 
 /// Stripe finalizes a subscription's renewal invoice about an hour after creating it (the

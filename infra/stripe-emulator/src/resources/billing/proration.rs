@@ -9,8 +9,8 @@
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::super::Ctx;
 use super::product_name;
+use crate::store::Ctx;
 use crate::store::new_id;
 
 /// One item's state before and after a change; `None` when it did not exist (added) or no

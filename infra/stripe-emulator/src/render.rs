@@ -1,0 +1,42 @@
+//! Objects as the API returns them, from what the store holds.
+use serde_json::{Value, json};
+
+use crate::store::Account;
+
+/// The object as the API returns it. Subscription items embed their price, so refresh it
+/// from the store in case the price was updated since.
+pub fn render(acct: &Account, obj: &Value) -> Value {
+    let mut out = obj.clone();
+    // An endpoint's signing secret is shown once, when it is created.
+    if obj["object"] == "webhook_endpoint"
+        && let Some(o) = out.as_object_mut()
+    {
+        o.remove("secret");
+    }
+    if obj["object"] == "subscription"
+        && let Some(items) = out["items"]["data"].as_array_mut()
+    {
+        for item in items {
+            let price_id = item["price"]["id"].as_str().unwrap_or_default().to_string();
+            if let Some(price) = acct.get(&price_id) {
+                item["plan"] = plan_of(price);
+                item["price"] = price.clone();
+            }
+        }
+    }
+    out
+}
+
+/// The legacy `plan` view Stripe still embeds in subscription items.
+pub fn plan_of(price: &Value) -> Value {
+    json!({
+        "id": price["id"], "object": "plan", "active": price["active"],
+        "amount": price["unit_amount"], "amount_decimal": price["unit_amount_decimal"],
+        "billing_scheme": "per_unit", "created": price["created"], "currency": price["currency"],
+        "interval": price["recurring"]["interval"],
+        "interval_count": price["recurring"]["interval_count"], "livemode": false,
+        "metadata": price["metadata"], "meter": null, "nickname": price["nickname"],
+        "product": price["product"], "tiers_mode": null, "transform_usage": null,
+        "trial_period_days": price["recurring"]["trial_period_days"], "usage_type": "licensed",
+    })
+}
