@@ -32,7 +32,35 @@ pub async fn aws_sdk_config(budget: AwsBudget, endpoint: Option<&str>) -> aws_co
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
     }
+    if let Some(client) = https_client() {
+        loader = loader.http_client(client);
+    }
     loader.load().await
+}
+
+/// The SDKs' HTTPS client (aws-smithy-http-client, rustls on aws-lc, as their default),
+/// trusting the roots compiled into the binary. The default reads and parses every file in
+/// /etc/ssl/certs when the first SDK client is built, a few milliseconds of every cold
+/// start. `None` (the SDK's default then) only if the roots do not make a TLS context.
+fn https_client() -> Option<aws_sdk_dynamodb::config::SharedHttpClient> {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    use base64::Engine;
+    let mut pem = String::new();
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        pem.push_str(&base64::engine::general_purpose::STANDARD.encode(cert.as_ref()));
+        pem.push_str("\n-----END CERTIFICATE-----\n");
+    }
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(pem.into_bytes());
+    let context = TlsContext::builder().with_trust_store(trust).build().ok()?;
+    Some(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context)
+            .build_https(),
+    )
 }
 
 /// Every endpoint that serves a caller: tenants with their secrets (Secrets Manager, KMS),

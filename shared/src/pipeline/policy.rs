@@ -285,6 +285,13 @@ fn times(n: u64) -> String {
     }
 }
 
+/// An entry of the history and where it stands in it (time, then the order taken).
+#[derive(Clone, Copy)]
+struct Latest<'a> {
+    at: (i64, usize),
+    entry: &'a Entry,
+}
+
 /// `resume_subscription` undoes only what the bot did: a scheduled end or a pause is the
 /// bot's when its latest cancel or pause of the subscription set exactly that, and nothing
 /// the bot did since undid it.
@@ -297,11 +304,18 @@ fn resume(history: &History, act: &Act, id: &str) -> Result<(), ApiError> {
     else {
         return Ok(());
     };
+    // The latest by time, then by the order the history took them in: a pause and its undo
+    // can fall in the same second.
     let latest = |want: fn(&Act) -> bool| {
         history
             .others(id)
-            .filter(|e| e.act.object() == Some(subscription.as_str()) && want(&e.act))
-            .max_by_key(|e| e.at)
+            .enumerate()
+            .filter(|(_, e)| e.act.object() == Some(subscription.as_str()) && want(&e.act))
+            .max_by_key(|(n, e)| (e.at, *n))
+            .map(|(n, e)| Latest {
+                at: (e.at, n),
+                entry: e,
+            })
     };
     let set_by_bot_cancel = cancel_at.is_none_or(|end| {
         let cancel = latest(|a| matches!(a, Act::Cancel { .. }));
@@ -314,7 +328,7 @@ fn resume(history: &History, act: &Act, id: &str) -> Result<(), ApiError> {
                 }
             )
         });
-        matches!(cancel, Some(Entry { act: Act::Cancel { at: Some(at), .. }, .. }) if *at == end)
+        matches!(cancel.map(|c| c.entry), Some(Entry { act: Act::Cancel { at: Some(at), .. }, .. }) if *at == end)
             && cancel.map(|c| c.at) > undone.map(|u| u.at)
     });
     let set_by_bot_pause = pause_until.is_none_or(|end| {
@@ -328,7 +342,7 @@ fn resume(history: &History, act: &Act, id: &str) -> Result<(), ApiError> {
                 }
             )
         });
-        matches!(pause, Some(Entry { act: Act::Pause { until, .. }, .. }) if *until == end)
+        matches!(pause.map(|p| p.entry), Some(Entry { act: Act::Pause { until, .. }, .. }) if *until == end)
             && pause.map(|p| p.at) > undone.map(|u| u.at)
     });
     if set_by_bot_cancel && set_by_bot_pause {

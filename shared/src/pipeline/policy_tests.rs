@@ -214,6 +214,15 @@ fn resume_undoes_only_the_bots_end_date_or_pause() {
         refused(judged(&[], &resume(None, Some(0)))),
         "set_by_merchant"
     );
+    // Paused, resumed and paused again within one second: the later pause is the bot's
+    // by its place in the history (the bench did this and was refused).
+    let until = NOW + 5 * DAY;
+    let again = [
+        entry("p1", NOW, pause(until, None)),
+        entry("r1", NOW, resume(None, Some(until))),
+        entry("p2", NOW, pause(until, None)),
+    ];
+    assert_eq!(judged(&again, &resume(None, Some(until))), Verdict::Allow);
 }
 
 #[test]

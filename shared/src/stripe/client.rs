@@ -20,12 +20,15 @@ pub struct StripeClient {
 
 impl StripeClient {
     pub fn new(settings: StripeSettings) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_keepalive(Duration::from_secs(30))
-            .user_agent(concat!("stripe-billing-bot/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("stripe-billing-bot/", env!("CARGO_PKG_VERSION")));
+        if let Some(tls) = compiled_in_roots() {
+            builder = builder.tls_backend_preconfigured(tls);
+        }
+        let http = builder.build()?;
         Ok(Self { http, settings })
     }
 
@@ -43,6 +46,22 @@ impl StripeClient {
             requests: Mutex::new(0),
         }
     }
+}
+
+/// TLS that trusts the roots compiled into the binary (webpki-roots): nothing is read from
+/// disk at a cold start. `None` only if the crypto provider offered no safe protocol
+/// version, and then reqwest's own verifier is used.
+fn compiled_in_roots() -> Option<rustls::ClientConfig> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Some(config)
 }
 
 pub struct StripeSession<'a> {
