@@ -20,3 +20,20 @@ if [ ! -x .venv-sam/bin/sam ] || [ "$(cat .venv-sam/.requirements.sha 2>/dev/nul
   .venv-sam/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-sam.txt
   echo "$want_sam" > .venv-sam/.requirements.sha
 fi
+# stripe-node, the emulator's second SDK (tests/node, pinned by its package-lock.json), on
+# the Node.js from Debian's packages when the machine has none.
+if ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Node.js and npm from Debian's packages..."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+  else
+    echo "Node.js 20+ and npm are required (Debian: apt-get install nodejs npm)" >&2; exit 1
+  fi
+fi
+want_node=$(sha256sum tests/node/package-lock.json | cut -d' ' -f1)
+if [ ! -d tests/node/node_modules/stripe ] || [ "$(cat tests/node/node_modules/.lock.sha 2>/dev/null)" != "$want_node" ]; then
+  echo "installing stripe-node into tests/node..."
+  npm ci --prefix tests/node --no-audit --no-fund --silent
+  echo "$want_node" > tests/node/node_modules/.lock.sha
+fi

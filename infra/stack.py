@@ -268,9 +268,16 @@ class Stack:
         self.owns_pidfile = True
         record_process(self.pidfile, "owner", os.getpid(), own_group=False)
         target = ROOT / "target" / self.profile
-        self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports["moto"])])
+        # moto_server, with DynamoDB transactions that cost per item (infra/moto_server.py).
+        self.spawn("moto", [str(VENV_BIN / "python"), str(ROOT / "infra" / "moto_server.py"),
+                            "-H", "127.0.0.1", "-p", str(self.ports["moto"])])
+        # Every answer the emulator gives is noted for the conformance check
+        # (tests/e2e/test_zzz_stripe_conformance.py), fresh for each stack.
+        self.stripe_record = self.logs / "stripe-answers.jsonl"
+        self.stripe_record.unlink(missing_ok=True)
         self.spawn("stripe-emulator", [str(target / "stripe-emulator")],
-                   {"STRIPE_EMULATOR_ADDR": f"127.0.0.1:{self.ports['stripe']}"})
+                   {"STRIPE_EMULATOR_ADDR": f"127.0.0.1:{self.ports['stripe']}",
+                    "STRIPE_EMULATOR_RECORD": str(self.stripe_record)})
         self.spawn("cargo-lambda-watch", [
             # No CORS of the router's own: as with API Gateway, the functions answer it per
             # tenant.
@@ -351,6 +358,7 @@ class Stack:
             "STRIPE_API_KEY": stripe_key,
             **self.aws_env,
             "STACK_LOG_DIR": str(self.logs),
+            "STRIPE_EMULATOR_RECORD": str(self.stripe_record),
             "STACK_NAME": STACK_NAME,
             "TENANTCTL": str(target / "tenantctl"),
             "AUDIT_TABLE": layout["tables"]["AuditTable"],

@@ -17,7 +17,7 @@ BOUND_SECS = 8.0
 
 def moto_pid() -> int:
     port = urlparse(ENV["AWS_ENDPOINT_URL"]).port
-    out = subprocess.run(["pgrep", "-f", f"moto_server -H 127.0.0.1 -p {port}"],
+    out = subprocess.run(["pgrep", "-f", f"moto_server.py -H 127.0.0.1 -p {port}"],
                          capture_output=True, text=True, check=True).stdout.split()
     return int(out[0])
 

@@ -149,6 +149,17 @@ def test_missing_object_and_unknown_param(client):
     assert unknown.value.param == "emial"
 
 
+def test_a_list_filtered_by_a_customer_stripe_lacks_is_refused_not_empty(client):
+    # Stripe answers an id it has no object for with `resource_missing` ("No such customer:
+    # 'cus_x'") naming the parameter that carried it; the object of a URL is a 404, a
+    # parameter's id a 400 (the request is what is wrong).
+    for lister in (client.v1.invoices, client.v1.subscriptions, client.v1.charges, client.v1.payment_intents):
+        with pytest.raises(stripe.InvalidRequestError) as err:
+            lister.list(params={"customer": "cus_doesnotexist"})
+        assert (err.value.code, err.value.param, err.value.http_status) == ("resource_missing", "customer", 400)
+        assert "No such customer: 'cus_doesnotexist'" in str(err.value.user_message)
+
+
 def test_accounts_are_isolated(client):
     mine = client.v1.customers.create(params={"email": "mine@example.com"})
     other = new_client(new_key())
@@ -369,6 +380,15 @@ def test_billing_portal_session_with_flow(client, plan):
         client.v1.billing_portal.sessions.create(
             params={"customer": cus.id, "flow_data": {"type": "subscription_cancel"}}
         )
+    # The endive flow types (stripe-python 16.1.0's SessionCreateParamsFlowData.type):
+    # `customer_update` and `subscription_pause`, each answered with its own `flow` hash.
+    update = client.v1.billing_portal.sessions.create(
+        params={"customer": cus.id, "flow_data": {"type": "customer_update"}})
+    assert update.flow.type == "customer_update" and update.flow.subscription_pause is None
+    pause = client.v1.billing_portal.sessions.create(
+        params={"customer": cus.id, "flow_data": {"type": "subscription_pause",
+                                                  "subscription_pause": {"subscription": sub.id}}})
+    assert (pause.flow.type, pause.flow.subscription_pause.subscription) == ("subscription_pause", sub.id)
 
 
 # ---- plan changes, previews, discounts, and wire details ----
@@ -535,6 +555,33 @@ def test_coupons_and_promotion_codes(client, plan):
     assert client.v1.invoices.create_preview(params={"subscription": sub2.id}).total == 3900
 
 
+def test_a_coupons_includable_fields_come_only_when_expanded(client, plan):
+    # Coupon.applies_to and Coupon.currency_options: "This field is not included by
+    # default. To include it in the response, expand the `applies_to` field."
+    product, _ = plan
+    product = product.id
+    coupon = client.v1.coupons.create(params={"percent_off": 10, "duration": "once",
+                                              "applies_to": {"products": [product]}})
+    shown = client.v1.coupons.retrieve(coupon.id).to_dict()
+    assert "applies_to" not in shown and "currency_options" not in shown
+    asked = client.v1.coupons.retrieve(coupon.id, params={"expand": ["applies_to"]})
+    assert asked.applies_to.products == [product]
+
+
+def test_updating_a_canceled_subscription_names_stripes_error_code(client, plan):
+    # Stripe's error codes: "invalid_canceled_subscription_fields: A canceled subscription
+    # can only update its cancellation_details and metadata."
+    cus, _ = customer_with_card(client, "pm_card_visa", "gone@example.com")
+    _, price = plan
+    sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": price.id}]})
+    client.v1.subscriptions.cancel(sub.id)
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.subscriptions.update(sub.id, params={"cancel_at_period_end": True})
+    assert err.value.code == "invalid_canceled_subscription_fields"
+    kept = client.v1.subscriptions.update(sub.id, params={"metadata": {"why": "test"}})
+    assert kept.metadata["why"] == "test"
+
+
 def test_customer_details_update(client):
     cus = client.v1.customers.create(params={"email": "before@example.com"})
     updated = client.v1.customers.update(
@@ -633,7 +680,10 @@ def test_refunds_partial_then_the_rest_then_refused(client, plan):
     assert too_much.value.code == "amount_too_large" and too_much.value.param == "amount"
     rest = client.v1.refunds.create(params={"payment_intent": charge.payment_intent})
     assert rest.amount == charge.amount - 1000 and rest.charge == charge.id
-    done = client.v1.charges.retrieve(charge.id)
+    # Charge.refunds is includable: "This field is not included by default. To include it
+    # in the response, expand the `refunds` field" (API version 2022-11-15 on).
+    assert "refunds" not in client.v1.charges.retrieve(charge.id).to_dict()
+    done = client.v1.charges.retrieve(charge.id, params={"expand": ["refunds"]})
     assert (done.amount_refunded, done.refunded, len(done.refunds.data)) == (charge.amount, True, 2)
     with pytest.raises(stripe.InvalidRequestError) as again:
         client.v1.refunds.create(params={"charge": charge.id})
@@ -816,6 +866,19 @@ def test_webhook_deliveries_verify_with_stripes_library_and_carry_stripes_fields
     assert updated["type"] == "customer.updated" and updated["data"]["previous_attributes"]["name"] is None
     assert [e.type for e in fresh.v1.events.list(params={"type": "customer.*"}).data] == ["customer.updated",
                                                                                            "customer.created"]
+
+
+def test_previous_attributes_hold_only_the_changed_keys_of_a_nested_hash():
+    # Stripe's reference, event.data.previous_attributes: "Object containing the names of
+    # the updated attributes and their values prior to the event ... If an array attribute
+    # has any updated elements, this object contains the entire array." A nested hash lists
+    # only its keys that changed.
+    fresh = new_client(new_key())
+    cus = fresh.v1.customers.create(params={"email": "nested@example.com",
+                                            "invoice_settings": {"footer": "Thanks"}})
+    fresh.v1.customers.update(cus.id, params={"invoice_settings": {"footer": "Merci"}})
+    event = fresh.v1.events.list(params={"type": "customer.updated"}).data[0]
+    assert event.data.to_dict()["previous_attributes"] == {"invoice_settings": {"footer": "Thanks"}}
 
 
 def test_a_failed_delivery_is_retried_and_a_subscription_emits_its_events():

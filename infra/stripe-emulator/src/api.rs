@@ -117,6 +117,14 @@ pub async fn handle(
         },
     };
     log(outcome.status);
+    crate::record::answer(
+        method.as_str(),
+        &path,
+        uri.query(),
+        &body,
+        outcome.status,
+        &outcome.body,
+    );
     crate::events::flush(&shared);
     // Applied, but the answer never arrives.
     match after {
@@ -255,6 +263,9 @@ fn run(
     // A refused request may have changed things too (a declined payment is recorded).
     crate::events::emit(ctx.acct, now, Some((request_id, idem)));
     let mut value = answer?;
+    // Every answer leaves out includable fields, whichever handler made it; `expand[]` puts
+    // back those asked for.
+    crate::render::strip_includable(&mut value);
     expand::apply(ctx.acct, &mut value, &paths)?;
     Ok(value)
 }

@@ -1,4 +1,5 @@
-//! Stripe-shaped API errors: `{"error": {"type", "code", "message", "param", "doc_url", "request_id"}}`.
+//! Stripe-shaped API errors: `{"error": {"type", "code", "message", "param", "doc_url",
+//! "request_log_url"}}`, each only when it has a value, as Stripe sends them.
 
 use serde_json::{Map, Value, json};
 
@@ -46,14 +47,11 @@ impl ApiError {
         Self::new(400, "invalid_request_error", None, message.into())
     }
 
+    /// A value Stripe refuses for its parameter ("Invalid proration_behavior: must be one
+    /// of ..."): Stripe names the parameter and sends no `code` (none of its error codes
+    /// is "parameter_invalid").
     pub fn invalid_param(param: &str, message: impl Into<String>) -> Self {
-        Self::new(
-            400,
-            "invalid_request_error",
-            Some("parameter_invalid"),
-            message.into(),
-        )
-        .with_param(param)
+        Self::new(400, "invalid_request_error", None, message.into()).with_param(param)
     }
 
     pub fn invalid_integer(param: &str, raw: &str) -> Self {
@@ -62,6 +60,21 @@ impl ApiError {
             "invalid_request_error",
             Some("parameter_invalid_integer"),
             format!("Invalid integer: {raw}"),
+        )
+        .with_param(param)
+    }
+
+    /// A parameter Stripe documents for the endpoint that the emulator does not model
+    /// (`resources/unmodeled.rs`): refused plainly, never taken and ignored, and never
+    /// called unknown.
+    pub fn not_modeled(param: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request_error",
+            None,
+            format!(
+                "The Stripe emulator does not model the parameter `{param}` of this endpoint (docs/EMULATOR.md)."
+            ),
         )
         .with_param(param)
     }
@@ -87,9 +100,12 @@ impl ApiError {
     }
 
     /// `label` is Stripe's wording for the resource, e.g. `customer` or `PaymentMethod`.
+    /// The object of the URL (`param` "id") is a 404; an id given in a parameter (a
+    /// subscription's `customer`, a list's `customer` filter) is a 400 naming it, as Stripe
+    /// answers: the request, not the URL, is what is wrong.
     pub fn no_such(label: &str, id: &str, param: &str) -> Self {
         Self::new(
-            404,
+            if param == "id" { 404 } else { 400 },
             "invalid_request_error",
             Some("resource_missing"),
             format!("No such {label}: '{id}'"),
@@ -180,20 +196,26 @@ impl ApiError {
         )
     }
 
+    /// The body as Stripe sends it: fields without a value are left out (Stripe's error
+    /// object has no nulls), and the request is named by its dashboard log URL, as Stripe
+    /// names it (the id itself is the `Request-Id` header).
     pub fn body(&self, request_id: &str) -> Value {
         let mut err = Map::new();
         err.insert("type".into(), json!(self.kind));
-        err.insert("code".into(), json!(self.code));
+        if let Some(code) = self.code {
+            err.insert("code".into(), json!(code));
+            err.insert(
+                "doc_url".into(),
+                json!(format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    code.replace('_', "-")
+                )),
+            );
+        }
         err.insert("message".into(), json!(self.message));
-        err.insert("param".into(), json!(self.param));
-        let doc_url = self.code.map(|c| {
-            format!(
-                "https://stripe.com/docs/error-codes/{}",
-                c.replace('_', "-")
-            )
-        });
-        err.insert("doc_url".into(), json!(doc_url));
-        err.insert("request_id".into(), json!(request_id));
+        if let Some(param) = &self.param {
+            err.insert("param".into(), json!(param));
+        }
         err.insert(
             "request_log_url".into(),
             json!(format!(

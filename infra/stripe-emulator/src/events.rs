@@ -87,8 +87,8 @@ fn publish(
         data["previous_attributes"] = p;
     }
     let event = json!({
-        "id": new_id("evt"), "object": "event", "api_version": DEFAULT_API_VERSION,
-        "created": now, "data": data, "livemode": false, "pending_webhooks": endpoints.len(),
+        "id": new_id("evt"), "object": "event", "account": null, "api_version": DEFAULT_API_VERSION,
+        "context": null, "created": now, "data": data, "livemode": false, "pending_webhooks": endpoints.len(),
         "request": {
             "id": request.map(|(id, _)| id),
             "idempotency_key": request.and_then(|(_, k)| k),
@@ -190,15 +190,31 @@ fn kinds(before: Option<&Value>, after: &Value) -> Vec<(&'static str, Option<Val
 }
 
 /// The top-level fields that changed, with their old values.
+/// The attributes an update changed, at their values before it. Stripe's reference
+/// (`event.data.previous_attributes`): "Object containing the names of the updated
+/// attributes and their values prior to the event (only included in events of type
+/// `*.updated`). If an array attribute has any updated elements, this object contains the
+/// entire array." A nested hash is itself such an object: only its changed keys.
 fn previous_attributes(before: &Value, after: &Value) -> Value {
     let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else {
         return json!({});
     };
-    let changed: Map<String, Value> = b
-        .iter()
-        .filter(|(k, v)| a.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut changed = Map::new();
+    for (k, old) in b {
+        let new = a.get(k).unwrap_or(&Value::Null);
+        if new == old {
+            continue;
+        }
+        let value = match (old, new) {
+            (Value::Object(_), Value::Object(_)) => previous_attributes(old, new),
+            _ => old.clone(),
+        };
+        changed.insert(k.clone(), value);
+    }
+    // A key the update added was absent, which Stripe says as null.
+    for k in a.keys().filter(|k| !b.contains_key(*k)) {
+        changed.insert(k.clone(), Value::Null);
+    }
     Value::Object(changed)
 }
 

@@ -41,7 +41,10 @@ fn expandable(kind: &str, field: &str) -> bool {
             "default_source",
             "invoice_settings.default_payment_method",
             "test_clock",
+            // Includable lists.
             "subscriptions",
+            "sources",
+            "tax_ids",
         ],
         "subscription" => &[
             "application",
@@ -110,6 +113,8 @@ fn expandable(kind: &str, field: &str) -> bool {
         ],
         "charge" => &[
             "application",
+            // Includable since 2022-11-15.
+            "refunds",
             "application_fee",
             "balance_transaction",
             "customer",
@@ -228,7 +233,15 @@ fn expand_id(acct: &Account, field: &mut Value, rest: &[&str], path: &str) -> Ap
 }
 
 fn includable(acct: &Account, kind: &str, field: &str, id: &str) -> Option<Value> {
+    if crate::render::INCLUDABLE.contains(&(kind, field)) {
+        return acct.get(id).map(|stored| stored[field].clone());
+    }
     match (kind, field) {
+        // Sources and tax ids the emulator never makes: the customer's empty lists.
+        ("customer", "sources" | "tax_ids") => Some(json!({
+            "object": "list", "data": [], "has_more": false,
+            "url": format!("/v1/customers/{id}/{field}"),
+        })),
         ("customer", "subscriptions") => {
             let data: Vec<Value> = acct
                 .all("subscription")

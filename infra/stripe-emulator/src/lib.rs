@@ -15,6 +15,7 @@ mod form;
 mod list;
 mod outbox;
 mod params;
+mod record;
 mod render;
 mod resources;
 mod restricted;

@@ -105,3 +105,14 @@ pub fn range_filter(p: &Params, name: &str) -> ApiResult<impl Fn(i64) -> bool + 
         })
     })
 }
+
+/// A list's `customer` filter, checked: Stripe answers a filter naming a customer it does
+/// not have with `resource_missing` ("No such customer: 'cus_x'", `param: customer`), not
+/// with an empty list.
+pub fn customer_filter(acct: &Account, p: &Params) -> ApiResult<Option<String>> {
+    let customer = p.str("customer")?;
+    if let Some(c) = &customer {
+        acct.fetch("customer", c, "customer")?;
+    }
+    Ok(customer)
+}

@@ -13,6 +13,7 @@ pub fn render(acct: &Account, obj: &Value) -> Value {
     {
         o.remove("secret");
     }
+    strip_includable(&mut out);
     if obj["object"] == "subscription"
         && let Some(items) = out["items"]["data"].as_array_mut()
     {
@@ -39,4 +40,35 @@ pub fn plan_of(price: &Value) -> Value {
         "product": price["product"], "tiers_mode": null, "transform_usage": null,
         "trial_period_days": price["recurring"]["trial_period_days"], "usage_type": "licensed",
     })
+}
+
+/// Fields Stripe sends only when a request expands them ("includable"): the store keeps
+/// them, an answer leaves them out, and `expand::includable` puts them back on request.
+/// `charge.refunds`: not included by default since API version 2022-11-15; a coupon's
+/// `applies_to` and `currency_options`: "This field is not included by default. To include
+/// it in the response, expand the ... field."
+pub const INCLUDABLE: &[(&str, &str)] = &[
+    ("charge", "refunds"),
+    ("coupon", "applies_to"),
+    ("coupon", "currency_options"),
+];
+
+pub fn strip_includable(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let kind = o
+                .get("object")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            for (k, field) in INCLUDABLE {
+                if *k == kind {
+                    o.remove(*field);
+                }
+            }
+            o.values_mut().for_each(strip_includable);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_includable),
+        _ => {}
+    }
 }

@@ -50,6 +50,13 @@ impl StripeError {
         matches!(self, StripeError::Api { status: 404, .. })
     }
 
+    /// Stripe found no object for the id in `param` (a list filtered by a customer that
+    /// is gone answers 400 `resource_missing` naming `customer`, not 404).
+    pub fn names_missing(&self, param: &str) -> bool {
+        matches!(self, StripeError::Api { code: Some(c), param: Some(p), .. }
+            if c == "resource_missing" && p == param)
+    }
+
     pub fn code(&self) -> Option<&str> {
         match self {
             StripeError::Api { code, .. } => code.as_deref(),

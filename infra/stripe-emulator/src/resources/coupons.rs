@@ -406,7 +406,7 @@ pub fn list_promotion_codes(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     // checked ignoring case, so `summer25` finds the code created as `SUMMER25`.
     let code = p.str("code")?;
     let coupon = p.str("coupon")?;
-    let customer = p.str("customer")?;
+    let customer = list::customer_filter(ctx.acct, p)?;
     let created = list::range_filter(p, "created")?;
     let keep: Vec<String> = ctx
         .acct

@@ -14,6 +14,8 @@ use crate::store::{new_id, random_hex_upper};
 const WRITABLE: &[&str] = &[
     "email",
     "name",
+    "business_name",
+    "individual_name",
     "phone",
     "description",
     "address",
@@ -51,7 +53,8 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         },
         "livemode": false, "metadata": {}, "name": null, "next_invoice_sequence": 1,
         "phone": null, "preferred_locales": [], "shipping": null, "tax_exempt": "none",
-        "test_clock": null,
+        "test_clock": null, "business_name": null, "individual_name": null,
+        "customer_account": null,
     });
     apply_fields(&mut cus, p)?;
     ctx.acct.put(cus);
@@ -125,7 +128,14 @@ pub fn search(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
 }
 
 fn apply_fields(cus: &mut Value, p: &Params) -> ApiResult<()> {
-    for field in ["email", "name", "phone", "description"] {
+    for field in [
+        "email",
+        "name",
+        "phone",
+        "description",
+        "business_name",
+        "individual_name",
+    ] {
         if p.has(field) {
             cus[field] = json!(p.str(field)?);
         }

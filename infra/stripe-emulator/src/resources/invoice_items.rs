@@ -26,7 +26,7 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         "customer_account",
     ]);
     p.allow(&allowed)?;
-    let customer = p.str("customer")?;
+    let customer = list::customer_filter(ctx.acct, p)?;
     let invoice = p.str("invoice")?;
     let pending = p.bool("pending")?;
     let created = list::range_filter(p, "created")?;

@@ -25,7 +25,7 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         "collection_method",
     ]);
     p.allow(&allowed)?;
-    let customer = p.str("customer")?;
+    let customer = list::customer_filter(ctx.acct, p)?;
     let subscription = p.str("subscription")?;
     let status = p.str("status")?;
     if let Some(s) = &status

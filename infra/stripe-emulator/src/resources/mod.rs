@@ -20,6 +20,7 @@ pub mod products;
 pub mod refunds;
 pub mod subscription_update;
 pub mod subscriptions;
+mod unmodeled;
 pub mod webhooks;
 
 use serde_json::Value;
@@ -30,6 +31,9 @@ use crate::render::render;
 use crate::store::Ctx;
 
 pub fn dispatch(ctx: &mut Ctx, method: &str, segs: &[&str], p: &Params) -> ApiResult<Value> {
+    if let Some(name) = unmodeled::find(method, segs, p) {
+        return Err(ApiError::not_modeled(name));
+    }
     match (method, segs) {
         ("POST", ["customers"]) => customers::create(ctx, p),
         ("GET", ["customers"]) => customers::list(ctx, p),

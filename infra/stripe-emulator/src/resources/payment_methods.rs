@@ -141,7 +141,8 @@ fn from_test_card(ctx: &mut Ctx, card: &TestCard, customer: Value) -> String {
             "funding": card.funding, "generated_from": null, "last4": card.last4,
             "networks": {"available": [card.brand], "preferred": null},
             "three_d_secure_usage": {"supported": true}, "wallet": null,
-            "regulated_status": "unregulated",
+            "regulated_status": "unregulated", "description": null, "iin": null,
+            "issuer": null,
         },
         "created": ctx.now, "customer": customer, "livemode": false, "metadata": {},
         "type": "card", "customer_account": null,
@@ -209,7 +210,7 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     let mut allowed = PAGING.to_vec();
     allowed.extend(["type", "customer"]);
     p.allow(&allowed)?;
-    let customer = p.str("customer")?;
+    let customer = list::customer_filter(ctx.acct, p)?;
     let kind = p.str("type")?;
     list::page(ctx.acct, "payment_method", p, "/v1/payment_methods", |v| {
         customer.as_deref().is_none_or(|c| v["customer"] == c)

@@ -41,7 +41,9 @@ pub fn create_intent(
     let id = new_id("pi");
     let pi = json!({
         "id": id, "object": "payment_intent", "amount": amount, "amount_capturable": 0,
-        "amount_details": {"tip": {}}, "amount_received": 0, "application": null,
+        "amount_details": {"discount_amount": null, "error": null, "line_items": null,
+                           "shipping": null, "tax": null, "tip": {}},
+        "amount_received": 0, "application": null,
         "application_fee_amount": null, "automatic_payment_methods": null,
         "canceled_at": null, "cancellation_reason": null, "capture_method": "automatic",
         "client_secret": format!("{id}_secret_{}", random_alnum(25)),
@@ -57,7 +59,8 @@ pub fn create_intent(
         "statement_descriptor": null, "statement_descriptor_suffix": null,
         "status": "requires_payment_method", "transfer_data": null, "transfer_group": null,
         "source": null, "excluded_payment_method_types": null, "customer_account": null,
-        "managed_payments": null,
+        "managed_payments": null, "allowed_payment_method_types": null, "hooks": null,
+        "payment_details": null, "payment_record": null, "presentment_details": null,
     });
     ctx.acct.put(pi);
     id
@@ -111,6 +114,8 @@ pub fn attempt(ctx: &mut Ctx, pi_id: &str, pm_id: Option<&str>, payer: Payer) ->
         "id": charge_id, "object": "charge", "amount": amount,
         "amount_captured": if declined { 0 } else { amount }, "amount_refunded": 0,
         "application": null, "application_fee": null, "application_fee_amount": null,
+        "authorization_code": null, "level3": null, "presentment_details": null,
+        "radar_options": null, "transfer": null,
         "balance_transaction": txn, "billing_details": pm["billing_details"],
         "calculated_statement_descriptor": "STRIPE EMULATOR",
         "captured": !declined, "created": ctx.now, "currency": pi["currency"],
@@ -136,7 +141,9 @@ pub fn attempt(ctx: &mut Ctx, pi_id: &str, pm_id: Option<&str>, payer: Payer) ->
                 "three_d_secure": null, "wallet": null,
                 "authorization_code": if declined { Value::Null } else { json!("123456") },
                 "regulated_status": "unregulated", "network_transaction_id": null,
-                "transaction_link_id": null,
+                "transaction_link_id": null, "capture_before": null, "description": null,
+                "electronic_commerce_indicator": null, "iin": null, "issuer": null,
+                "moto": null, "setup_credential_usage": null, "stored_credential_usage": null,
             },
             "type": "card",
         },
@@ -234,7 +241,7 @@ pub fn list_intents(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     let mut allowed = PAGING.to_vec();
     allowed.extend(["customer", "created"]);
     p.allow(&allowed)?;
-    let customer = p.str("customer")?;
+    let customer = list::customer_filter(ctx.acct, p)?;
     let created = list::range_filter(p, "created")?;
     list::page(ctx.acct, "payment_intent", p, "/v1/payment_intents", |v| {
         customer.as_deref().is_none_or(|c| v["customer"] == c)
@@ -246,7 +253,7 @@ pub fn list_charges(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     let mut allowed = PAGING.to_vec();
     allowed.extend(["customer", "payment_intent", "created", "transfer_group"]);
     p.allow(&allowed)?;
-    let customer = p.str("customer")?;
+    let customer = list::customer_filter(ctx.acct, p)?;
     let intent = p.str("payment_intent")?;
     let created = list::range_filter(p, "created")?;
     list::page(ctx.acct, "charge", p, "/v1/charges", |v| {

@@ -7,9 +7,12 @@ use crate::params::{Params, allow_nested, opt_obj, opt_str};
 use crate::store::Ctx;
 use crate::store::{new_id, random_alnum};
 
+/// `flow_data[type]`, as stripe-python 16.1.0's `SessionCreateParamsFlowData` lists them.
 const FLOWS: &[&str] = &[
+    "customer_update",
     "payment_method_update",
     "subscription_cancel",
+    "subscription_pause",
     "subscription_update",
     "subscription_update_confirm",
 ];
@@ -31,7 +34,7 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         _ => None,
     };
     Ok(json!({
-        "id": new_id("bps"), "object": "billing_portal.session",
+        "id": new_id("bps"), "object": "billing_portal.session", "after_expiration": null,
         "configuration": format!("bpc_{}", random_alnum(24)), "created": ctx.now,
         "customer": customer, "customer_account": null, "flow": flow, "livemode": false,
         "locale": p.str("locale")?, "on_behalf_of": null, "return_url": return_url,
@@ -56,9 +59,13 @@ fn flow_value(ctx: &Ctx, customer: &str, f: &Map<String, Value>) -> ApiResult<Va
     }
     let mut out = json!({
         "after_completion": after_completion(f.get("after_completion"))?,
-        "subscription_cancel": null, "subscription_update": null,
-        "subscription_update_confirm": null, "type": kind,
+        "customer_update": null, "subscription_cancel": null, "subscription_pause": null,
+        "subscription_update": null, "subscription_update_confirm": null, "type": kind,
     });
+    if kind == "customer_update" {
+        // Stripe's `flow.customer_update` has no properties of its own.
+        out["customer_update"] = json!({});
+    }
     if kind.starts_with("subscription_") {
         let param = format!("flow_data[{kind}][subscription]");
         let details = match f.get(kind.as_str()) {

@@ -121,7 +121,12 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     let mut refund = json!({
         "id": id, "object": "refund", "amount": amount, "balance_transaction": txn,
         "charge": charge_id, "created": ctx.now, "currency": charge["currency"],
-        "destination_details": {"card": {"reference_status": "pending", "reference_type": "acquirer_reference_number", "type": "refund"}, "type": "card"},
+        "customer": charge["customer"], "customer_account": null, "description": null,
+        "failure_balance_transaction": null, "failure_reason": null,
+        "instructions_email": null, "next_action": null,
+        "payment_method": charge["payment_method"], "pending_reason": null,
+        "presentment_details": null,
+        "destination_details": {"card": {"reference": null, "reference_status": "pending", "reference_type": "acquirer_reference_number", "type": "refund"}, "type": "card"},
         "metadata": {}, "payment_intent": charge["payment_intent"],
         "reason": p.str("reason")?, "receipt_number": null,
         "source_transfer_reversal": null,

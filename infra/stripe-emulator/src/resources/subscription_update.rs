@@ -42,7 +42,9 @@ pub fn update(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
             .keys()
             .any(|k| !["metadata", "cancellation_details", "expand"].contains(&k.as_str()))
     {
-        return Err(ApiError::invalid(
+        // Stripe's error code for it: `invalid_canceled_subscription_fields`.
+        return Err(ApiError::coded(
+            "invalid_canceled_subscription_fields",
             "A canceled subscription can only update its cancellation_details and metadata.",
         ));
     }

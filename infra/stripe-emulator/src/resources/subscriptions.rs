@@ -91,13 +91,14 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         "automatic_tax": {"enabled": false, "liability": null, "disabled_reason": null},
         "billing_cycle_anchor": if trial_end.is_some() { period_end } else { now },
         "billing_cycle_anchor_config": null, "cancel_at": null, "canceled_at": null,
-        "cancellation_details": {"comment": null, "feedback": null, "reason": null},
+        "cancellation_details": {"comment": null, "feedback": null, "feedback_option": null,
+                                 "reason": null},
         "collection_method": collection, "created": now, "currency": first["currency"],
         "customer": customer, "days_until_due": days_until_due,
         "default_payment_method": default_pm, "default_source": null,
         "default_tax_rates": [], "description": p.str("description")?, "discounts": [],
         "ended_at": null,
-        "invoice_settings": {"account_tax_ids": null, "issuer": {"type": "self"},
+        "invoice_settings": {"account_tax_ids": null, "issuer": {"account": null, "type": "self"},
                              "custom_fields": null, "description": null, "footer": null},
         "items": {"object": "list", "data": item_values, "has_more": false,
                   "total_count": items.len(),
@@ -110,9 +111,12 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         "pending_invoice_item_interval": null, "pending_setup_intent": null,
         "pending_update": null, "schedule": null, "start_date": now, "status": "incomplete",
         "test_clock": null, "transfer_data": null, "trial_end": trial_end,
-        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        "trial_settings": {"end_behavior": {"billing_cycle_anchor": null,
+                                            "missing_payment_method": "create_invoice"}},
         "trial_start": trial_end.map(|_| now), "cancel_at_period_end": false,
-        "billing_thresholds": null, "billing_mode": {"type": "classic", "flexible": null},
+        "billing_thresholds": null,
+        "billing_mode": {"type": "classic", "flexible": null, "updated_at": null},
+        "presentment_details": null, "status_details": null,
         "billing_schedules": [],
         "customer_account": null, "managed_payments": null,
     });
@@ -353,7 +357,7 @@ pub(super) fn item_json(
         "discounts": [], "metadata": meta, "price": price, "quantity": qty,
         "subscription": sub, "tax_rates": [], "plan": crate::render::plan_of(price),
         "current_period_end": period.1, "current_period_start": period.0,
-        "billing_thresholds": null,
+        "billing_thresholds": null, "billed_until": null, "current_trial": null,
     })
 }
 
@@ -406,7 +410,7 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
         "test_clock",
     ]);
     p.allow(&allowed)?;
-    let customer = p.str("customer")?;
+    let customer = list::customer_filter(ctx.acct, p)?;
     let status = p.str("status")?;
     let price = p.str("price")?;
     let collection = p.str("collection_method")?;

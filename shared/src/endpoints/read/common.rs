@@ -58,7 +58,7 @@ pub async fn subscription(
 
 /// A list filtered by a customer that does not exist is the visitor's account missing.
 pub fn missing_customer(e: StripeError) -> ApiError {
-    if e.is_missing() {
+    if e.is_missing() || e.names_missing("customer") {
         ApiError::customer_not_found()
     } else {
         ApiError::from(e)

@@ -130,7 +130,7 @@ pub fn add_pending(ctx: &mut Ctx, sub: &Value, prorations: &[Prorated]) -> Vec<S
             "currency": p.price["currency"], "customer": customer, "customer_account": null,
             "date": ctx.now, "description": p.description, "discountable": true,
             "discounts": [], "invoice": null, "livemode": false, "metadata": {},
-            "net_amount": p.amount,
+            "net_amount": p.amount, "frozen_fields": null, "invoicing_rules": null,
             "parent": {"type": "subscription_details",
                        "subscription_details": {"subscription": sub_id,
                                                 "subscription_item": p.item_id}},
