@@ -93,6 +93,47 @@ def init_ms(argv: list[str], fn_env: dict[str, str]) -> tuple[float, float]:
     return took, rss
 
 
+def faces_figures(env: dict) -> dict:
+    """The widget script's size, gzipped, and the agent panel in the Debian-packaged headless
+    Chromium: first contentful paint (the page's shell) and the time until the customer's
+    data is drawn (the insight call included), median of 5 loads."""
+    import gzip
+    import shutil
+    script = requests.get(f"{env['API_URL']}/v1/{env['TENANT']}/widget.js", timeout=10).content
+    out = {"widget_bytes": len(script), "widget_gzip_bytes": len(gzip.compress(script, 9))}
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver:
+        return out
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+    os.environ["SE_OFFLINE"] = "true"
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        opts.add_argument(arg)
+    b = webdriver.Chrome(service=Service(executable_path=driver), options=opts)
+    paints, drawn = [], []
+    try:
+        url = f"{env['DEMO_PANEL_URL']}&customer_id={env['DEMO_ACTIVE_CUSTOMER']}"
+        for _ in range(6):
+            b.get("about:blank")
+            t0 = time.perf_counter()
+            b.get(url)
+            WebDriverWait(b, 20).until(lambda d: d.find_elements("css selector", "section h2"))
+            drawn.append((time.perf_counter() - t0) * 1000)
+            fcp = b.execute_script("var e = performance.getEntriesByName('first-contentful-paint')[0];"
+                                   "return e ? e.startTime : null;")
+            if fcp is not None:
+                paints.append(fcp)
+    finally:
+        b.quit()
+    # The first load warms the functions; the median is of the five after it.
+    out["panel_first_paint_ms"] = statistics.median(paints[1:]) if len(paints) > 1 else None
+    out["panel_data_drawn_ms"] = statistics.median(drawn[1:])
+    return out
+
+
 def stage_medians(log: Path, offset: int) -> dict[str, float]:
     """Median ms of each pipeline stage over the `stages` lines a function logged after
     `offset` (bytes into its log)."""
@@ -270,6 +311,7 @@ def main() -> int:
             stack.stop(name)
             stack.functions[name] = (argv, fn_env)
             stack.start(name)
+        faces = faces_figures(env)
         for fn in stack.layout["functions"]:
             name = fn["binary"]
             method, path = fn["routes"][0]
@@ -321,6 +363,11 @@ def main() -> int:
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, init, init_rss, cold, rss, size in cold_rows:
         print(f"| `{name}` | {init:.1f} | {init_rss:.1f} | {cold:.1f} | {rss:.1f} | {size:.1f} |")
+    print(f"\nFaces: the widget script is {faces['widget_bytes']:,} bytes, "
+          f"{faces['widget_gzip_bytes']:,} gzipped. The agent panel in headless Chromium: first "
+          f"contentful paint {faces.get('panel_first_paint_ms') or 0:.0f} ms, the customer's data drawn "
+          f"(the page, then agent insight) {faces.get('panel_data_drawn_ms') or 0:.0f} ms (median of 5 loads "
+          "after a warm-up).")
     if compare_rows:
         print("\nProfiles compared on one function, alternating rounds of calls (same stack, same "
               "moment): ours = the stages outside the Stripe call (median ms).\n")

@@ -37,3 +37,14 @@ if [ ! -d tests/node/node_modules/stripe ] || [ "$(cat tests/node/node_modules/.
   npm ci --prefix tests/node --no-audit --no-fund --silent
   echo "$want_node" > tests/node/node_modules/.lock.sha
 fi
+# Headless Chromium and its driver from Debian's packages, for the faces' browser tests
+# (Selenium is pointed at them; nothing downloads a browser build).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Chromium and chromedriver from Debian's packages..."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+  else
+    echo "Chromium and chromedriver are required (Debian: apt-get install chromium chromium-driver)" >&2; exit 1
+  fi
+fi

@@ -237,6 +237,9 @@ class Stack:
         }
         os.environ.update(self.aws_env)
         self.stripe_base = f"http://127.0.0.1:{ports['stripe']}"
+        # The demo merchant's page (make dev: http://localhost:8080, the demo tenant's
+        # allowed origin; the test stack its own port).
+        self.page_origin = f"http://localhost:{ports.get('page', 8080)}"
         self.api_url = f"http://127.0.0.1:{ports['api']}"
 
     def spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
@@ -263,7 +266,8 @@ class Stack:
     def up(self) -> dict[str, str]:
         stop_leftovers(self.pidfile)
         check_ports_free({"moto": self.ports["moto"], "stripe-emulator": self.ports["stripe"],
-                          "cargo-lambda-watch": self.ports["api"]})
+                          "cargo-lambda-watch": self.ports["api"],
+                          **({"demo-page": self.ports["page"]} if "page" in self.ports else {})})
         self.pidfile.write_text("")
         self.owns_pidfile = True
         record_process(self.pidfile, "owner", os.getpid(), own_group=False)
@@ -310,7 +314,9 @@ class Stack:
             "enabled_tools": tools,
             "return_url": "https://demo.example.com/account",
             "legacy_user_hash": True,
-            "allowed_origins": [DEMO_ALLOWED_ORIGIN],
+            "allowed_origins": sorted({DEMO_ALLOWED_ORIGIN, self.page_origin}),
+            # The helpdesk that may frame the agent panel (Chatwoot's own local port).
+            "panel_origins": [DEMO_PANEL_ORIGIN],
             "allowed_prices": list(demo["prices"].values()),
             "price_tiers": {pid: plan.lower() for plan, pid in demo["prices"].items()},
             **self.tenant_config,
@@ -352,6 +358,11 @@ class Stack:
             "USER_HASH_SECRET": stored["user-hash"],
             "DEMO_ALLOWED_ORIGIN": DEMO_ALLOWED_ORIGIN,
             "AGENT_SECRET": stored["agent"],
+            "PANEL_KEY": stored["panel"],
+            "DEMO_PAGE_URL": f"{self.page_origin}/",
+            # The panel with its key in the fragment, which no server or Referer sees;
+            # append &customer_id=..., &email=... or &user_id=....
+            "DEMO_PANEL_URL": f"{self.api_url}/v1/{TENANT}/agent/panel#key={stored['panel']}",
             "WEBHOOK_SECRET": endpoint.json()["secret"],
             "DEMO_WEBHOOK_ENDPOINT": endpoint.json()["id"],
             "STRIPE_API_BASE": self.stripe_base,
@@ -380,6 +391,13 @@ class Stack:
             env[f"DEMO_{state.upper()}_USER"] = c["user"]
             env[f"DEMO_{state.upper()}_EMAIL"] = c["email"]
         (LOCAL / "demo.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        if "page" in self.ports:
+            # The demo merchant's page with the widget, its visitor signed in by its own
+            # tiny backend (infra/demo_page.py).
+            self.spawn("demo-page", [str(VENV_BIN / "python"), str(ROOT / "infra" / "demo_page.py"),
+                                     str(self.ports["page"]), self.api_url, TENANT, env["DEMO_ACTIVE_USER"]],
+                       {"IDENTITY_SECRET": env["IDENTITY_SECRET"]})
+            self.wait_port("demo-page", self.ports["page"])
         self.warm(layout, env)
         return env
 
@@ -436,9 +454,15 @@ def expected_status(path: str) -> int:
     return 404 if path == FALLBACK else 200
 
 
-def answered_well(path: str, body: dict) -> bool:
+FACES = ("/agent/panel", "/widget.js")
+
+
+def answered_well(path: str, body: dict | str) -> bool:
     """Whether a route's sample call got the answer it should: the envelope's `ok` (false
-    from the fallback), or for MCP a JSON-RPC result that is not a tool error."""
+    from the fallback), for MCP a JSON-RPC result that is not a tool error, and for the
+    faces (a page, a script) their text."""
+    if path.endswith(FACES):
+        return isinstance(body, str) and ("<html" in body or "BillingWidget" in body)
     if path.endswith("/mcp"):
         return body.get("result", {}).get("isError") is False
     return body.get("ok") is (path != FALLBACK)
@@ -463,6 +487,8 @@ def sample_request(method: str, path: str) -> tuple[str, str, dict, dict, object
         return "POST", "/v1/{{TENANT}}/tools/no_such_tool", {}, {}, {}
     if path.endswith("/agent/insight"):
         return method, concrete, {"customer_id": "{{DEMO_ACTIVE_CUSTOMER}}"}, agent, None
+    if path.endswith("/agent/portal_link"):
+        return method, concrete, {}, agent, {"customer_id": "{{DEMO_ACTIVE_CUSTOMER}}"}
     if path.endswith("/agent/recovery"):
         return method, concrete, {"status": "open"}, agent, None
     if path.endswith("/visitor/tags"):
@@ -568,6 +594,8 @@ def mint(secret: str, user: str, ttl: int = 3600, **claims) -> str:
 
 # The one page origin the demo tenant lets browsers call it from (the widget's demo page).
 DEMO_ALLOWED_ORIGIN = "http://localhost:8080"
+# The helpdesk origin that may frame the demo tenant's agent panel (Chatwoot's local port).
+DEMO_PANEL_ORIGIN = "http://localhost:3000"
 TEST_RATE_LIMITS = {"per_visitor_per_minute": 1_000_000, "per_tenant_per_minute": 1_000_000}
 
 
@@ -578,12 +606,12 @@ def main() -> int:
     args = ap.parse_args()
     profile = os.environ.get("PROFILE", "debug")
     if args.mode == "dev":
-        ports = {"stripe": 12111, "moto": 5000, "api": 9000}
+        ports = {"stripe": 12111, "moto": 5000, "api": 9000, "page": 8080}
         fn_env = {}
     else:
         # Apart from a running `make dev`, and with Stripe timeouts short enough that the
         # fault tests finish quickly.
-        ports = {"stripe": 12112, "moto": 5001, "api": 9001}
+        ports = {"stripe": 12112, "moto": 5001, "api": 9001, "page": 8081}
         fn_env = {"STRIPE_TIMEOUT_MS": "1000", "STRIPE_DEADLINE_MS": "3000"}
     # The tests call far faster than visitors; their own tenant checks the default limits.
     tenant_config = {} if args.mode == "dev" else {"rate_limits": TEST_RATE_LIMITS}
@@ -601,6 +629,12 @@ def main() -> int:
         retry_token = mint(env["IDENTITY_SECRET"], env["DEMO_RETRY_USER"], ttl=24 * 3600)
         print(f"""
 Demo tenant "{TENANT}" is seeded; its settings and customers are in .local/demo.env.
+
+The demo merchant's page, its visitor signed in, with the billing widget:
+  {env['DEMO_PAGE_URL']}
+The agent panel for the active demo customer (its key is in the fragment):
+  {env['DEMO_PANEL_URL']}&customer_id={env['DEMO_ACTIVE_CUSTOMER']}
+
 Ask for the active demo visitor's subscription (token valid 24 h):
 
 curl -s -X POST {env['API_URL']}/v1/{TENANT}/tools/get_subscription_status \\

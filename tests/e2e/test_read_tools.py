@@ -16,7 +16,8 @@ def test_every_route_answers_its_sample_call():
         for method, path in fn["routes"]:
             r = stack.sample_call(dict(ENV), method, path)
             assert r.status_code == stack.expected_status(path), f"{path}: {r.text[:300]}"
-            assert stack.answered_well(path, r.json()), f"{path}: {r.text[:300]}"
+            body = r.text if path.endswith(stack.FACES) else r.json()
+            assert stack.answered_well(path, body), f"{path}: {r.text[:300]}"
 
 
 def test_read_tools_answer_the_demo_visitor(api):

@@ -249,6 +249,7 @@ impl Harness {
                         .collect(),
                     user_hash_secrets: vec![Secret::new(user_hash_secret(tenant))],
                     agent_secrets: vec![Secret::new(agent_secret(tenant))],
+                    panel_keys: vec![Secret::new(panel_key(tenant))],
                     webhook_secrets: vec![Secret::new(format!("whsec_{}", random(32)))],
                 },
             );
@@ -351,6 +352,11 @@ pub fn user_hash_secret(tenant: &str) -> String {
 /// Deterministic per tenant and distinct from every identity secret.
 pub fn agent_secret(tenant: &str) -> String {
     format!("{tenant}-agent-secret-0123456789abcdef")
+}
+
+/// The agent panel's key of `tenant`'s harness.
+pub fn panel_key(tenant: &str) -> String {
+    format!("bbp_{tenant}-panel-key-0123456789abcdef")
 }
 
 /// An agent token for `tenant`'s dashboard.

@@ -124,6 +124,8 @@ pub enum SecretKind {
     Agent,
     Webhook,
     UserHash,
+    /// The agent panel's key (`bbp_...`), scoped to the panel and agent insight.
+    Panel,
 }
 
 impl SecretKind {
@@ -133,6 +135,7 @@ impl SecretKind {
             SecretKind::Agent => "agent_secrets",
             SecretKind::Webhook => "webhook_secrets",
             SecretKind::UserHash => "user_hash_secrets",
+            SecretKind::Panel => "panel_keys",
         }
     }
 
@@ -142,6 +145,15 @@ impl SecretKind {
             SecretKind::Agent => "agent",
             SecretKind::Webhook => "webhook",
             SecretKind::UserHash => "user-hash",
+            SecretKind::Panel => "panel",
+        }
+    }
+
+    /// How a value of this kind starts: a panel key is told from a JWT by it.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            SecretKind::Panel => shared::auth::caller::PANEL_KEY_PREFIX,
+            _ => "",
         }
     }
 }

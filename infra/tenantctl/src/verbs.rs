@@ -163,6 +163,7 @@ async fn create(
         (SecretKind::Identity, new_secret("")),
         (SecretKind::UserHash, new_secret("")),
         (SecretKind::Agent, new_secret("")),
+        (SecretKind::Panel, new_secret(SecretKind::Panel.prefix())),
     ];
     let mut doc = aws.stored_secrets(tenant).await?;
     for (kind, value) in &secrets {
@@ -342,7 +343,7 @@ async fn rotate(
                 "Stripe makes webhook signing secrets: pass the endpoint's whsec_ secret with --secret-env VAR".into(),
             ));
         }
-        None => (new_secret(""), true),
+        None => (new_secret(kind.prefix()), true),
     };
     if value.len() < MIN_SECRET_BYTES {
         return Err(Failure::Refused(format!(
@@ -355,6 +356,12 @@ async fn rotate(
             "a Stripe webhook secret starts with whsec_".into(),
         ));
     }
+    if kind == SecretKind::Panel && !value.starts_with(kind.prefix()) {
+        return Err(Failure::Refused(format!(
+            "a panel key starts with {}",
+            kind.prefix()
+        )));
+    }
     // One secret, one use: a user-hash secret equal to the identity secret would let any
     // merchant endpoint that hashes user ids sign visitor tokens.
     let elsewhere = [
@@ -362,6 +369,7 @@ async fn rotate(
         SecretKind::UserHash,
         SecretKind::Agent,
         SecretKind::Webhook,
+        SecretKind::Panel,
     ]
     .into_iter()
     .filter(|k| *k != kind)
@@ -767,6 +775,7 @@ async fn show(aws: &Aws, tenant: &str) -> Result<Done, Failure> {
         "user-hash": count(SecretKind::UserHash),
         "agent": count(SecretKind::Agent),
         "webhook": count(SecretKind::Webhook),
+        "panel": count(SecretKind::Panel),
     });
     let text = vec![
         serde_json::to_string_pretty(&config).unwrap_or_default(),

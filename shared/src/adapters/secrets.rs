@@ -29,6 +29,8 @@ struct StoredSecrets {
     agent_secrets: Vec<String>,
     #[serde(default)]
     webhook_secrets: Vec<String>,
+    #[serde(default)]
+    panel_keys: Vec<String>,
 }
 
 pub struct ManagedSecrets {
@@ -106,6 +108,7 @@ impl SecretStore for ManagedSecrets {
             identity_secrets: wrap(stored.identity_secrets),
             user_hash_secrets: wrap(stored.user_hash_secrets),
             agent_secrets: wrap(stored.agent_secrets),
+            panel_keys: wrap(stored.panel_keys),
             webhook_secrets: wrap(stored.webhook_secrets),
         }))
     }

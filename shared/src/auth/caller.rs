@@ -9,6 +9,18 @@ use crate::auth::signature;
 use crate::error::ApiError;
 use crate::ports::tenants::{TenantConfig, TenantSecrets};
 
+/// How a panel key starts, so it is never taken for a JWT (and a scanner can find one).
+pub const PANEL_KEY_PREFIX: &str = "bbp_";
+
+/// Whether `key` is one of the tenant's panel keys. Compared as SHA-256 digests, so the
+/// time taken says nothing about how much of a key was right.
+fn panel_key_matches(key: &str, keys: &[crate::secret::Secret]) -> bool {
+    use sha2::{Digest, Sha256};
+    let given = Sha256::digest(key.as_bytes());
+    keys.iter()
+        .any(|k| Sha256::digest(k.expose().as_bytes()) == given)
+}
+
 /// The kinds of caller an endpoint may admit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admits {
@@ -19,6 +31,9 @@ pub enum Admits {
     VisitorTokens,
     /// A support agent (JWT with the tenant's agent secret and `role: "agent"`).
     Agents,
+    /// A support agent, or the agent panel with the tenant's panel key (`bbp_...`) as its
+    /// bearer: agent insight and the panel's own actions, nothing else.
+    AgentsOrPanel,
     /// Stripe (`Stripe-Signature` over the raw body with one of the tenant's webhook
     /// secrets).
     Stripe,
@@ -60,7 +75,17 @@ impl Caller {
                 )
                 .map(Caller::Visitor)
             }
-            Admits::Agents => {
+            Admits::AgentsOrPanel
+                if identity::bearer(headers)?.is_some_and(|t| t.starts_with(PANEL_KEY_PREFIX)) =>
+            {
+                let key = identity::bearer(headers)?.unwrap_or_default();
+                if panel_key_matches(key, &secrets.panel_keys) {
+                    Ok(Caller::Agent { id: "panel".into() })
+                } else {
+                    Err(ApiError::identity_invalid("bad_panel_key"))
+                }
+            }
+            Admits::Agents | Admits::AgentsOrPanel => {
                 let token = identity::bearer(headers)?.ok_or_else(ApiError::identity_required)?;
                 let claims = identity::verify_jwt(
                     token,

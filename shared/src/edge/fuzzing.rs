@@ -33,6 +33,7 @@ fn secrets() -> TenantSecrets {
         identity_secrets: vec![Secret::new(VISITOR_SECRET), Secret::new("short")],
         user_hash_secrets: vec![Secret::new(USER_HASH_SECRET)],
         agent_secrets: vec![Secret::new(AGENT_SECRET)],
+        panel_keys: Vec::new(),
         webhook_secrets: Vec::new(),
     }
 }

@@ -2,6 +2,7 @@
 //! an error becomes the contract's envelope; a browser's preflight and CORS grants, the route
 //! table and its fallback, MCP and the tool list live here. Nothing below knows Lambda.
 pub mod cors;
+pub mod faces;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod mcp;
@@ -79,7 +80,7 @@ pub async fn handle<T: Endpoint>(app: &App, endpoint: &T, req: Request) -> Respo
     let incoming = incoming(&req, &query);
     let mut trail = Trail::new(audit::REST);
     let mut result = run(app, endpoint, &incoming, &request_id, &mut trail).await;
-    if T::ADMITS == Admits::Agents {
+    if matches!(T::ADMITS, Admits::Agents | Admits::AgentsOrPanel) {
         result = result.map_err(ApiError::for_agent);
     }
     record(app, T::NAME, trail, &result, &request_id, started).await;

@@ -9,8 +9,14 @@ use crate::endpoints::registry::ENDPOINTS;
 use crate::error::ApiError;
 use crate::ports::tenants::valid_tenant_id;
 
-/// The edge's own routes, beside the registry's endpoints: the tool list and MCP.
-const EDGE_ROUTES: &[(&str, &str)] = &[("GET", "/v1/{tenant}/tools"), ("POST", "/v1/{tenant}/mcp")];
+/// The edge's own routes, beside the registry's endpoints: the tool list, MCP, and the
+/// faces (the agent panel's page and the widget's script).
+const EDGE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/{tenant}/tools"),
+    ("POST", "/v1/{tenant}/mcp"),
+    ("GET", "/v1/{tenant}/agent/panel"),
+    ("GET", "/v1/{tenant}/widget.js"),
+];
 
 /// `(method, path)` of every route; `{tenant}` stands for a tenant id.
 pub fn all() -> Vec<(&'static str, String)> {

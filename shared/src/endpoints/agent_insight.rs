@@ -38,7 +38,7 @@ pub struct Lookup(Visitor);
 
 impl Endpoint for Insight {
     const NAME: &'static str = "agent_insight";
-    const ADMITS: Admits = Admits::Agents;
+    const ADMITS: Admits = Admits::AgentsOrPanel;
     type Input = Lookup;
 
     const ROUTE: &'static [&'static str] = &["agent", "insight"];

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use serde_json::Value;
 
 use crate::endpoints::agent_insight::Insight;
+use crate::endpoints::agent_portal::AgentPortalLink;
 use crate::endpoints::agent_recovery::RecoveryQueue;
 use crate::endpoints::read::{
     GetAvailablePlans, GetBillingInfo, GetBillingPortalLink, GetCreditBalance, GetInvoiceHistory,
@@ -197,7 +198,7 @@ endpoints! {
         RequestRefund,
         RetryPayment,
     ],
-    others: [Insight, RecoveryQueue, VisitorTags, StripeWebhook],
+    others: [Insight, AgentPortalLink, RecoveryQueue, VisitorTags, StripeWebhook],
 }
 
 /// The tools' entries, in the tool list's order.
@@ -248,7 +249,8 @@ mod tests {
     #[test]
     fn every_endpoint_that_asks_stripe_says_what_it_needs() {
         for e in ENDPOINTS {
-            let asks_stripe = e.tool || e.name == Insight::NAME || e.name == StripeWebhook::NAME;
+            let asks_stripe = e.tool
+                || [Insight::NAME, StripeWebhook::NAME, AgentPortalLink::NAME].contains(&e.name);
             assert_eq!(!e.needs.is_empty(), asks_stripe, "{}", e.name);
             if e.tool {
                 assert!(

@@ -171,6 +171,7 @@ mod tests {
             identity_secrets: vec![Secret::new(s)],
             user_hash_secrets: Vec::new(),
             agent_secrets: Vec::new(),
+            panel_keys: Vec::new(),
             webhook_secrets: Vec::new(),
         };
         mem.secrets

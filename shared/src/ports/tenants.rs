@@ -63,6 +63,10 @@ pub struct TenantConfig {
     /// Origins (`https://shop.example.com`) whose pages may call the API from a browser.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// Origins of the helpdesks that may show the agent panel in a frame
+    /// (`frame-ancestors`); none: no page may frame it.
+    #[serde(default)]
+    pub panel_origins: Vec<String>,
     #[serde(default)]
     pub rate_limits: RateLimits,
     /// Audience tag `plan_tier` per price id (`{"price_123": "pro"}`); a price not in it is
@@ -186,6 +190,7 @@ impl TenantConfig {
             trust_email_claim: false,
             policy: Policy::default(),
             allowed_origins: Vec::new(),
+            panel_origins: Vec::new(),
             rate_limits: RateLimits::default(),
             price_tiers: Default::default(),
         }
@@ -320,8 +325,46 @@ impl TenantConfig {
                 "return_url must be an https:// URL (got {url:?}); http:// is taken only for localhost in test mode"
             ));
         }
+        // An origin goes into the panel's Content-Security-Policy as it is: only a bare
+        // scheme://host[:port], so nothing else can be written into the header.
+        if let Some(bad) = self
+            .panel_origins
+            .iter()
+            .find(|o| !is_origin(o, self.livemode))
+        {
+            return Err(format!(
+                "panel_origins takes origins such as https://helpdesk.example.com (got {bad:?})"
+            ));
+        }
         Ok(())
     }
+
+    /// The panel's `frame-ancestors`: the helpdesks allowed to frame it, or `'none'`.
+    pub fn frame_ancestors(&self) -> String {
+        let ok: Vec<&str> = self
+            .panel_origins
+            .iter()
+            .filter(|o| is_origin(o, self.livemode))
+            .map(String::as_str)
+            .collect();
+        if ok.is_empty() {
+            "'none'".into()
+        } else {
+            ok.join(" ")
+        }
+    }
+}
+
+/// `https://host[:port]` (or `http://localhost[:port]` in test mode), nothing more.
+fn is_origin(origin: &str, live: bool) -> bool {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://").filter(|_| !live));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+    }) && (origin.starts_with("https://") || https_or_local(origin, live))
 }
 
 /// `https://host...`, or `http://localhost` / `127.0.0.1` for a test-mode tenant.
@@ -366,6 +409,9 @@ pub struct TenantSecrets {
     pub user_hash_secrets: Vec<Secret>,
     pub agent_secrets: Vec<Secret>,
     pub webhook_secrets: Vec<Secret>,
+    /// The agent panel's keys (`bbp_...`): the panel page's credential, scoped to the panel
+    /// and agent insight, rotatable on their own.
+    pub panel_keys: Vec<Secret>,
 }
 
 #[async_trait]
@@ -392,5 +438,35 @@ mod tests {
         assert!(!valid_tenant_id("Demo"));
         assert!(!valid_tenant_id("a_b_c"));
         assert!(!valid_tenant_id(&"a".repeat(41)));
+    }
+
+    #[test]
+    fn panel_origins_are_bare_origins_and_frame_the_panel() {
+        let mut c = TenantConfig::new("demo");
+        assert_eq!(c.frame_ancestors(), "'none'");
+        c.panel_origins = vec![
+            "https://app.chatwoot.com".into(),
+            "http://localhost:3000".into(),
+        ];
+        assert!(c.check().is_ok());
+        assert_eq!(
+            c.frame_ancestors(),
+            "https://app.chatwoot.com http://localhost:3000"
+        );
+        // Nothing but an origin reaches the header: no path, no second directive, no
+        // plain http in live mode.
+        for bad in [
+            "https://a.example.com/x",
+            "https://a.example.com; script-src *",
+            "*",
+            "javascript:alert(1)",
+        ] {
+            c.panel_origins = vec![bad.into()];
+            assert!(c.check().is_err(), "{bad}");
+            assert_eq!(c.frame_ancestors(), "'none'");
+        }
+        c.livemode = true;
+        c.panel_origins = vec!["http://localhost:3000".into()];
+        assert!(c.check().is_err());
     }
 }
