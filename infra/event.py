@@ -31,6 +31,8 @@ def event(method: str, route: str) -> dict:
     resource = "/{proxy+}" if route == st.FALLBACK else route
     if route == st.FALLBACK:
         params = {"proxy": path.lstrip("/")}
+    elif "{id}" in route:
+        params = {"tenant": "{{TENANT}}", "id": path.rsplit("/", 1)[-1]}
     elif "{tenant}" in route:
         params = {"tenant": "{{TENANT}}"}
     else:

@@ -1,6 +1,6 @@
 """A small interpreter of the CloudWatch Logs Insights query language (and of metric filter
 patterns), for the subset template.yaml's saved queries and alarms use: `fields` (with
-`coalesce(a, b) as c`), `filter` (=, !=, <, <=, >, >=, `like /re/`, `in [...]`,
+`coalesce(a, b) as c`, `substr(f, start, length) as c`), `filter` (=, !=, <, <=, >, >=, `like /re/`, `in [...]`,
 `ispresent(f)`, and/or/not, parentheses), `stats` (count(*), sum, min, max, latest,
 earliest ... `as` name `by` fields), `sort f asc|desc`, `limit n`. It runs the queries
 against the JSON lines the functions print, so a test can check that each query names
@@ -253,6 +253,12 @@ class Query:
                     self.note(a, produced)
                 row[m.group(2)] = next((row[a] for a in args if row.get(a) is not None), None)
                 produced.add(m.group(2))
+            elif m := re.fullmatch(r"substr\((\w+),\s*(\d+),\s*(\d+)\)\s+as\s+(\w+)", item):
+                self.note(m.group(1), produced)
+                start, length = int(m.group(2)), int(m.group(3))
+                value = row.get(m.group(1))
+                row[m.group(4)] = None if value is None else str(value)[start:start + length]
+                produced.add(m.group(4))
             elif re.fullmatch(r"[@\w]+", item):
                 self.note(item, produced)
             else:

@@ -100,5 +100,10 @@ def seed(base: str, key: str) -> dict[str, dict]:
                                        "duration_in_months": 3, "name": "Welcome"})
     v1.promotion_codes.create(params={"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "WELCOME10"})
     out["promotion_code"] = "WELCOME10"
+    # The demo tenant's retention discount (policy.retention): 25% off for 3 months.
+    stay = v1.coupons.create(params={"percent_off": 25, "duration": "repeating",
+                                     "duration_in_months": 3, "name": "Stay with us"})
+    v1.promotion_codes.create(params={"promotion": {"type": "coupon", "coupon": stay.id}, "code": "STAY25"})
+    out["retention_code"] = "STAY25"
     out["prices"] = {k: p.id for k, p in prices.items()}
     return out

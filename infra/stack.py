@@ -319,6 +319,12 @@ class Stack:
             "panel_origins": [DEMO_PANEL_ORIGIN],
             "allowed_prices": list(demo["prices"].values()),
             "price_tiers": {pid: plan.lower() for plan, pid in demo["prices"].items()},
+            # One retention offer of each kind, so `make dev` shows them on a cancel.
+            "policy.retention": {
+                "too_expensive": [{"kind": "discount", "code": demo["retention_code"]},
+                                  {"kind": "downgrade", "price": demo["prices"]["Starter"]}],
+                "unused": [{"kind": "pause", "days": 30}],
+            },
             **self.tenant_config,
         })
         if self.unchecked_policy:
@@ -334,7 +340,7 @@ class Stack:
         tenantctl(ctl_env, "rotate", TENANT, "webhook", "--secret-env", "TENANTCTL_SECRET",
                   extra={"TENANTCTL_SECRET": endpoint.json()["secret"]})
         for state, c in demo.items():
-            if state in ("ambiguous", "prices", "nothing", "manual_invoice", "promotion_code"):
+            if state in ("ambiguous", "prices", "nothing", "manual_invoice", "promotion_code", "retention_code"):
                 continue
             tenantctl(ctl_env, "map", TENANT, c["user"], c["customer"])
 
@@ -383,6 +389,9 @@ class Stack:
                 continue
             if state == "promotion_code":
                 env["DEMO_PROMOTION_CODE"] = c
+                continue
+            if state == "retention_code":
+                env["DEMO_RETENTION_CODE"] = c
                 continue
             if state == "manual_invoice":
                 env["DEMO_MANUAL_INVOICE"] = c
@@ -449,9 +458,14 @@ class Stack:
 FALLBACK = tpl.FALLBACK
 
 
+# A decision needs an approval to decide: the sample asks about one that does not exist.
+UNKNOWN_APPROVAL = "apr_{{DEMO_ACTIVE_CUSTOMER}}.000000000000000000000000"
+
+
 def expected_status(path: str) -> int:
-    """What a route's sample call answers: 200, or 404 from the fallback route."""
-    return 404 if path == FALLBACK else 200
+    """What a route's sample call answers: 200, or 404 from the fallback route and for the
+    decision on an approval that does not exist."""
+    return 404 if path == FALLBACK or path.endswith("/approvals/{id}") else 200
 
 
 FACES = ("/agent/panel", "/widget.js")
@@ -465,6 +479,8 @@ def answered_well(path: str, body: dict | str) -> bool:
         return isinstance(body, str) and ("<html" in body or "BillingWidget" in body)
     if path.endswith("/mcp"):
         return body.get("result", {}).get("isError") is False
+    if path.endswith("/approvals/{id}"):
+        return body.get("error", {}).get("reason") == "unknown_approval"
     return body.get("ok") is (path != FALLBACK)
 
 
@@ -489,6 +505,12 @@ def sample_request(method: str, path: str) -> tuple[str, str, dict, dict, object
         return method, concrete, {"customer_id": "{{DEMO_ACTIVE_CUSTOMER}}"}, agent, None
     if path.endswith("/agent/portal_link"):
         return method, concrete, {}, agent, {"customer_id": "{{DEMO_ACTIVE_CUSTOMER}}"}
+    if path.endswith("/agent/approvals"):
+        return method, concrete, {"status": "pending"}, agent, None
+    if path.endswith("/agent/approvals/{id}"):
+        return method, concrete.replace("{id}", UNKNOWN_APPROVAL), {}, agent, {"decision": "approve"}
+    if path.endswith("/visitor/requests"):
+        return method, concrete, {}, visitor, None
     if path.endswith("/agent/recovery"):
         return method, concrete, {"status": "open"}, agent, None
     if path.endswith("/visitor/tags"):

@@ -88,6 +88,34 @@
           (r.opened_at ? " since " + date(r.opened_at) : ""), " ", link(r.hosted_invoice_url, "invoice")]);
       })));
     }
+    var waiting = d.pending_approvals || [];
+    if (waiting.length) {
+      nodes.push(section("Waiting for approval", waiting.map(function (a) {
+        var said = el("p", { "class": "muted", role: "status" });
+        var note = el("input", { type: "text", maxlength: "500", "aria-label": "Note (optional)", placeholder: "Note (optional)" });
+        function decide(decision) {
+          return function () {
+            yes.disabled = no.disabled = true;
+            ask("/approvals/" + encodeURIComponent(a.id), { method: "POST", headers: { "Content-Type": "application/json" },
+              body: JSON.stringify(note.value ? { decision: decision, note: note.value } : { decision: decision }) })
+              .then(function (r) {
+                said.textContent = r.status === 200 ? (r.body.summary || "Done.") : ((r.body.error && r.body.error.message) || "That did not go through.");
+                said.setAttribute("role", r.status === 200 ? "status" : "alert");
+                said.focus();
+              });
+          };
+        }
+        var yes = el("button", { type: "button", text: "Approve" });
+        var no = el("button", { type: "button", "class": "secondary", text: "Deny" });
+        yes.addEventListener("click", decide("approve"));
+        no.addEventListener("click", decide("deny"));
+        said.setAttribute("tabindex", "-1");
+        return el("div", { "class": "approval", role: "group", "aria-label": "Approval: " + a.tool }, [
+          el("p", {}, [el("strong", { text: a.tool.replace(/_/g, " ") }), " — " + a.summary]),
+          el("p", { "class": "muted", text: (a.bound && (a.bound.over || a.bound.reason)) + " · asked " + date(a.asked_at) + " · expires " + date(a.expires_at) }),
+          note, el("p", {}, [yes, " ", no]), said]);
+      })));
+    }
     var inv = d.invoices || [];
     nodes.push(section("Invoices", inv.length ? [table(["Invoice", "Amount", "Status", "Date", ""], inv.map(function (i) {
       return [i.number || i.id, money(i.total), i.status || "", date(i.created),

@@ -22,6 +22,7 @@ pub const CODES: &[(&str, u16)] = &[
     ("ambiguous_customer", 409),
     ("confirmation_invalid", 409),
     ("confirmation_expired", 409),
+    ("approval_closed", 409),
     ("payload_too_large", 413),
     ("rate_limited", 429),
     ("billing_unavailable", 502),
@@ -185,6 +186,10 @@ impl ApiError {
         e.reason = stored["reason"].as_str().map(String::from);
         e.escalate = stored["escalate"].as_bool().unwrap_or(false);
         e
+    }
+    /// An approval decided already, expired, or whose object changed since it was asked.
+    pub fn approval_closed(reason: &str, message: impl Into<String>) -> Self {
+        Self::new(409, "approval_closed", message).with_reason(reason)
     }
     pub fn payload_too_large() -> Self {
         Self::new(413, "payload_too_large", "The request body is over 64 KiB.")

@@ -24,7 +24,8 @@ class Tenant:
         self.id = f"refunds-{int(time.time() * 1000) % 10**9}"
         self.secret = st.create_tenant(ENV, self.id, ENV["STRIPE_API_KEY"], {
             "enabled_tools": ["get_payment_history", "request_refund"],
-            "policy": {"refund_max_per_30_days": CAP, "refunds_per_customer_per_hour": 10},
+            # The hard cap, with no approvals to lift it (tests/e2e/test_approvals.py has those).
+            "policy": {"refund_max_per_30_days": CAP, "refunds_per_customer_per_hour": 10, "approval_for": []},
             "rate_limits": {"per_visitor_per_minute": 100000, "per_tenant_per_minute": 100000},
         })["identity"]
 

@@ -39,7 +39,7 @@ def run(text: str, rows: list[dict]) -> tuple[li.Query, list[dict]]:
 
 def test_every_field_a_query_names_is_in_the_lines(logs, queries):
     present = set().union(*(r.keys() for r in logs))
-    assert len(queries) == 6
+    assert len(queries) == 7
     for logical, text in queries.items():
         q, _ = run(text, logs)
         missing = q.names - present

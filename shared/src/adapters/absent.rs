@@ -8,7 +8,9 @@ use crate::ports::audit::{AuditRecord, AuditSink};
 use crate::ports::error::StoreError;
 use crate::ports::history::History;
 use crate::ports::ledger::{Bound, Claim, Confirmation, Ledger};
-use crate::ports::state::{BillingState, Fact, Put, Recovery, RecoveryStatus};
+use crate::ports::state::{
+    Approval, ApprovalChange, BillingState, Fact, Put, Recovery, RecoveryStatus,
+};
 use crate::ports::tenants::{SecretStore, TenantSecrets};
 
 pub struct Absent;
@@ -107,6 +109,17 @@ impl BillingState for Absent {
         _: RecoveryStatus,
         _: Option<&str>,
     ) -> Result<Vec<Recovery>, StoreError> {
+        absent()
+    }
+    async fn change_approval(
+        &self,
+        _: &str,
+        _: &str,
+        _: ApprovalChange<'_>,
+    ) -> Result<(Option<Approval>, bool), StoreError> {
+        absent()
+    }
+    async fn approvals(&self, _: &str, _: Option<&str>) -> Result<Vec<Approval>, StoreError> {
         absent()
     }
 }

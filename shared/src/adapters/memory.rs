@@ -12,7 +12,8 @@ use crate::ports::error::StoreError;
 use crate::ports::history::History;
 use crate::ports::ledger::{Bound, Claim, Confirmation, Entry, Ledger, State, in_window};
 use crate::ports::state::{
-    BillingState, Fact, Put, Recovery, RecoveryStatus, listed, merged_open, merged_resolve,
+    Approval, ApprovalChange, BillingState, Fact, Put, Recovery, RecoveryStatus, listed,
+    merged_open, merged_resolve,
 };
 use crate::ports::tenants::{SecretStore, TenantConfig, TenantSecrets, TenantStore};
 
@@ -299,6 +300,7 @@ pub struct MemoryState {
     events: Mutex<BTreeMap<(String, String), i64>>,
     facts: Mutex<BTreeMap<(String, String, String), Fact>>,
     recoveries: Mutex<BTreeMap<(String, String, String), Recovery>>,
+    approvals: Mutex<BTreeMap<(String, String), Approval>>,
 }
 
 #[async_trait]
@@ -391,5 +393,39 @@ impl BillingState for MemoryState {
             .map(|(_, r)| r.clone())
             .collect();
         Ok(listed(all, status))
+    }
+
+    async fn change_approval(
+        &self,
+        tenant: &str,
+        id: &str,
+        change: ApprovalChange<'_>,
+    ) -> Result<(Option<Approval>, bool), StoreError> {
+        let mut all = self.approvals.lock().expect("state lock");
+        let key = (tenant.to_string(), id.to_string());
+        match change(all.get(&key)) {
+            Some(next) => {
+                all.insert(key, next.clone());
+                Ok((Some(next), true))
+            }
+            None => Ok((all.get(&key).cloned(), false)),
+        }
+    }
+
+    async fn approvals(
+        &self,
+        tenant: &str,
+        customer: Option<&str>,
+    ) -> Result<Vec<Approval>, StoreError> {
+        let mut all: Vec<Approval> = self
+            .approvals
+            .lock()
+            .expect("state lock")
+            .iter()
+            .filter(|((t, _), a)| t == tenant && customer.is_none_or(|c| c == a.customer))
+            .map(|(_, a)| a.clone())
+            .collect();
+        all.sort_by_key(|a| std::cmp::Reverse(a.asked_at));
+        Ok(all)
     }
 }

@@ -1,6 +1,7 @@
 //! The vocabulary every summary is made of: money, dates, counts, cards, declines and
 //! invoices, said one way everywhere, so a tool's answer and agent insight never disagree
 //! about the same fact.
+pub mod approvals;
 mod dates;
 mod decline;
 pub mod money;

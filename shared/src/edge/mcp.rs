@@ -404,6 +404,9 @@ pub fn tool_result(result: Result<Reply, ApiError>, version: &str) -> Value {
                 content.push(json!({"type": "text", "text": confirm_hint(c)}));
                 meta["confirmation"] = c.clone();
             }
+            if let Some(a) = &reply.approval {
+                meta["approval"] = a.clone();
+            }
             let data = match reply.answer.data {
                 Value::Object(o) => Value::Object(o),
                 other => json!({ "value": other }),

@@ -10,8 +10,13 @@ pub fn success(tool: &str, reply: Reply, request_id: &str) -> Response<Body> {
         "ok": true, "tool": tool, "status": reply.status, "data": reply.answer.data,
         "summary": reply.answer.summary, "request_id": request_id,
     });
-    if let (Some(c), Some(obj)) = (reply.confirmation, body.as_object_mut()) {
-        obj.insert("confirmation".into(), c);
+    if let Some(obj) = body.as_object_mut() {
+        if let Some(c) = reply.confirmation {
+            obj.insert("confirmation".into(), c);
+        }
+        if let Some(a) = reply.approval {
+            obj.insert("approval".into(), a);
+        }
     }
     build(200, &body, &[])
 }

@@ -35,8 +35,9 @@ fn method_of(path: &str) -> Option<&'static str> {
         // API Gateway may mount the API under a stage prefix: match the tail.
         let tail = segments.get(segments.len().checked_sub(want.len())?..)?;
         let matches = tail.iter().zip(&want).all(|(seg, w)| {
-            if *w == "{tenant}" {
-                // Any tenant segment routes; the handler answers `unknown_tenant`.
+            if w.starts_with('{') {
+                // Any tenant (or id) segment routes; the handler answers `unknown_tenant`
+                // (or `not_found`).
                 !seg.is_empty()
             } else {
                 seg == w
@@ -116,6 +117,8 @@ mod tests {
         assert!(check("POST", "/v1/demo/tools/get_subscription_status").is_ok());
         assert!(check("GET", "/v1/demo/tools").is_ok());
         assert!(check("GET", "/prod/v1/demo/agent/insight").is_ok());
+        assert!(check("POST", "/v1/demo/agent/approvals/apr_x").is_ok());
+        assert!(check("GET", "/v1/demo/agent/approvals").is_ok());
         let e = check("GET", "/v1/demo/tools/get_invoice_history").unwrap_err();
         assert_eq!((e.status, e.allow), (405, Some("POST")));
         assert_eq!(

@@ -2,6 +2,8 @@
 //! at a glance, gathered with independent requests in parallel, said to the agent about
 //! the customer. Only agent tokens (signed with the tenant's agent secret, `role: "agent"`)
 //! are accepted.
+use crate::billing::approvals::agent_view;
+use crate::ports::state::ApprovalStatus;
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
@@ -118,7 +120,7 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
         );
         Ok::<_, crate::ports::error::StoreError>(writes_first(writes?, all?))
     };
-    let (customer, subs, invoices, open, charges, actions, recovering) = futures::join!(
+    let (customer, subs, invoices, open, charges, actions, recovering, approvals) = futures::join!(
         fetch_customer(stripe, customer_id),
         stripe.get(&subs),
         stripe.get(&recent),
@@ -126,7 +128,18 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
         stripe.get(&charges),
         actions,
         open_recoveries(call),
+        app.state.approvals(&config.tenant, Some(customer_id)),
     );
+    let now = crate::timefmt::now_unix();
+    let pending: Vec<Value> = approvals
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "approvals unavailable for insight");
+            Vec::new()
+        })
+        .iter()
+        .filter(|a| a.status_at(now) == ApprovalStatus::Pending)
+        .map(|a| agent_view(a, now))
+        .collect();
     let customer = customer?;
     let subs = subs.map_err(missing_customer)?.data;
     let invoices = invoices.map_err(missing_customer)?.data;
@@ -169,6 +182,7 @@ async fn gather(call: &Call<'_>) -> Result<Answer, ApiError> {
             })),
             "recent_payments": payments.iter().map(payment).collect::<Vec<_>>(),
             "open_recoveries": recovering,
+            "pending_approvals": pending,
             "recent_actions": actions.iter().map(|a| json!({
                 "time": a.time, "tool": a.tool, "actor": a.actor,
                 "decision": a.decision, "outcome": a.outcome, "reason": a.reason,

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::endpoints::agent_insight::Insight;
 use crate::endpoints::agent_portal::AgentPortalLink;
 use crate::endpoints::agent_recovery::RecoveryQueue;
+use crate::endpoints::approvals::{ApprovalDecision, ApprovalList, VisitorRequests};
 use crate::endpoints::read::{
     GetAvailablePlans, GetBillingInfo, GetBillingPortalLink, GetCreditBalance, GetInvoiceHistory,
     GetPaymentHistory, GetSubscriptionStatus, GetUpcomingInvoice, ResendInvoice,
@@ -28,9 +29,10 @@ use crate::endpoints::write::{
 };
 use crate::error::ApiError;
 use crate::pipeline::app::App;
-use crate::pipeline::endpoint::{Endpoint, Incoming, InputFn, Reply, Tool};
-use crate::pipeline::two_phase::{TWO_PHASE, Write, WriteTool};
+use crate::pipeline::endpoint::{Call, Endpoint, Incoming, InputFn, Reply, Tool};
+use crate::pipeline::two_phase::{ApproveFn, TWO_PHASE, Write, WriteTool};
 use crate::pipeline::{Admitted, Trail};
+use crate::ports::ledger::Confirmation;
 use crate::ports::tenants::TenantConfig;
 use crate::stripe::api::Need;
 
@@ -86,6 +88,14 @@ pub enum Effect {
     /// A two-phase write: changes billing once confirmed; a replayed confirmation does
     /// nothing more.
     Writes,
+}
+
+/// One write tool's approved run, as a plain function the registry can hold.
+fn approve_as<'a, W: WriteTool + Default>(
+    call: &'a Call<'a>,
+    c: Confirmation,
+) -> Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send + 'a>> {
+    Box::pin(async move { crate::pipeline::two_phase::approve(&W::default(), call, c).await })
 }
 
 /// The type of [`call_as`].
@@ -169,6 +179,12 @@ macro_rules! endpoints {
             ]
         }
 
+        /// Every write tool's approved run by name, for the approvals route (only its
+        /// function links it).
+        pub fn approvers() -> Vec<(&'static str, ApproveFn)> {
+            vec![$((<$w as WriteTool>::NAME, approve_as::<$w> as ApproveFn),)*]
+        }
+
         /// Every tool, as the tool list publishes it.
         pub fn tools() -> Vec<ToolInfo> {
             vec![$(read_info::<$r>(),)* $(write_info::<$w>(),)*]
@@ -198,7 +214,16 @@ endpoints! {
         RequestRefund,
         RetryPayment,
     ],
-    others: [Insight, AgentPortalLink, RecoveryQueue, VisitorTags, StripeWebhook],
+    others: [
+        Insight,
+        AgentPortalLink,
+        RecoveryQueue,
+        ApprovalList,
+        ApprovalDecision,
+        VisitorTags,
+        VisitorRequests,
+        StripeWebhook,
+    ],
 }
 
 /// The tools' entries, in the tool list's order.
@@ -250,7 +275,13 @@ mod tests {
     fn every_endpoint_that_asks_stripe_says_what_it_needs() {
         for e in ENDPOINTS {
             let asks_stripe = e.tool
-                || [Insight::NAME, StripeWebhook::NAME, AgentPortalLink::NAME].contains(&e.name);
+                || [
+                    Insight::NAME,
+                    StripeWebhook::NAME,
+                    AgentPortalLink::NAME,
+                    ApprovalDecision::NAME,
+                ]
+                .contains(&e.name);
             assert_eq!(!e.needs.is_empty(), asks_stripe, "{}", e.name);
             if e.tool {
                 assert!(

@@ -195,7 +195,9 @@ pub struct Call<'a> {
     pub dates: &'a Dates,
     /// Set by a write before Stripe is asked: its write-ahead audit record's sort key and
     /// the change it sends, which the pipeline's closing record completes.
-    pub write_ahead: &'a OnceLock<(String, Value)>,
+    /// (An approved write runs under the approvals route: its tool is named here, so the
+    /// closing record is the write's.)
+    pub write_ahead: &'a OnceLock<(String, Value, &'static str)>,
     /// How the call arrived (`rest`, `mcp`), for the audit records it writes.
     pub channel: &'static str,
 }
@@ -215,6 +217,8 @@ pub struct Reply {
     pub answer: Answer,
     /// A write's preview: `{"token", "expires_at", "preview"}`.
     pub confirmation: Option<Value>,
+    /// A write waiting for a person: `{"id", "expires_at"}` (`status: pending_approval`).
+    pub approval: Option<Value>,
 }
 
 impl Reply {
@@ -223,6 +227,7 @@ impl Reply {
             status: "done",
             answer,
             confirmation: None,
+            approval: None,
         }
     }
 }

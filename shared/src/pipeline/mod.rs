@@ -41,7 +41,7 @@ pub struct Trail {
     pub stripe_requests: u32,
     /// A write's write-ahead record (sort key, change sent), which this call's record
     /// completes.
-    pub write_ahead: Option<(String, Value)>,
+    pub write_ahead: Option<(String, Value, &'static str)>,
     /// How the call arrived: `rest` (its own route) or `mcp`.
     pub channel: &'static str,
     pub stages: Stages,
@@ -127,10 +127,12 @@ pub(crate) async fn record<A>(
         request_id,
         app.audit_retention_days,
     );
-    if let Some((sk, sends)) = trail.write_ahead {
-        // The write's record, written ahead: completed under its key.
+    if let Some((sk, sends, wrote)) = trail.write_ahead {
+        // The write's record, written ahead: completed under its key, as the write's tool
+        // (an agent's approval runs a visitor's write).
         record.sk = sk;
         record.sends = Some(sends);
+        record.tool = wrote.to_string();
     }
     record.decision = if trail.reached_tool {
         "allowed"
@@ -349,8 +351,18 @@ pub async fn call<T: Endpoint>(
 pub fn tenant_route<'a>(path: &'a str, rest: &[&str]) -> Result<&'a str, ApiError> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let n = segments.len();
+    // A `{name}` segment of the route (an id) takes any non-empty segment.
+    let matches = |tail: &[&str]| {
+        tail.iter().zip(rest).all(|(seg, r)| {
+            if r.starts_with('{') {
+                !seg.is_empty()
+            } else {
+                seg == r
+            }
+        })
+    };
     if n < rest.len() + 2
-        || segments[n - rest.len()..] != *rest
+        || !matches(&segments[n - rest.len()..])
         || segments[n - rest.len() - 2] != "v1"
     {
         return Err(ApiError::not_found("No such route."));

@@ -56,6 +56,88 @@ pub fn judge(
     }
 }
 
+/// Whether a person may lift the bound `err` is, where the tenant allows it
+/// (`policy.approval_for`): then a confirmed write waits for an agent instead of failing.
+pub fn liftable(policy: &Policy, err: &ApiError) -> bool {
+    err.code == "policy_denied"
+        && err
+            .reason
+            .as_deref()
+            .is_some_and(|r| policy.approval_for.iter().any(|a| a == r))
+}
+
+/// The policy an approved write is judged by: the bounds the tenant lets a person lift
+/// are lifted (the person saw the write as the visitor did); every other rule stands, and
+/// the approver's own cap is counted apart.
+pub fn lifted(policy: &Policy) -> Policy {
+    let mut p = policy.clone();
+    for reason in &policy.approval_for {
+        match reason.as_str() {
+            "refund_cap_exceeded" => p.refund_max_per_30_days = u64::MAX,
+            // Far enough back for any charge, without overflowing the day arithmetic.
+            "refund_window_passed" => p.refund_window_days = 1_000_000,
+            "customer_refund_rate_exceeded" => p.refunds_per_customer_per_hour = u64::MAX,
+            "plan_change_limit" => p.plan_changes_per_month = u64::MAX,
+            "pause_limit" => p.pauses_per_year = u64::MAX,
+            "pause_days_exceeded" => p.paused_days_per_year = 1_000_000,
+            _ => {}
+        }
+    }
+    p
+}
+
+/// By how much `act` passes the bound `reason`, in words, for the agent deciding.
+pub fn over(
+    policy: &Policy,
+    history: &History,
+    act: &Act,
+    id: &str,
+    now: i64,
+    reason: &str,
+) -> Option<String> {
+    let Act::Refund {
+        amount,
+        currency,
+        charged_at,
+        ..
+    } = act
+    else {
+        return None;
+    };
+    match reason {
+        "refund_cap_exceeded" => {
+            let before: u64 = history
+                .others(id)
+                .filter(|e| now - e.at < 30 * DAY)
+                .filter_map(|e| match &e.act {
+                    Act::Refund {
+                        amount,
+                        currency: c,
+                        ..
+                    } if c == currency => Some(*amount),
+                    _ => None,
+                })
+                .sum();
+            let cap = policy.refund_max_per_30_days;
+            let excess = before.saturating_add(*amount).saturating_sub(cap);
+            Some(format!(
+                "{} over the {} limit in 30 days ({} refunded before)",
+                money(excess as i64, currency),
+                money(cap as i64, currency),
+                money(before as i64, currency)
+            ))
+        }
+        "refund_window_passed" => {
+            let days = (now - charged_at) / DAY - policy.refund_window_days;
+            Some(format!(
+                "{days} days past the {}-day refund window",
+                policy.refund_window_days
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// An identical write, done within the window, whose effect still stands.
 fn duplicate<'a>(
     policy: &Policy,
@@ -86,11 +168,21 @@ fn refund(
         paid,
         refunded_before,
         period,
+        charged_at,
         ..
     } = act
     else {
         return Ok(());
     };
+    let window = policy.refund_window_days;
+    if *charged_at > 0 && *charged_at < now - window * DAY {
+        return Err(ApiError::policy_denied(
+            "refund_window_passed",
+            format!(
+                "Payments can be refunded here within {window} days; this one is older, so a person from our support team will look at it with you."
+            ),
+        ));
+    }
     let refunds = || {
         history.others(id).filter_map(|e| match &e.act {
             Act::Refund {
@@ -358,11 +450,35 @@ fn code(policy: &Policy, history: &History, act: &Act, id: &str, now: i64) -> Re
     let Act::Code {
         subscription,
         existing,
+        retention,
         ..
     } = act
     else {
         return Ok(());
     };
+    // A retention discount is a save, not a price: once per customer in any 12 months.
+    if *retention
+        && let Some(earlier) = history.others(id).find(|e| {
+            matches!(
+                e.act,
+                Act::Code {
+                    retention: true,
+                    ..
+                }
+            ) && now - e.at < YEAR
+                && history.stands(e)
+        })
+    {
+        return Err(ApiError::policy_denied(
+            "offer_used",
+            format!(
+                "That offer can be used once a year, and it was applied to your account on {}; a person from our support team can help.",
+                crate::timefmt::rfc3339(earlier.at)
+                    .map(|t| t[..10].to_string())
+                    .unwrap_or_default()
+            ),
+        ));
+    }
     if policy.stack_codes {
         return Ok(());
     }

@@ -21,6 +21,7 @@ fn refund(amount: u64, period: Option<PeriodRef>) -> Act {
         refunded_before: 0,
         period,
         ends_service: false,
+        charged_at: NOW - DAY,
     }
 }
 
@@ -231,6 +232,7 @@ fn one_code_per_subscription_unless_the_tenant_stacks() {
         subscription: "sub_1".into(),
         code: "promo_2".into(),
         existing,
+        retention: false,
     };
     assert_eq!(refused(judged(&[], &code(1))), "code_not_combinable");
     let racing = entry(
@@ -240,6 +242,7 @@ fn one_code_per_subscription_unless_the_tenant_stacks() {
             subscription: "sub_1".into(),
             code: "promo_1".into(),
             existing: 0,
+            retention: false,
         },
     );
     assert_eq!(refused(judged(&[racing], &code(0))), "code_not_combinable");
@@ -361,4 +364,31 @@ fn the_history_forgets_what_no_rule_looks_at() {
     assert_eq!(next.entries.len(), 3);
     assert_eq!(next.without("new").entries.len(), 2);
     assert!(next.expires_at() > NOW + 60 * DAY);
+}
+
+#[test]
+fn a_retention_discount_once_a_year() {
+    let offer = |sub: &str| Act::Code {
+        subscription: sub.into(),
+        code: "promo_stay".into(),
+        existing: 0,
+        retention: true,
+    };
+    assert_eq!(judged(&[], &offer("sub_1")), Verdict::Allow);
+    let last_spring = entry("x", NOW - 200 * DAY, offer("sub_1"));
+    assert_eq!(
+        refused(judged(&[last_spring], &offer("sub_2"))),
+        "offer_used"
+    );
+    let long_ago = entry("x", NOW - 400 * DAY, offer("sub_1"));
+    assert_eq!(judged(&[long_ago], &offer("sub_2")), Verdict::Allow);
+    // A plain code does not use the offer up, and the offer does not block plain codes.
+    let plain = |existing| Act::Code {
+        subscription: "sub_2".into(),
+        code: "promo_spring".into(),
+        existing,
+        retention: false,
+    };
+    let offered = entry("x", NOW - 200 * DAY, offer("sub_1"));
+    assert_eq!(judged(&[offered], &plain(0)), Verdict::Allow);
 }

@@ -18,11 +18,13 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::billing::money;
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Endpoint, Incoming, Reply, parse_checked};
 use crate::pipeline::policy::{self, Act, Entry, History, Verdict};
 use crate::ports::audit;
 use crate::ports::ledger::{Bound, Claim, Confirmation, State};
+use crate::ports::state::{Approval, ApprovalStatus, PassedBound};
 use crate::stripe::StripeError;
 use crate::stripe::api::{self, Change, Need, Trace};
 use crate::timefmt::{now_unix, rfc3339, rfc3339_now};
@@ -231,6 +233,8 @@ async fn propose<W: WriteTool>(
     let token = new_token();
     let id = token_id(&token);
     // Said now rather than after the visitor confirmed; the claim asks again, atomically.
+    // A bound a person may lift does not stop the proposal: confirmed, it waits for one.
+    let mut held = None;
     match policy::judge(
         &call.tenant.policy,
         &history,
@@ -240,6 +244,7 @@ async fn propose<W: WriteTool>(
         call.dates,
     ) {
         Verdict::Allow => {}
+        Verdict::Deny(e) if policy::liftable(&call.tenant.policy, &e) => held = Some(e),
         Verdict::Deny(e) => return Err(e),
         Verdict::Duplicate(earlier) => return duplicate(w, call, &earlier).await,
     }
@@ -284,19 +289,30 @@ async fn propose<W: WriteTool>(
         .iter()
         .any(|t| t == W::NAME)
     {
-        return commit(w, call, c, Some(history)).await;
+        return commit(w, call, c, Some(history), false).await;
+    }
+    let (ask, mut confirmation) = match &held {
+        None => (
+            "Shall I go ahead?",
+            json!({"token": token, "expires_at": rfc3339(c.expires_at), "preview": preview}),
+        ),
+        Some(_) => (
+            "That is more than I can do on my own: if you confirm, I'll ask a person from our team to approve it.",
+            json!({"token": token, "expires_at": rfc3339(c.expires_at), "preview": preview,
+                   "needs_approval": true}),
+        ),
+    };
+    if let (Some(e), Some(obj)) = (&held, confirmation.as_object_mut()) {
+        obj.insert("bound".into(), json!(e.reason));
     }
     Ok(Reply {
         status: "confirmation_required",
         answer: Answer {
             data: preview.clone(),
-            summary: format!("{lead}{summary} Shall I go ahead?"),
+            summary: format!("{lead}{summary} {ask}"),
         },
-        confirmation: Some(json!({
-            "token": token,
-            "expires_at": rfc3339(c.expires_at),
-            "preview": preview,
-        })),
+        confirmation: Some(confirmation),
+        approval: None,
     })
 }
 
@@ -347,14 +363,7 @@ async fn confirm<W: WriteTool>(
             change,
             then,
             ..
-        } => {
-            serde_json::to_value(&preview).ok().as_ref() == Some(&c.preview)
-                && change.tagged(&c.id) == c.change
-                && then
-                    .into_iter()
-                    .map(|t| t.tagged(&c.id))
-                    .eq(c.then.iter().cloned())
-        }
+        } => as_shown(&c, &preview, change, then),
         Plan::Instead(_) => false,
     };
     if !same {
@@ -366,7 +375,206 @@ async fn confirm<W: WriteTool>(
         let lead = "Something changed since that preview, so nothing was done yet. ";
         return propose(w, call, args, lead).await;
     }
-    commit(w, call, c, Some(history?)).await
+    commit(w, call, c, Some(history?), false).await
+}
+
+/// Whether a plan made now is what confirmation `c` showed and stored: the same preview
+/// and the same Stripe requests.
+fn as_shown<P: Serialize>(
+    c: &Confirmation,
+    preview: &P,
+    change: Change,
+    then: Vec<Change>,
+) -> bool {
+    serde_json::to_value(preview).ok().as_ref() == Some(&c.preview)
+        && change.tagged(&c.id) == c.change
+        && then
+            .into_iter()
+            .map(|t| t.tagged(&c.id))
+            .eq(c.then.iter().cloned())
+}
+
+/// A write tool's [`approve`], as a plain function a table can hold.
+pub type ApproveFn =
+    for<'a> fn(
+        &'a Call<'a>,
+        Confirmation,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send + 'a>>;
+
+/// Runs a held write an agent approved: planned again as it was shown (ownership, and the
+/// object unchanged, or it answers what changed), judged with the bounds a person may lift
+/// lifted, counted against the approver's own refund cap, and claimed once like any
+/// confirmation, so an approval decided twice or raced acts once.
+pub async fn approve<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    c: Confirmation,
+) -> Result<Reply, ApiError> {
+    match c.state {
+        State::Done => return replay(&c),
+        State::Claimed => return wait_for_outcome(w, call, c).await,
+        State::Pending => {}
+    }
+    let ledger = call.app.ledger.as_ref();
+    let args: W::Args = serde_json::from_value(c.args.clone())
+        .map_err(|_| ApiError::confirmation_invalid("unknown_token"))?;
+    let (plan, history) = futures::join!(
+        w.plan(call, &args, Some(&c.pins)),
+        ledger.history(&c.tenant, &c.customer)
+    );
+    // A plan that fails says what changed (the payment refunded meanwhile, say).
+    let now_would = match plan? {
+        Plan::Change {
+            preview,
+            change,
+            then,
+            summary,
+            ..
+        } => (!as_shown(&c, &preview, change, then)).then_some(summary),
+        Plan::Instead(answer) => Some(answer.summary),
+    };
+    if let Some(now) = now_would {
+        return Err(ApiError::approval_closed(
+            "object_changed",
+            format!(
+                "It changed since the visitor asked, so nothing was done. As it stands now: {now}"
+            ),
+        ));
+    }
+    let mut c = c;
+    // Counted with the claim, so racing approvals by one agent cannot pass it together.
+    c.bounds.extend(approver_bound(call, &c));
+    commit(w, call, c, Some(history?), true).await
+}
+
+/// The approver's own cap on what their approvals refund (`None` for a write that refunds
+/// nothing): one rolling counter per agent and currency.
+pub fn approver_bound(call: &Call<'_>, c: &Confirmation) -> Option<Bound> {
+    let Some(Act::Refund {
+        amount, currency, ..
+    }) = &c.act
+    else {
+        return None;
+    };
+    let cap = call.tenant.policy.agent_refund_max_per_30_days;
+    Some(Bound::rolling(
+        format!("agent_refund#{}#{currency}", call.caller.actor()),
+        cap,
+        *amount,
+        30 * 86_400,
+        "agent_refund_cap_exceeded",
+        format!(
+            "Your approvals can refund at most {} in any 30 days; an administrator can raise policy.agent_refund_max_per_30_days, or another agent can approve it.",
+            money(cap as i64, currency)
+        ),
+    ))
+}
+
+/// Whether the approver's cap has room for `c`, asked before an approval is decided so a
+/// refusal leaves it pending for another agent (the claim counts it atomically after).
+pub async fn approver_has_room(call: &Call<'_>, c: &Confirmation) -> Result<(), ApiError> {
+    let Some(b) = approver_bound(call, c) else {
+        return Ok(());
+    };
+    let used = call
+        .app
+        .ledger
+        .used(&call.tenant.tenant, &b, now_unix())
+        .await?;
+    if b.fits(used) {
+        Ok(())
+    } else {
+        Err(ApiError::policy_denied(&b.reason, b.message))
+    }
+}
+
+/// A confirmed write a bound held that a person may lift: kept pending for the tenant's
+/// agents (the confirmation lives as long as its approval), and the visitor told so. The
+/// approval's id follows from the confirmation's, so racing confirmations ask once.
+async fn ask_approval<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    mut c: Confirmation,
+    err: ApiError,
+    history: &History,
+) -> Result<Reply, ApiError> {
+    let now = now_unix();
+    let id = format!("apr_{}.{}", c.customer, &c.id[..24]);
+    let reason = err.reason.clone().unwrap_or_default();
+    let over = c
+        .act
+        .as_ref()
+        .and_then(|act| policy::over(&call.tenant.policy, history, act, &c.id, now, &reason));
+    let asked = Approval {
+        id: id.clone(),
+        customer: c.customer.clone(),
+        user_id: c.user_id.clone(),
+        tool: c.tool.clone(),
+        confirmation: c.id.clone(),
+        preview: c.preview.clone(),
+        summary: c.summary.clone(),
+        bound: PassedBound {
+            reason: reason.clone(),
+            message: err.message.clone(),
+            over,
+        },
+        asked_at: now,
+        expires_at: now + call.tenant.policy.approval_ttl_hours * 3_600,
+        status: ApprovalStatus::Pending,
+        decided_by: None,
+        decided_at: None,
+        note: None,
+        outcome: None,
+        told: false,
+    };
+    let (stored, asked_now) = call
+        .app
+        .state
+        .change_approval(&c.tenant, &id, &|s| s.is_none().then(|| asked.clone()))
+        .await?;
+    let stored =
+        stored.ok_or_else(|| ApiError::billing_unavailable(503, "approval_unavailable"))?;
+    if asked_now {
+        c.expires_at = stored.expires_at;
+        call.app.ledger.put(&c).await?;
+        notice(&stored, "approval.requested");
+    }
+    match stored.status_at(now) {
+        ApprovalStatus::Pending => Ok(Reply {
+            status: "pending_approval",
+            answer: Answer {
+                data: stored.preview.clone(),
+                summary: format!(
+                    "That is more than I can do on my own, so I've asked a person from our team to approve it; nothing has changed yet. You'll hear back by {}.",
+                    call.dates.date(stored.expires_at)
+                ),
+            },
+            confirmation: None,
+            approval: Some(json!({"id": stored.id, "expires_at": rfc3339(stored.expires_at)})),
+        }),
+        ApprovalStatus::Approved => {
+            let latest = call
+                .app
+                .ledger
+                .get(&c.tenant, &c.id)
+                .await?
+                .ok_or_else(|| ApiError::confirmation_invalid("unknown_token"))?;
+            Box::pin(wait_for_outcome(w, call, latest)).await
+        }
+        // The agent's note is the merchant's, not the visitor's.
+        ApprovalStatus::Denied => Err(ApiError::policy_denied(
+            &reason,
+            "A person from our team looked at this and declined it, so nothing was changed.",
+        )),
+        ApprovalStatus::Expired => Err(err),
+    }
+}
+
+/// Where notices go out (the notices issue publishes them on EventBridge): for now a
+/// structured log line an operator's metric filter or subscription can pick up.
+pub fn notice(a: &Approval, kind: &str) {
+    tracing::info!(target: "notice", kind, approval = %a.id, customer = %a.customer,
+        tool = %a.tool, status = ?a.status, "notice");
 }
 
 /// Claims a pending confirmation (the policy asked on the customer's history first) and
@@ -376,8 +584,16 @@ async fn commit<W: WriteTool>(
     call: &Call<'_>,
     mut c: Confirmation,
     mut history: Option<History>,
+    approving: bool,
 ) -> Result<Reply, ApiError> {
     let ledger = call.app.ledger.as_ref();
+    let lifted;
+    let rules = if approving {
+        lifted = policy::lifted(&call.tenant.policy);
+        &lifted
+    } else {
+        &call.tenant.policy
+    };
     let now = now_unix();
     let sk = format!("{}#{}", rfc3339_now(), call.request_id);
     c.audit_sk = Some(sk.clone());
@@ -392,8 +608,11 @@ async fn commit<W: WriteTool>(
             None => ledger.history(&c.tenant, &c.customer).await?,
         };
         if let Some(act) = &c.act {
-            match policy::judge(&call.tenant.policy, &h, act, &c.id, now, call.dates) {
+            match policy::judge(rules, &h, act, &c.id, now, call.dates) {
                 Verdict::Allow => {}
+                Verdict::Deny(err) if !approving && policy::liftable(rules, &err) => {
+                    return Box::pin(ask_approval(w, call, c, err, &h)).await;
+                }
                 Verdict::Deny(err) => {
                     ledger.finish(&c, &stored_error(&err), false).await?;
                     return Err(err);
@@ -504,7 +723,7 @@ async fn carry_out<W: WriteTool>(
             return Err(e);
         }
     };
-    let _ = call.write_ahead.set((sk.to_string(), sends));
+    let _ = call.write_ahead.set((sk.to_string(), sends, W::NAME));
     let mut sent = Vec::new();
     for (n, change) in steps(&c).iter().enumerate() {
         let found = if resumed {

@@ -50,6 +50,10 @@ pub enum Act {
         period: Option<PeriodRef>,
         /// The write also ends (or schedules the end of) that subscription's service.
         ends_service: bool,
+        /// When the charge was made (unix seconds; 0 in entries stored before it was kept),
+        /// for the refund window.
+        #[serde(default)]
+        charged_at: i64,
     },
     PlanChange {
         subscription: String,
@@ -84,6 +88,9 @@ pub enum Act {
         code: String,
         /// Discounts the subscription already has.
         existing: u32,
+        /// A retention offer's code (`policy.retention`): once per customer in 12 months.
+        #[serde(default)]
+        retention: bool,
     },
     Details {
         /// The new values, as one string: identical writes have identical ones.

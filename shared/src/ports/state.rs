@@ -1,7 +1,8 @@
 //! What the system knows about each customer's billing from Stripe's webhooks, kept without
 //! a Stripe request: facts (a subscription's status, the customer's standing, the last
 //! failed payment), each stamped with the event that set it and written only by a newer
-//! one; the recovery queue of failed payments; and the event ids already applied.
+//! one; the recovery queue of failed payments; the approvals agents decide; and the event
+//! ids already applied.
 //! [`BillingState`] is the port; the adapters are in `crate::adapters`.
 
 use async_trait::async_trait;
@@ -64,6 +65,83 @@ pub struct Recovery {
     pub status: RecoveryStatus,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Denied,
+    /// Pending past its `expires_at`: nobody decided in time (stored as pending).
+    Expired,
+}
+
+/// The bound a write passed, which a person may lift.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassedBound {
+    /// The `policy_denied` reason it would have been (`refund_cap_exceeded`, ...).
+    pub reason: String,
+    /// What the visitor was told.
+    pub message: String,
+    /// By how much, in words ("$30.00 over the $100.00 limit").
+    pub over: Option<String>,
+}
+
+/// A confirmed write a bound held, waiting for a person. The write itself (its exact
+/// Stripe change, preview and history entry) stays in its confirmation; this is what
+/// agents list and decide, and what the visitor reads back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    /// `apr_{customer}.{24 hex}`: whose it is can be read from the id alone.
+    pub id: String,
+    pub customer: String,
+    pub user_id: String,
+    pub tool: String,
+    /// The id of the confirmation it resumes (a hash: the token is never stored).
+    pub confirmation: String,
+    /// The preview as the visitor saw it, and its summary.
+    pub preview: Value,
+    pub summary: String,
+    pub bound: PassedBound,
+    pub asked_at: i64,
+    pub expires_at: i64,
+    pub status: ApprovalStatus,
+    /// `agent:{id}` of who decided.
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub note: Option<String>,
+    /// Once approved: the write's answer (`data`, `summary`) or its error.
+    pub outcome: Option<Value>,
+    /// The bot has told the visitor of the decision (its next status mentions it once).
+    #[serde(default)]
+    pub told: bool,
+}
+
+impl Approval {
+    /// Its status at `now`: a pending one past its life is expired.
+    pub fn status_at(&self, now: i64) -> ApprovalStatus {
+        match self.status {
+            ApprovalStatus::Pending if self.expires_at <= now => ApprovalStatus::Expired,
+            s => s,
+        }
+    }
+
+    /// The id's customer: `apr_{customer}.{hex}`.
+    pub fn customer_of(id: &str) -> Option<&str> {
+        let rest = id.strip_prefix("apr_")?;
+        let (customer, hex) = rest.rsplit_once('.')?;
+        let ok = customer.starts_with("cus_")
+            && customer.len() <= 64
+            && customer[4..].chars().all(|c| c.is_ascii_alphanumeric())
+            && hex.len() == 24
+            && hex.chars().all(|c| c.is_ascii_hexdigit());
+        ok.then_some(customer)
+    }
+}
+
+/// A change to an approval, applied atomically: given what is stored, what to store
+/// (`None`: leave it).
+pub type ApprovalChange<'a> = &'a (dyn Fn(Option<&Approval>) -> Option<Approval> + Send + Sync);
+
 #[async_trait]
 pub trait BillingState: Send + Sync {
     /// Claims an event id; `false` when it was claimed before (a duplicate delivery).
@@ -100,6 +178,20 @@ pub trait BillingState: Send + Sync {
         status: RecoveryStatus,
         customer: Option<&str>,
     ) -> Result<Vec<Recovery>, StoreError>;
+    /// Applies `change` to approval `id` as one compare-and-set (retried while another
+    /// writer gets there first): what is stored afterwards, and whether this call wrote it.
+    async fn change_approval(
+        &self,
+        tenant: &str,
+        id: &str,
+        change: ApprovalChange<'_>,
+    ) -> Result<(Option<Approval>, bool), StoreError>;
+    /// A tenant's approvals (of one customer when given), newest first.
+    async fn approvals(
+        &self,
+        tenant: &str,
+        customer: Option<&str>,
+    ) -> Result<Vec<Approval>, StoreError>;
 }
 
 /// Keeps only what a listing of `status` shows, newest first.

@@ -121,9 +121,81 @@ pub struct Policy {
     pub duplicate_window_secs: i64,
     /// `update_billing_details` may change the billing email (at most once in 30 days).
     pub email_changes: bool,
+    /// Bounds a person may lift: a confirmed write one of these holds becomes a pending
+    /// approval for the tenant's agents instead of a refusal (see [`LIFTABLE`]).
+    pub approval_for: Vec<String>,
+    /// How long an approval waits for a decision.
+    pub approval_ttl_hours: i64,
+    /// The most one agent's approvals refund in any 30 days, per currency, minor unit.
+    pub agent_refund_max_per_30_days: u64,
+    /// Offers `cancel_subscription`'s preview makes, by the reason the visitor gives (its
+    /// `reason` values; `any` for every reason, after the reason's own).
+    pub retention: std::collections::BTreeMap<String, Vec<RetentionOffer>>,
 }
 
 pub use crate::stripe::writes::PauseBehavior;
+
+/// An offer made to a visitor who is cancelling; accepting it is a write under its own
+/// bounds, never a second path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RetentionOffer {
+    /// `pause_subscription` for `days` (within the pause bounds).
+    Pause { days: i64 },
+    /// `apply_coupon` with this promotion code, at most once per customer in 12 months.
+    Discount { code: String },
+    /// `change_plan` to this price, one of `allowed_prices` and cheaper than the plan.
+    Downgrade { price: String },
+}
+
+/// The reasons `policy.retention` is keyed by: `cancel_subscription`'s `reason` values, and
+/// `any`.
+pub const RETENTION_REASONS: &[&str] = &[
+    "too_expensive",
+    "missing_features",
+    "switched_service",
+    "unused",
+    "customer_service",
+    "too_complex",
+    "low_quality",
+    "other",
+    "any",
+];
+
+impl Policy {
+    /// Whether `code` is one of the retention offers' discount codes (as Stripe compares
+    /// codes: regardless of case).
+    pub fn is_retention_code(&self, code: &str) -> bool {
+        self.retention.values().flatten().any(
+            |o| matches!(o, RetentionOffer::Discount { code: c } if c.eq_ignore_ascii_case(code)),
+        )
+    }
+
+    /// The offers for a cancellation `reason`: its own, then those for any reason.
+    pub fn retention_for(&self, reason: &str) -> Vec<&RetentionOffer> {
+        let own = self.retention.get(reason).into_iter().flatten();
+        let any = self.retention.get("any").into_iter().flatten();
+        let mut all: Vec<&RetentionOffer> = Vec::new();
+        for o in own.chain(any) {
+            if !all.contains(&o) {
+                all.push(o);
+            }
+        }
+        all
+    }
+}
+
+/// The bounds `policy.approval_for` may list: the policy's own, judged on the customer's
+/// history, where a person's judgement can stand in for the rule. Never a tenant-wide
+/// rate, a disputed charge or an ownership check.
+pub const LIFTABLE: &[&str] = &[
+    "refund_cap_exceeded",
+    "refund_window_passed",
+    "customer_refund_rate_exceeded",
+    "plan_change_limit",
+    "pause_limit",
+    "pause_days_exceeded",
+];
 
 /// `policy.refund_current_period`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +232,10 @@ impl Default for Policy {
             retries_per_invoice_per_day: 3,
             duplicate_window_secs: 600,
             email_changes: true,
+            approval_for: vec!["refund_cap_exceeded".into(), "refund_window_passed".into()],
+            approval_ttl_hours: 72,
+            agent_refund_max_per_30_days: 100_000,
+            retention: Default::default(),
         }
     }
 }
@@ -233,7 +309,14 @@ impl TenantConfig {
     /// `return_url` that is not https. `tenantctl` runs it before storing a config.
     pub fn check(&self) -> Result<(), String> {
         let p = &self.policy;
-        let ranges: [(&str, i64, i64, i64); 15] = [
+        let ranges: [(&str, i64, i64, i64); 17] = [
+            ("policy.approval_ttl_hours", p.approval_ttl_hours, 1, 720),
+            (
+                "policy.agent_refund_max_per_30_days",
+                p.agent_refund_max_per_30_days as i64,
+                0,
+                100_000_000,
+            ),
             (
                 "policy.confirmation_ttl_secs",
                 p.confirmation_ttl_secs,
@@ -316,6 +399,45 @@ impl TenantConfig {
                 return Err(format!(
                     "{name} must be between {min} and {max} (got {value})"
                 ));
+            }
+        }
+        if let Some(bad) = p
+            .approval_for
+            .iter()
+            .find(|r| !LIFTABLE.contains(&r.as_str()))
+        {
+            return Err(format!(
+                "policy.approval_for lists {bad:?}; a person may lift only {}",
+                LIFTABLE.join(", ")
+            ));
+        }
+        for (reason, offers) in &p.retention {
+            if !RETENTION_REASONS.contains(&reason.as_str()) {
+                return Err(format!(
+                    "policy.retention has {reason:?}; reasons are {}",
+                    RETENTION_REASONS.join(", ")
+                ));
+            }
+            for offer in offers {
+                match offer {
+                    RetentionOffer::Pause { days } if !(1..=p.max_pause_days).contains(days) => {
+                        return Err(format!(
+                            "policy.retention.{reason}: a pause of {days} days is outside 1 to policy.max_pause_days ({})",
+                            p.max_pause_days
+                        ));
+                    }
+                    RetentionOffer::Discount { code } if code.trim().is_empty() => {
+                        return Err(format!(
+                            "policy.retention.{reason}: a discount needs its code"
+                        ));
+                    }
+                    RetentionOffer::Downgrade { price } if !self.allowed_prices.contains(price) => {
+                        return Err(format!(
+                            "policy.retention.{reason}: {price:?} is not in allowed_prices"
+                        ));
+                    }
+                    _ => {}
+                }
             }
         }
         if let Some(url) = &self.return_url

@@ -3,14 +3,17 @@
 //! - `{tenant}#{customer}` / `fact#{key}`: a fact, its JSON and its stamp, written by a
 //!   conditional put that holds only for a newer stamp;
 //! - `{tenant}#recovery` / `{customer}#{invoice}`: a recovery record, changed by
-//!   compare-and-set on its version `v`, so concurrent deliveries never lose an update.
+//!   compare-and-set on its version `v`, so concurrent deliveries never lose an update;
+//! - `{tenant}#approval` / `apr_{customer}.{hex}`: an approval, changed the same way, so
+//!   of racing decisions exactly one is written.
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::ports::error::StoreError;
 use crate::ports::state::{
-    BillingState, Fact, Put, Recovery, RecoveryStatus, Stamp, listed, merged_open, merged_resolve,
+    Approval, ApprovalChange, BillingState, Fact, Put, Recovery, RecoveryStatus, Stamp, listed,
+    merged_open, merged_resolve,
 };
 
 pub struct DynamoState {
@@ -82,8 +85,91 @@ impl DynamoState {
         Ok(out.item)
     }
 
-    /// Reads, changes and writes back a recovery record, retrying when another writer got
-    /// there first.
+    /// The `body` (JSON) of every item of partition `pk`, of those whose sort key starts
+    /// with `prefix` when given.
+    async fn bodies<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        prefix: Option<String>,
+        consistent: bool,
+    ) -> Result<Vec<T>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(consistent)
+            .expression_attribute_values(":pk", s(pk));
+        // DynamoDB refuses an empty key value, so a whole partition is a plain read.
+        let query = match prefix {
+            Some(p) => query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":p", s(p)),
+            None => query.key_condition_expression("pk = :pk"),
+        };
+        let items = query
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(sdk)?;
+        items
+            .iter()
+            .filter_map(|i| text(i, "body"))
+            .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Malformed(e.to_string())))
+            .collect()
+    }
+
+    /// Reads, changes and writes back one record (`body` as JSON), retrying when another
+    /// writer got there first: what is stored afterwards, and whether this call wrote it.
+    async fn compare_and_set<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+        ttl: impl Fn(&T) -> Option<i64>,
+        change: impl Fn(Option<&T>) -> Option<T>,
+    ) -> Result<(Option<T>, bool), StoreError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let item = self.get(pk, sk).await?;
+            let version = item.as_ref().and_then(|i| number(i, "v"));
+            let stored = match item.as_ref().and_then(|i| text(i, "body")) {
+                Some(body) => Some(
+                    serde_json::from_str::<T>(body)
+                        .map_err(|e| StoreError::Malformed(e.to_string()))?,
+                ),
+                None => None,
+            };
+            let Some(next) = change(stored.as_ref()) else {
+                return Ok((stored, false));
+            };
+            let body =
+                serde_json::to_string(&next).map_err(|e| StoreError::Malformed(e.to_string()))?;
+            let mut put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(pk))
+                .item("sk", s(sk))
+                .item("body", s(body))
+                .item("v", n(version.unwrap_or(0) + 1));
+            if let Some(ttl) = ttl(&next) {
+                put = put.item("ttl", n(ttl));
+            }
+            put = match version {
+                Some(v) => put
+                    .condition_expression("v = :v")
+                    .expression_attribute_values(":v", n(v)),
+                None => put.condition_expression("attribute_not_exists(pk)"),
+            };
+            match put.send().await {
+                Ok(_) => return Ok((Some(next), true)),
+                Err(e) if conditional(&e) => continue,
+                Err(e) => return Err(sdk(e)),
+            }
+        }
+        Err(StoreError::Unavailable(format!("{pk} {sk} kept changing")))
+    }
+
     async fn change_recovery(
         &self,
         tenant: &str,
@@ -92,44 +178,14 @@ impl DynamoState {
     ) -> Result<(), StoreError> {
         let pk = format!("{tenant}#recovery");
         let sk = format!("{}#{}", r.customer, r.invoice);
-        for _ in 0..CAS_ATTEMPTS {
-            let item = self.get(&pk, &sk).await?;
-            let version = item.as_ref().and_then(|i| number(i, "v"));
-            let stored = match item.as_ref().and_then(|i| text(i, "body")) {
-                Some(body) => Some(
-                    serde_json::from_str::<Recovery>(body)
-                        .map_err(|e| StoreError::Malformed(e.to_string()))?,
-                ),
-                None => None,
-            };
-            let Some(next) = change(stored) else {
-                return Ok(());
-            };
-            let body =
-                serde_json::to_string(&next).map_err(|e| StoreError::Malformed(e.to_string()))?;
-            let mut put = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .item("pk", s(&pk))
-                .item("sk", s(&sk))
-                .item("body", s(body))
-                .item("v", n(version.unwrap_or(0) + 1));
-            put = match version {
-                Some(v) => put
-                    .condition_expression("v = :v")
-                    .expression_attribute_values(":v", n(v)),
-                None => put.condition_expression("attribute_not_exists(pk)"),
-            };
-            match put.send().await {
-                Ok(_) => return Ok(()),
-                Err(e) if conditional(&e) => continue,
-                Err(e) => return Err(sdk(e)),
-            }
-        }
-        Err(StoreError::Unavailable(
-            "recovery record kept changing".into(),
-        ))
+        self.compare_and_set(
+            &pk,
+            &sk,
+            |_| None,
+            |stored: Option<&Recovery>| change(stored.cloned()),
+        )
+        .await
+        .map(drop)
     }
 }
 
@@ -273,30 +329,43 @@ impl BillingState for DynamoState {
         status: RecoveryStatus,
         customer: Option<&str>,
     ) -> Result<Vec<Recovery>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .expression_attribute_values(":pk", s(format!("{tenant}#recovery")));
-        // DynamoDB refuses an empty key value, so a whole tenant is a plain partition read.
-        let query = match customer {
-            Some(c) => query
-                .key_condition_expression("pk = :pk AND begins_with(sk, :c)")
-                .expression_attribute_values(":c", s(format!("{c}#"))),
-            None => query.key_condition_expression("pk = :pk"),
-        };
-        let items = query
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(sdk)?;
-        let all = items
-            .iter()
-            .filter_map(|i| text(i, "body"))
-            .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Malformed(e.to_string())))
-            .collect::<Result<Vec<Recovery>, _>>()?;
+        // Not consistent: a queue an agent reads may lag a delivery by a moment.
+        let all = self
+            .bodies(
+                &format!("{tenant}#recovery"),
+                customer.map(|c| format!("{c}#")),
+                false,
+            )
+            .await?;
         Ok(listed(all, status))
+    }
+
+    async fn change_approval(
+        &self,
+        tenant: &str,
+        id: &str,
+        change: ApprovalChange<'_>,
+    ) -> Result<(Option<Approval>, bool), StoreError> {
+        // Kept 90 days past its life, so the visitor can still read how it ended.
+        let ttl = |a: &Approval| Some(a.expires_at + 90 * 86_400);
+        self.compare_and_set(&format!("{tenant}#approval"), id, ttl, change)
+            .await
+    }
+
+    async fn approvals(
+        &self,
+        tenant: &str,
+        customer: Option<&str>,
+    ) -> Result<Vec<Approval>, StoreError> {
+        // Consistent: a decision just written is what the next read shows.
+        let mut all: Vec<Approval> = self
+            .bodies(
+                &format!("{tenant}#approval"),
+                customer.map(|c| format!("apr_{c}.")),
+                true,
+            )
+            .await?;
+        all.sort_by_key(|a| std::cmp::Reverse(a.asked_at));
+        Ok(all)
     }
 }

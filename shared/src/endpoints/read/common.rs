@@ -1,8 +1,11 @@
 //! What several tools fetch the same way: the visitor's subscription and customer, the
 //! open recoveries, and how a missing object is answered.
+use serde_json::Value;
+
+use crate::billing::approvals;
 use crate::error::ApiError;
 use crate::pipeline::endpoint::Call;
-use crate::ports::state::{Recovery, RecoveryStatus};
+use crate::ports::state::{Approval, Recovery, RecoveryStatus};
 use crate::stripe::api;
 use crate::stripe::types::{Customer, Subscription};
 use crate::stripe::{StripeError, StripeSession};
@@ -90,6 +93,44 @@ pub async fn open_recoveries(call: &Call<'_>) -> Vec<Recovery> {
             tracing::warn!(error = %e, "recovery state unavailable");
             Vec::new()
         })
+}
+
+/// The visitor's requests a person decided since the bot last said so: each is marked told
+/// in one compare-and-set, so of two racing calls one says it. The sentences, and the
+/// requests as the visitor sees them.
+pub async fn newly_decided(call: &Call<'_>) -> (Vec<String>, Vec<Value>) {
+    let tenant = &call.tenant.tenant;
+    let now = crate::timefmt::now_unix();
+    let approvals = call
+        .app
+        .state
+        .approvals(tenant, Some(call.customer_id))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "approvals unavailable");
+            Vec::new()
+        });
+    let mut said = (Vec::new(), Vec::new());
+    for a in approvals.iter().filter(|a| !a.told) {
+        let Some(sentence) = approvals::decided_sentence(a, now) else {
+            continue;
+        };
+        let told = call
+            .app
+            .state
+            .change_approval(tenant, &a.id, &|s| {
+                s.filter(|s| !s.told).map(|s| Approval {
+                    told: true,
+                    ..s.clone()
+                })
+            })
+            .await;
+        if let Ok((Some(a), true)) = told {
+            said.0.push(sentence);
+            said.1.push(approvals::visitor_view(&a, now));
+        }
+    }
+    said
 }
 
 /// "A payment of $19.00 failed (the card was declined)": a recovery, said.

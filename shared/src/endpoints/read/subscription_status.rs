@@ -6,7 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::common::{failed_payment, missing_customer, open_recoveries, subscription};
+use super::common::{
+    failed_payment, missing_customer, newly_decided, open_recoveries, subscription,
+};
 use crate::billing::Dates;
 use crate::billing::money::Money;
 use crate::billing::subscription::relevant;
@@ -47,7 +49,8 @@ impl Tool for GetSubscriptionStatus {
                 None => all(call).await?,
             })
         };
-        let (subs, recovering) = futures::join!(subs, open_recoveries(call));
+        let (subs, recovering, decided) =
+            futures::join!(subs, open_recoveries(call), newly_decided(call));
         let subs = subs?;
         let names = call
             .app
@@ -63,10 +66,17 @@ impl Tool for GetSubscriptionStatus {
         if let Some(r) = recovering.first() {
             summary.push_str(&recovery_phrase(r));
         }
+        // A request a person decided is said once, on the next status after the decision.
+        let (sentences, requests) = decided;
+        for s in sentences {
+            summary.push(' ');
+            summary.push_str(&s);
+        }
         Ok(Answer {
             data: json!({
                 "customer_id": call.customer_id, "subscriptions": views,
                 "payment_recovery": recovering.first(),
+                "decided_requests": requests,
             }),
             summary,
         })

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::retention::{self, Offer};
 use super::{current, nothing};
 use crate::endpoints::read::{GetBillingPortalLink, PortalFlow, PortalLinkArgs};
 use crate::error::ApiError;
@@ -28,6 +29,9 @@ pub struct CancelPreview {
     pub plan: String,
     /// When service ends (RFC 3339).
     pub access_ends_at: Option<String>,
+    /// What the tenant offers instead, for the reason given (`policy.retention`).
+    #[serde(default)]
+    pub offers: Vec<Offer>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -57,7 +61,7 @@ impl WriteTool for CancelSubscription {
         &'a self,
         call: &'a Call<'a>,
         args: &'a Self::Args,
-        _pins: Option<&'a Value>,
+        pins: Option<&'a Value>,
     ) -> Result<Plan<Self::Preview>, ApiError> {
         let Some((sub, plan)) = current(call, args.subscription_id.as_deref()).await? else {
             return Ok(Plan::Instead(nothing(
@@ -80,6 +84,21 @@ impl WriteTool for CancelSubscription {
                 .await
                 .map(Plan::Instead);
         }
+        // The confirmation shows the offers the preview made (pinned), not a recount.
+        let offers = match pins.and_then(|p| p.get("offers")) {
+            Some(pinned) => serde_json::from_value(pinned.clone()).unwrap_or_default(),
+            None => {
+                let offers = retention::offers(call, &sub, &plan, args.reason).await?;
+                retention::shown(call, &sub.id, &offers);
+                offers
+            }
+        };
+        let instead = if offers.is_empty() {
+            String::new()
+        } else {
+            let said: Vec<&str> = offers.iter().map(|o| o.summary.as_str()).collect();
+            format!(" Before you decide, instead: {}", said.join(" Or: "))
+        };
         let end = sub.period_end().or(sub.trial_end);
         let update = SubscriptionUpdate {
             cancel_at_period_end: Some(true),
@@ -91,9 +110,10 @@ impl WriteTool for CancelSubscription {
                 subscription_id: sub.id.clone(),
                 plan: plan.clone(),
                 access_ends_at: end.and_then(rfc3339),
+                offers: offers.clone(),
             },
             summary: format!(
-                "This will cancel your {plan} plan at the end of the current period: you keep access until {} and won't be charged again. You can undo it until then.",
+                "This will cancel your {plan} plan at the end of the current period: you keep access until {} and won't be charged again. You can undo it until then.{instead}",
                 call.dates.maybe(end)
             ),
             change: api::update_subscription(&sub.id, &update).untyped(),
@@ -102,11 +122,12 @@ impl WriteTool for CancelSubscription {
                 subscription: sub.id.clone(),
                 at: end,
             },
-            pins: json!({}),
+            pins: json!({"offers": offers}),
         })
     }
 
     fn done(&self, call: &Call<'_>, preview: &CancelPreview, sent: &[Value]) -> Answer {
+        retention::declined(call, &preview.subscription_id, &preview.offers);
         let stripe = &sent[0];
         let ends = stripe["cancel_at"].as_i64();
         Answer {

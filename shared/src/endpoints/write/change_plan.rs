@@ -8,7 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{current, nothing};
+use super::retention::{self, OfferId, Taken};
+use super::{current, nothing, taken_offer};
 use crate::billing::money;
 use crate::billing::money::Money;
 use crate::error::ApiError;
@@ -35,6 +36,10 @@ pub struct ChangePlanArgs {
     /// The subscription to change (`sub_...`); default: the visitor's current one.
     #[serde(default)]
     pub subscription_id: Option<SubscriptionId>,
+    /// The id of the retention offer this call takes, as `cancel_subscription`'s preview
+    /// gave it in `offers[].accept.arguments` (counts the save).
+    #[serde(default)]
+    pub offer: Option<OfferId>,
 }
 
 /// What `change_plan` shows before it is confirmed.
@@ -48,6 +53,9 @@ pub struct PlanChangePreview {
     /// Charged (positive) or credited (negative) for the rest of this period.
     pub proration: Money,
     pub next_invoice: NextInvoice,
+    /// The retention offer this takes, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken: Option<Taken>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -120,6 +128,11 @@ impl WriteTool for ChangePlan {
     ];
     type Args = ChangePlanArgs;
     type Preview = PlanChangePreview;
+
+    fn validate(args: &Self::Args) -> Result<(), ApiError> {
+        args.offer.as_ref().map(OfferId::check).transpose()?;
+        Ok(())
+    }
 
     async fn plan<'a>(
         &'a self,
@@ -255,6 +268,12 @@ impl WriteTool for ChangePlan {
         };
         Ok(Plan::Change {
             preview: PlanChangePreview {
+                taken: taken_offer(
+                    call,
+                    args.offer.as_ref(),
+                    &format!("downgrade_{}", price.id),
+                    Money::new(new_amount, &cur),
+                )?,
                 subscription_id: sub.id.clone(),
                 from: PlanFrom {
                     price_id: item.price.id.clone(),
@@ -306,6 +325,9 @@ impl WriteTool for ChangePlan {
     }
 
     fn done(&self, call: &Call<'_>, preview: &PlanChangePreview, _sent: &[Value]) -> Answer {
+        if let Some(taken) = &preview.taken {
+            retention::accepted(call, &preview.subscription_id, taken);
+        }
         let (to, next) = (&preview.to, &preview.next_invoice);
         Answer {
             data: json!({

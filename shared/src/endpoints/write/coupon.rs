@@ -8,7 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{current_with, nothing};
+use super::retention::{self, OfferId, Taken};
+use super::{current_with, nothing, taken_offer};
 use crate::billing::money;
 use crate::billing::money::Money;
 use crate::billing::views::discount_phrase;
@@ -38,6 +39,9 @@ pub struct CodePreview {
     pub next_invoice_date: Option<String>,
     pub before: Money,
     pub after: Money,
+    /// The retention offer this takes, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken: Option<Taken>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -48,6 +52,10 @@ pub struct CouponArgs {
     /// The subscription it is for (`sub_...`); default: the visitor's current one.
     #[serde(default)]
     pub subscription_id: Option<SubscriptionId>,
+    /// The id of the retention offer this call takes, as `cancel_subscription`'s preview
+    /// gave it in `offers[].accept.arguments` (counts the save).
+    #[serde(default)]
+    pub offer: Option<OfferId>,
 }
 
 fn invalid(reason: &str, message: impl Into<String>) -> ApiError {
@@ -77,6 +85,7 @@ impl WriteTool for ApplyCoupon {
                 "Invalid field `code`: must be the promotion code as written, 1 to 200 characters.",
             ));
         }
+        args.offer.as_ref().map(OfferId::check).transpose()?;
         Ok(())
     }
 
@@ -105,8 +114,14 @@ impl WriteTool for ApplyCoupon {
             call.app.ledger.take(&call.tenant.tenant, &bound).await
         };
         let allowed = &call.tenant.policy.allowed_codes;
+        // A retention offer's code is the tenant's to give, listed or not; the policy
+        // gives it once a year.
+        let retention = call.tenant.policy.is_retention_code(code);
         // Stripe matches promotion codes without regard to case; so does the allow-list.
-        if !allowed.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(code)) {
+        if !allowed.is_empty()
+            && !retention
+            && !allowed.iter().any(|a| a.eq_ignore_ascii_case(code))
+        {
             return Err(ApiError::policy_denied(
                 "code_not_allowed",
                 "That code can't be applied here; a person from support can help.",
@@ -278,6 +293,12 @@ impl WriteTool for ApplyCoupon {
         let what = discount_phrase(&coupon);
         Ok(Plan::Change {
             preview: CodePreview {
+                taken: taken_offer(
+                    call,
+                    args.offer.as_ref(),
+                    &format!("discount_{}", code.to_ascii_lowercase()),
+                    Money::new(after.amount_due, &cur),
+                )?,
                 subscription_id: sub.id.clone(),
                 plan: plan.clone(),
                 code: promo.code.clone(),
@@ -306,12 +327,16 @@ impl WriteTool for ApplyCoupon {
                 subscription: sub.id.clone(),
                 code: promo.id.clone(),
                 existing: sub.discounts.len() as u32,
+                retention,
             },
             pins: json!({}),
         })
     }
 
-    fn done(&self, _call: &Call<'_>, p: &CodePreview, _sent: &[Value]) -> Answer {
+    fn done(&self, call: &Call<'_>, p: &CodePreview, _sent: &[Value]) -> Answer {
+        if let Some(taken) = &p.taken {
+            retention::accepted(call, &p.subscription_id, taken);
+        }
         Answer {
             data: json!({
                 "changed": true, "subscription_id": p.subscription_id,

@@ -6,7 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{current, nothing};
+use super::retention::{self, OfferId, Taken};
+use super::{current, nothing, taken_offer};
 use crate::error::ApiError;
 use crate::pipeline::args::parse_arg;
 use crate::pipeline::endpoint::{Answer, Call};
@@ -29,6 +30,9 @@ pub struct PausePreview {
     pub plan: String,
     pub behavior: PauseBehavior,
     pub resumes_at: Option<String>,
+    /// The retention offer this takes, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken: Option<Taken>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -41,6 +45,10 @@ pub struct PauseArgs {
     /// latest: the merchant's maximum pause.
     #[serde(default)]
     pub resumes_at: Option<String>,
+    /// The id of the retention offer this call takes, as `cancel_subscription`'s preview
+    /// gave it in `offers[].accept.arguments` (counts the save).
+    #[serde(default)]
+    pub offer: Option<OfferId>,
 }
 
 impl WriteTool for PauseSubscription {
@@ -60,6 +68,7 @@ impl WriteTool for PauseSubscription {
             .as_deref()
             .map(|s| parse_arg("resumes_at", s))
             .transpose()?;
+        args.offer.as_ref().map(OfferId::check).transpose()?;
         Ok(())
     }
 
@@ -127,12 +136,21 @@ impl WriteTool for PauseSubscription {
         // A plan billed yearly (or less often) renews once in a long while; a pause must
         // not swallow that renewal.
         let yearly = sub.billed_yearly();
+        // Any of the tenant's pause offers (its length is the pause bounds' to judge).
+        let pause_offer = args
+            .offer
+            .as_ref()
+            .filter(|o| o.0.starts_with("pause_"))
+            .map(|o| o.0.clone())
+            .unwrap_or_default();
+        let taken = taken_offer(call, args.offer.as_ref(), &pause_offer, sub.amount())?;
         Ok(Plan::Change {
             preview: PausePreview {
                 subscription_id: sub.id.clone(),
                 plan: plan.clone(),
                 behavior,
                 resumes_at: rfc3339(resumes_at),
+                taken,
             },
             summary: format!(
                 "This will pause payments for your {plan} plan until {}: {meaning}.",
@@ -160,6 +178,9 @@ impl WriteTool for PauseSubscription {
     }
 
     fn done(&self, call: &Call<'_>, preview: &PausePreview, sent: &[Value]) -> Answer {
+        if let Some(taken) = &preview.taken {
+            retention::accepted(call, &preview.subscription_id, taken);
+        }
         let stripe = &sent[0];
         let until = stripe["pause_collection"]["resumes_at"].as_i64();
         Answer {

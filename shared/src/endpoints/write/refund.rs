@@ -47,8 +47,6 @@ pub struct RefundArgs {
     pub reason: Option<RefundReason>,
 }
 
-const DAY: i64 = 86_400;
-
 fn refuse(reason: &str, message: &str) -> ApiError {
     ApiError::policy_denied(reason, message)
 }
@@ -172,15 +170,8 @@ impl WriteTool for RequestRefund {
                 "That payment has already been refunded in full.",
             ));
         }
-        let window = call.tenant.policy.refund_window_days;
-        if charge.created < now_unix() - window * DAY {
-            return Err(refuse(
-                "refund_window_passed",
-                &format!(
-                    "Payments can be refunded here within {window} days; this one is older, so a person from our support team will look at it with you."
-                ),
-            ));
-        }
+        // The refund window is the policy's (judged with the rest of the customer's
+        // refunds), so a person can lift it where the tenant allows approvals.
         let amount = args.amount.unwrap_or(left);
         if amount > left {
             return Err(ApiError::invalid_request(format!(
@@ -313,6 +304,7 @@ impl WriteTool for RequestRefund {
                 refunded_before: charge.amount_refunded as u64,
                 period,
                 ends_service: service.is_some(),
+                charged_at: charge.created,
             },
             then,
             pins: json!({}),
