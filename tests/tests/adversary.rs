@@ -6,9 +6,13 @@
 //! 2. unpaid service days are within the pause allowance (in whole billing periods, as
 //!    Stripe voids a period's invoice whole);
 //! 3. a subscription carries at most one code's discount;
-//! 4. no cap is exceeded, per customer or per tenant;
+//! 4. no cap is exceeded, per customer or per tenant; a refund past the customer's 30-day
+//!    cap is one an agent approved, and those stay within the agent's own cap;
 //! 5. every change Stripe made has a `done` audit record, and every `done` record its
 //!    change.
+//!
+//! An agent deciding (approving or denying) the approvals the visitor's refunds asked for
+//! is one of the moves.
 //!
 //! `ADVERSARY_SEQUENCES` (default 200, `make adversary` 10,000) sequences from
 //! `ADVERSARY_SEED` (default: a fixed one; `random` for a fresh one). A violation prints
@@ -19,6 +23,7 @@ use integration::{Harness, visitor_claims};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+use shared::endpoints::approvals::ApprovalDecision;
 use shared::endpoints::write::{
     ApplyCoupon, CancelSubscription, ChangePlan, PauseSubscription, RequestRefund,
     ResumeSubscription, RetryPayment, UpdateBillingDetails,
@@ -32,6 +37,7 @@ const HOUR: i64 = 3_600;
 const REFUNDS_PER_CUSTOMER_PER_HOUR: usize = 3;
 const REFUNDS_PER_TENANT_PER_HOUR: usize = 20;
 const REFUND_MAX_PER_30_DAYS: i64 = 50_000;
+const AGENT_REFUND_MAX_PER_30_DAYS: i64 = 100_000;
 const PLAN_CHANGES_PER_MONTH: usize = 3;
 const PAUSES_PER_YEAR: usize = 1;
 const PAUSED_DAYS_PER_YEAR: i64 = 90;
@@ -92,6 +98,11 @@ enum Move {
     Card {
         declines: bool,
     },
+    /// An agent decides one of the tenant's approvals (pending, or decided before: again).
+    Decide {
+        pick: usize,
+        deny: bool,
+    },
 }
 
 fn random_move(rng: &mut StdRng) -> Move {
@@ -135,7 +146,11 @@ fn random_move(rng: &mut StdRng) -> Move {
         79..=84 => Move::Repropose {
             pick: rng.random_range(0..64),
         },
-        85..=95 => Move::Advance {
+        85..=89 => Move::Decide {
+            pick: rng.random_range(0..8),
+            deny: rng.random_bool(0.3),
+        },
+        90..=95 => Move::Advance {
             hours: match rng.random_range(0..3) {
                 0 => rng.random_range(1..=12),
                 1 => rng.random_range(1..=10) * 24,
@@ -358,6 +373,51 @@ impl World {
                 timefmt::set_offset(self.offset);
                 format!("clock +{hours} h")
             }
+            Move::Decide { pick, deny } => {
+                let all = self
+                    .h
+                    .app
+                    .state
+                    .approvals(integration::TENANT, None)
+                    .await
+                    .unwrap();
+                if all.is_empty() {
+                    return "nothing to decide".into();
+                }
+                let id = all[pick % all.len()].id.clone();
+                let decision = if *deny { "deny" } else { "approve" };
+                let req = lambda_http::http::Request::builder()
+                    .method("POST")
+                    .uri(format!("/v1/{}/agent/approvals/{id}", integration::TENANT))
+                    .header(
+                        "authorization",
+                        format!(
+                            "Bearer {}",
+                            integration::agent_token(
+                                integration::TENANT,
+                                json!({"sub": "agent_adv"})
+                            )
+                        ),
+                    )
+                    .header("content-type", "application/json")
+                    .body(lambda_http::Body::Text(
+                        json!({"decision": decision}).to_string(),
+                    ))
+                    .unwrap();
+                let endpoint = ApprovalDecision {
+                    approvers: shared::endpoints::registry::approvers,
+                };
+                let resp = shared::edge::handle(&self.h.app, &endpoint, req).await;
+                let status = resp.status().as_u16();
+                let body: Value = match resp.body() {
+                    lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+                    _ => Value::Null,
+                };
+                format!(
+                    "{decision}: {status} {}",
+                    body["error"]["reason"].as_str().unwrap_or("")
+                )
+            }
             Move::Card { declines } => {
                 let card = if *declines {
                     "pm_card_chargeCustomerFail"
@@ -548,19 +608,48 @@ async fn check(w: &World) -> Result<(), String> {
     if busiest(&times, HOUR) > REFUNDS_PER_CUSTOMER_PER_HOUR.min(REFUNDS_PER_TENANT_PER_HOUR) {
         return Err(format!("{} refunds in one hour", busiest(&times, HOUR)));
     }
+    // A refund an agent approved is tagged with the confirmation of an approved approval.
+    let approved: Vec<String> =
+        w.h.app
+            .state
+            .approvals(integration::TENANT, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.status == shared::ports::state::ApprovalStatus::Approved)
+            .map(|a| a.confirmation)
+            .collect();
+    let by_agent = |x: &Value| {
+        x["metadata"]["billing_bot_confirmation"]
+            .as_str()
+            .is_some_and(|c| approved.iter().any(|a| a == c))
+    };
     for r in &refunds {
         let t = r["created"].as_i64().unwrap_or(0);
-        let total: i64 = refunds
-            .iter()
-            .filter(|x| {
-                x["created"]
-                    .as_i64()
-                    .is_some_and(|u| u <= t && u > t - 30 * DAY)
-            })
-            .filter_map(|x| x["amount"].as_i64())
-            .sum();
-        if total > REFUND_MAX_PER_30_DAYS {
-            return Err(format!("{total} refunded in 30 days"));
+        let within = |x: &&Value| {
+            x["created"]
+                .as_i64()
+                .is_some_and(|u| u <= t && u > t - 30 * DAY)
+        };
+        let sum = |agent: bool| -> i64 {
+            refunds
+                .iter()
+                .filter(within)
+                .filter(|x| by_agent(x) == agent)
+                .filter_map(|x| x["amount"].as_i64())
+                .sum()
+        };
+        if sum(false) > REFUND_MAX_PER_30_DAYS {
+            return Err(format!(
+                "{} refunded in 30 days without approval",
+                sum(false)
+            ));
+        }
+        if sum(true) > AGENT_REFUND_MAX_PER_30_DAYS {
+            return Err(format!(
+                "{} refunded in 30 days by one agent's approvals",
+                sum(true)
+            ));
         }
     }
     let records = w.h.audit.records.lock().unwrap().clone();

@@ -559,7 +559,12 @@ async fn ask_approval<W: WriteTool>(
                 .get(&c.tenant, &c.id)
                 .await?
                 .ok_or_else(|| ApiError::confirmation_invalid("unknown_token"))?;
-            Box::pin(wait_for_outcome(w, call, latest)).await
+            // Approved, but it could not be done as asked (the object changed): that answer,
+            // not a wait for a write that will never run.
+            match stored.outcome.as_ref().and_then(|o| o.get("error")) {
+                Some(e) if latest.state == State::Pending => Err(ApiError::restored(e)),
+                _ => Box::pin(wait_for_outcome(w, call, latest)).await,
+            }
         }
         // The agent's note is the merchant's, not the visitor's.
         ApprovalStatus::Denied => Err(ApiError::policy_denied(
