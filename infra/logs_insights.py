@@ -233,8 +233,12 @@ class Query:
             elif verb == "sort":
                 field, _, order = rest.partition(" ")
                 self.note(field, produced)
-                rows = sorted(rows, key=lambda r: (r.get(field) is None, str(r.get(field))),
-                              reverse=order.strip() == "desc")
+                # Numbers as numbers (120 after 6, not before), the rest as text.
+                def key(r, field=field):
+                    v = r.get(field)
+                    number = isinstance(v, (int, float)) and not isinstance(v, bool)
+                    return (v is None, 0 if number else 1, v if number else 0, "" if number else str(v))
+                rows = sorted(rows, key=key, reverse=order.strip() == "desc")
             elif verb == "limit":
                 rows = rows[: int(rest)]
         return rows

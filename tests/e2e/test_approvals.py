@@ -24,7 +24,7 @@ class Tenant:
             "policy": {"refund_max_per_30_days": CAP},
             "rate_limits": {"per_visitor_per_minute": 100000, "per_tenant_per_minute": 100000},
         })
-        self.identity, self.agent = secrets["identity"], secrets["agent"]
+        self.identity, self.agent, self.panel = secrets["identity"], secrets["agent"], secrets["panel"]
 
     def token(self, secret: str, sub: str, **claims) -> str:
         now = int(time.time())

@@ -249,3 +249,18 @@ def test_the_widget_script_is_one_small_file():
     import gzip
     assert len(gzip.compress(r.content)) < 30_000
     assert "BillingWidget" in r.text
+
+
+def test_an_agent_approves_a_waiting_refund_in_the_panel_and_it_is_refunded_once(browser):
+    from test_approvals import Tenant, paid_charge, refunds_to
+    t = Tenant()
+    customer, charge = paid_charge()
+    t.ask(customer, charge)
+    assert refunds_to(charge) == 0
+    open_panel(browser, f"{need('API_URL')}/v1/{t.id}/agent/panel#key={t.panel}&customer_id={customer}")
+    section = wait(browser, ec.presence_of_element_located(
+        (By.XPATH, "//section[h2[text()='Waiting for approval']]")))
+    assert "refund" in section.text.lower() and "over the" in section.text, section.text
+    section.find_element(By.XPATH, ".//button[text()='Approve']").click()
+    wait(browser, lambda b: "Approved." in section.text)
+    assert refunds_to(charge) == 1

@@ -123,3 +123,11 @@ def test_alarm_metric_filters_count_what_they_say(logs):
     assert counts["CapRefusals"] == sum(1 for r in a if r["outcome"] == "policy_denied"
                                         and r["reason"].endswith("_exceeded")) > 0
     assert counts["WritesStarted"] == counts["WritesFinished"] > 0, counts
+
+
+def test_the_interpreter_sorts_numbers_as_numbers():
+    # Logs Insights sorts a count of 120 above one of 6; as text it would come last.
+    rows = [{"message": "audit", "outcome": "x", "n": i} for i in range(120)] + \
+           [{"message": "audit", "outcome": "y", "n": i} for i in range(6)]
+    got = li.Query('filter message = "audit" | stats count(*) as refusals by outcome | sort refusals desc').run(rows)
+    assert [r["refusals"] for r in got] == [120, 6]
