@@ -23,6 +23,7 @@ use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Endpoint, Incoming, Reply, parse_checked};
 use crate::pipeline::policy::{self, Act, Entry, History, Verdict};
 use crate::ports::audit;
+use crate::ports::error::StoreError;
 use crate::ports::ledger::{Bound, Claim, Confirmation, State};
 use crate::ports::state::{Approval, ApprovalStatus, PassedBound};
 use crate::stripe::StripeError;
@@ -351,12 +352,7 @@ async fn confirm<W: WriteTool>(
         State::Pending => {}
     }
     // Does Stripe still look as it did in the preview? If not, show what it would do now.
-    let args: W::Args = serde_json::from_value(c.args.clone())
-        .map_err(|_| ApiError::confirmation_invalid("unknown_token"))?;
-    let (plan, history) = futures::join!(
-        w.plan(call, &args, Some(&c.pins)),
-        ledger.history(&c.tenant, &c.customer)
-    );
+    let (args, plan, history) = replan(w, call, &c).await?;
     let same = match plan? {
         Plan::Change {
             preview,
@@ -376,6 +372,29 @@ async fn confirm<W: WriteTool>(
         return propose(w, call, args, lead).await;
     }
     commit(w, call, c, Some(history?), false).await
+}
+
+/// Confirmation `c`'s write planned again now, with the inputs it pinned, beside the
+/// customer's history (read at once: no time added).
+async fn replan<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    c: &Confirmation,
+) -> Result<
+    (
+        W::Args,
+        Result<Plan<W::Preview>, ApiError>,
+        Result<History, StoreError>,
+    ),
+    ApiError,
+> {
+    let args: W::Args = serde_json::from_value(c.args.clone())
+        .map_err(|_| ApiError::confirmation_invalid("unknown_token"))?;
+    let (plan, history) = futures::join!(
+        w.plan(call, &args, Some(&c.pins)),
+        call.app.ledger.history(&c.tenant, &c.customer)
+    );
+    Ok((args, plan, history))
 }
 
 /// Whether a plan made now is what confirmation `c` showed and stored: the same preview
@@ -415,13 +434,7 @@ pub async fn approve<W: WriteTool>(
         State::Claimed => return wait_for_outcome(w, call, c).await,
         State::Pending => {}
     }
-    let ledger = call.app.ledger.as_ref();
-    let args: W::Args = serde_json::from_value(c.args.clone())
-        .map_err(|_| ApiError::confirmation_invalid("unknown_token"))?;
-    let (plan, history) = futures::join!(
-        w.plan(call, &args, Some(&c.pins)),
-        ledger.history(&c.tenant, &c.customer)
-    );
+    let (_, plan, history) = replan(w, call, &c).await?;
     // A plan that fails says what changed (the payment refunded meanwhile, say).
     let now_would = match plan? {
         Plan::Change {
