@@ -1,4 +1,4 @@
-.PHONY: dev test bench fuzz package adversary
+.PHONY: dev test bench fuzz package adversary deploy-rehearsal
 
 ## Run the whole system locally with demo data (Ctrl-C stops it).
 dev:
@@ -18,6 +18,12 @@ bench:
 ## Fuzz every parser of caller input (nightly, cargo-fuzz; FUZZ_RUNS, default 10 million each).
 fuzz:
 	bash infra/fuzz.sh
+
+## The deploy, rehearsed on moto's CloudFormation (no AWS reached): template.yaml through the
+## SAM transform, every resource read back, then sam delete and the teardown (docs/OPERATING.md).
+deploy-rehearsal:
+	bash infra/bootstrap.sh
+	.venv/bin/python infra/deploy_rehearsal.py
 
 ## Every function built for AWS Lambda (arm64, release) with cargo lambda; zip sizes printed.
 package:

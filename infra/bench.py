@@ -314,6 +314,8 @@ def main() -> int:
         faces = faces_figures(env)
         for fn in stack.layout["functions"]:
             name = fn["binary"]
+            if not fn["routes"]:
+                continue  # a scheduled scan: no route to time
             method, path = fn["routes"][0]
             stack.stop(name)
             t0 = time.perf_counter()

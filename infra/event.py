@@ -1,4 +1,5 @@
-"""API Gateway (REST API, proxy integration, payload 1.0) events for the functions, for `cargo lambda invoke`
+"""API Gateway (REST API, proxy integration, payload 1.0) events for the functions (and
+EventBridge Scheduler's for a scheduled one), for `cargo lambda invoke`
 and `sam local invoke -e`. events/<function>.json are templates whose {{PLACEHOLDERS}}
 (tokens, ids, the webhook's body and signature) this fills from .local/demo.env:
 
@@ -60,17 +61,34 @@ def event(method: str, route: str) -> dict:
     }
 
 
+def scheduled() -> dict:
+    """What EventBridge Scheduler sends a scheduled function (a run carries nothing the
+    function needs)."""
+    return {"version": "0", "id": "{{REQUEST_ID}}", "detail-type": "Scheduled Event",
+            "source": "aws.scheduler", "account": "123456789012", "time": "2026-12-06T06:00:00Z",
+            "region": "us-east-1", "resources": [], "detail": {}}
+
+
+def of(fn: dict) -> dict:
+    """A function's event: its first route's request, or the scheduler's for a function
+    with no route."""
+    if not fn["routes"]:
+        return scheduled()
+    method, route = fn["routes"][0]
+    return {k: v for k, v in event(method, route).items() if v is not None}
+
+
 def write() -> None:
     EVENTS.mkdir(exist_ok=True)
     for fn in tpl.functions(tpl.load()):
-        method, route = fn["routes"][0]
-        doc = {k: v for k, v in event(method, route).items() if v is not None}
-        (EVENTS / f"{fn['binary']}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (EVENTS / f"{fn['binary']}.json").write_text(json.dumps(of(fn), indent=2) + "\n")
 
 
 def fill(text: str, env: dict[str, str]) -> str:
     """The template with every placeholder replaced by the local stack's values."""
     doc = json.loads(st.fill(text, env))
+    if "requestContext" not in doc:
+        return json.dumps(doc)
     doc["requestContext"]["requestTimeEpoch"] = int(time.time() * 1000)
     # API Gateway sends every header both ways; the signature was filled in one of them.
     doc["multiValueHeaders"] = {k: [v] for k, v in doc["headers"].items()}

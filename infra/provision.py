@@ -1,5 +1,6 @@
 """Creates the local AWS side (moto) exactly as template.yaml declares it: the DynamoDB
-tables with their keys and indexes, and the KMS key with its alias. Prints nothing secret.
+tables with their keys and indexes, the KMS key with its alias, and the notices' EventBridge
+bus. Prints nothing secret.
 Returns the environment each function gets, resolved as CloudFormation would."""
 from __future__ import annotations
 
@@ -58,12 +59,26 @@ def create_keys(kms, resolver: tpl.Resolver, template: dict) -> dict[str, str]:
     return physical
 
 
+def create_buses(events, resolver: tpl.Resolver, template: dict) -> dict[str, str]:
+    """EventBridge buses by logical id (a bus's Ref is its name)."""
+    existing = {b["Name"] for b in events.list_event_buses()["EventBuses"]}
+    physical = {}
+    for logical, res in tpl.resources(template, "AWS::Events::EventBus").items():
+        name = resolver.resolve(res["Properties"]["Name"])
+        if name not in existing:
+            events.create_event_bus(Name=name)
+        physical[logical] = name
+    return physical
+
+
 def provision(stack: str, parameters: dict[str, str]) -> dict:
     template = tpl.load()
     dynamo, kms = clients()
     resolver = tpl.Resolver(template, stack, parameters, {})
     create_tables(dynamo, resolver, template)
     resolver.physical.update(create_keys(kms, resolver, template))
+    resolver.physical.update(
+        create_buses(boto3.client("events", region_name="us-east-1"), resolver, template))
     glob = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     functions = []
     for fn in tpl.functions(template):
@@ -75,6 +90,10 @@ def provision(stack: str, parameters: dict[str, str]) -> dict:
         "tables": {
             logical: resolver.ref(logical)
             for logical in tpl.resources(template, "AWS::DynamoDB::Table")
+        },
+        "buses": {
+            logical: resolver.ref(logical)
+            for logical in tpl.resources(template, "AWS::Events::EventBus")
         },
         "key_alias": next(
             resolver.resolve(r["Properties"]["AliasName"])

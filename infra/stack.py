@@ -292,7 +292,14 @@ class Stack:
         self.wait_port("stripe-emulator", self.ports["stripe"])
         self.wait_port("cargo-lambda-watch", self.ports["api"])
 
-        layout = provision.provision(STACK_NAME, {"StripeApiBase": self.stripe_base})
+        # The links notice emails carry point at this local API.
+        layout = provision.provision(STACK_NAME, {"StripeApiBase": self.stripe_base,
+                                                  "PublicUrl": self.api_url})
+        # The demo merchant's sender, verified in (moto's) SES as an operator verifies theirs.
+        import boto3
+        boto3.client("sesv2", region_name="us-east-1",
+                     endpoint_url=self.aws_env["AWS_ENDPOINT_URL"]).create_email_identity(
+            EmailIdentity=DEMO_SENDER)
         stripe_key = "sk_test_demo" + new_secret()
         demo = seed_demo.seed(self.stripe_base, stripe_key)
         # Stripe (the emulator) delivers every event of the demo account to the demo
@@ -318,6 +325,11 @@ class Stack:
             # The helpdesk that may frame the agent panel (Chatwoot's own local port).
             "panel_origins": [DEMO_PANEL_ORIGIN],
             "allowed_prices": list(demo["prices"].values()),
+            # Customers are emailed notices (a failed payment's pay-now link, an expiring
+            # card, invoice bundles) from the demo's verified sender.
+            "notify.email": True,
+            "notify.from": DEMO_SENDER,
+            "notify.name": "Demo Co",
             "price_tiers": {pid: plan.lower() for plan, pid in demo["prices"].items()},
             # One retention offer of each kind, so `make dev` shows them on a cancel.
             "policy.retention": {
@@ -381,6 +393,10 @@ class Stack:
             "AUDIT_TABLE": layout["tables"]["AuditTable"],
             "CONTACTS_TABLE": layout["tables"]["ContactsTable"],
             "TENANTS_TABLE": layout["tables"]["TenantsTable"],
+            "STATE_TABLE": layout["tables"]["StateTable"],
+            # Notices go on this bus: subscribe with a rule, as a merchant's platform would.
+            "EVENT_BUS_NAME": next(iter(layout["buses"].values())),
+            "DEMO_SENDER": DEMO_SENDER,
         }
         for state, c in demo.items():
             if state == "prices":
@@ -457,18 +473,31 @@ class Stack:
 
 FALLBACK = tpl.FALLBACK
 
+#: The demo merchant's email sender (verified in the local SES).
+DEMO_SENDER = "billing@demo.example.com"
+
 
 # A decision needs an approval to decide: the sample asks about one that does not exist.
 UNKNOWN_APPROVAL = "apr_{{DEMO_ACTIVE_CUSTOMER}}.000000000000000000000000"
+UNKNOWN_PAY_LINK = "pl_" + "A" * 32
+
+
+#: The pay-now page's routes: their sample is a link that was never sent.
+PAY = "/pay/{token}"
 
 
 def expected_status(path: str) -> int:
-    """What a route's sample call answers: 200, or 404 from the fallback route and for the
-    decision on an approval that does not exist."""
-    return 404 if path == FALLBACK or path.endswith("/approvals/{id}") else 200
+    """What a route's sample call answers: 200, or 404 from the fallback route, for the
+    decision on an approval that does not exist, and for a pay-now link never sent."""
+    return 404 if path == FALLBACK or path.endswith("/approvals/{id}") or PAY in path else 200
 
 
 FACES = ("/agent/panel", "/widget.js")
+
+
+def is_page(path: str) -> bool:
+    """Whether a route answers a page or a script (the faces, the pay-now page), not JSON."""
+    return path.endswith(FACES) or PAY in path
 
 
 def answered_well(path: str, body: dict | str) -> bool:
@@ -477,6 +506,8 @@ def answered_well(path: str, body: dict | str) -> bool:
     faces (a page, a script) their text."""
     if path.endswith(FACES):
         return isinstance(body, str) and ("<html" in body or "BillingWidget" in body)
+    if PAY in path:
+        return isinstance(body, str) and "This payment link cannot be used" in body
     if path.endswith("/mcp"):
         return body.get("result", {}).get("isError") is False
     if path.endswith("/approvals/{id}"):
@@ -522,6 +553,9 @@ def sample_request(method: str, path: str) -> tuple[str, str, dict, dict, object
         return method, concrete, {}, mcp, {
             "jsonrpc": "2.0", "id": 1, "method": "tools/call",
             "params": {"name": "get_subscription_status", "arguments": {}}}
+    if PAY in path:
+        # A link of the right shape that was never sent (the page says so, 404).
+        return method, concrete.replace("{token}", UNKNOWN_PAY_LINK), {}, {}, None
     if path.endswith("/webhooks/stripe"):
         return method, concrete, {}, {"stripe-signature": "{{STRIPE_SIGNATURE}}"}, "{{WEBHOOK_BODY}}"
     if method == "GET":
@@ -533,6 +567,8 @@ def sample_request(method: str, path: str) -> tuple[str, str, dict, dict, object
         "update_billing_details": ({"phone": "+15555550100"}, visitor),
         "request_refund": ({"payment_id": "{{LATEST_CHARGE}}"}, visitor),  # a preview
         "retry_payment": ({}, {"authorization": "Bearer {{PAST_DUE_TOKEN}}"}),  # a preview
+        # A range with no invoice yet: answered, and no email sent (one an hour is allowed).
+        "email_invoices": ({"since": "2099-01-01T00:00:00Z"}, visitor),
         "resend_invoice": ({"invoice_id": "{{DEMO_MANUAL_INVOICE}}"},
                            {"authorization": "Bearer {{MANUAL_TOKEN}}"}),
     }

@@ -19,6 +19,11 @@ pub struct Settings {
     pub tenant_cache_ttl: Duration,
     /// Audit records expire (DynamoDB TTL) after this many days.
     pub audit_retention_days: u32,
+    /// The EventBridge bus notices go on (empty: none).
+    pub event_bus_name: String,
+    /// The API's public base URL, for the links notices email (`PUBLIC_URL`; empty: no
+    /// email with a link).
+    pub public_url: Option<String>,
     pub aws: AwsBudget,
 }
 
@@ -100,6 +105,11 @@ impl Settings {
             stripe: StripeSettings::from_env()?,
             tenant_cache_ttl: Duration::from_secs(number("TENANT_CACHE_TTL_SECS", 300)?),
             audit_retention_days: number("AUDIT_RETENTION_DAYS", 400)? as u32,
+            event_bus_name: std::env::var("EVENT_BUS_NAME").unwrap_or_default(),
+            public_url: std::env::var("PUBLIC_URL")
+                .ok()
+                .map(|u| u.trim_end_matches('/').to_string())
+                .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
             aws: {
                 let d = AwsBudget::default();
                 AwsBudget {

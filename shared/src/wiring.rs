@@ -8,6 +8,7 @@ use crate::adapters::dynamo::audit::DynamoAudit;
 use crate::adapters::dynamo::ledger::DynamoLedger;
 use crate::adapters::dynamo::state::DynamoState;
 use crate::adapters::dynamo::tenants::DynamoTenants;
+use crate::adapters::outbox::AwsOutbox;
 use crate::adapters::secrets::ManagedSecrets;
 use crate::config::{AwsBudget, Settings};
 use crate::pipeline::app::App;
@@ -93,6 +94,13 @@ pub async fn endpoints() -> Result<App, lambda_http::Error> {
         state: Arc::new(DynamoState::new(dynamo, settings.state_table.clone())),
         catalog: Catalog::new(settings.tenant_cache_ttl),
         audit_retention_days: settings.audit_retention_days,
+        // Clients built once per cold start; neither connects until a notice is sent.
+        outbox: Arc::new(AwsOutbox::new(
+            aws_sdk_eventbridge::Client::new(&aws),
+            aws_sdk_sesv2::Client::new(&aws),
+            settings.event_bus_name.clone(),
+        )),
+        public_url: settings.public_url.clone(),
     })
 }
 
@@ -113,8 +121,10 @@ pub async fn config_only() -> Result<App, lambda_http::Error> {
         tenants: TenantDirectory::new(tenants, absent.clone(), settings.tenant_cache_ttl),
         audit: absent.clone(),
         ledger: absent.clone(),
-        state: absent,
+        state: absent.clone(),
         catalog: Catalog::new(settings.tenant_cache_ttl),
         audit_retention_days: settings.audit_retention_days,
+        outbox: absent,
+        public_url: None,
     })
 }

@@ -82,3 +82,72 @@ def emulator():
     e = Emulator()
     yield e
     e.clear()
+
+
+def aws(service: str):
+    """A boto3 client of the local stack's AWS (moto), as a merchant's own account would
+    use it."""
+    import boto3
+    return boto3.client(service, region_name="us-east-1", endpoint_url=need("AWS_ENDPOINT_URL"))
+
+
+class BusQueue:
+    """What a merchant's platform does to hear notices: a rule on the stack's bus (source
+    `billing-tools`) whose target is its own SQS queue; `events()` reads what arrived."""
+
+    def __init__(self, name: str):
+        import json
+        self.name = name
+        self.sqs = aws("sqs")
+        events = aws("events")
+        self.url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = need("EVENT_BUS_NAME")
+        events.put_rule(Name=name, EventBusName=bus,
+                        EventPattern=json.dumps({"source": ["billing-tools"]}))
+        events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+        self.seen: list[dict] = []
+
+    def events(self, detail_type: str | None = None) -> list[dict]:
+        import json
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=0).get("Messages", [])
+            if not got:
+                break
+            # What was heard is kept beside the stack's logs, for the no-secrets scan.
+            with open(Path(need("STACK_LOG_DIR")) / f"bus-{self.name}.jsonl", "a") as f:
+                for m in got:
+                    f.write(m["Body"] + "\n")
+            for m in got:
+                self.seen.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+        return [e for e in self.seen if detail_type in (None, e["detail-type"])]
+
+
+def sent_mail(to: str | None = None) -> list[dict]:
+    """The emails the stack sent through (moto's) SES: source, destinations, subject, body
+    (the HTML part)."""
+    r = requests.get(f"{need('AWS_ENDPOINT_URL')}/moto-api/data.json", timeout=10)
+    r.raise_for_status()
+    mail = r.json().get("ses", {}).get("Message", [])
+    return [m for m in mail if to is None or to in m["destinations"].get("ToAddresses", [])]
+
+
+def run_scan(name: str = "card-expiry-scan") -> dict:
+    """Runs a scheduled function once, as EventBridge Scheduler would (the local Lambda
+    runtime's invoke API)."""
+    r = requests.post(f"{need('API_URL')}/2015-03-31/functions/{name}/invocations",
+                      json={"source": "aws.scheduler"}, timeout=120)
+    r.raise_for_status()
+    return r.json()
+
+
+def until(check, timeout: float = 20):
+    """`check()` once it is truthy, or its last answer after `timeout` seconds."""
+    end = time.time() + timeout
+    while True:
+        value = check()
+        if value or time.time() > end:
+            return value
+        time.sleep(0.25)

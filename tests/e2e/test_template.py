@@ -28,3 +28,14 @@ def test_every_template_route_is_served_locally_and_nothing_else():
 def test_every_function_crate_is_in_the_template():
     crates = {p.parent.name for p in (ROOT / "functions").glob("*/Cargo.toml")}
     assert crates == {fn["binary"] for fn in tpl.functions(tpl.load())}
+
+
+def test_what_outlives_the_stack_is_retained():
+    """`sam delete` (and a replacement on update) keeps tenants' settings, their user ->
+    customer mappings, the audit history and the key their Stripe keys are encrypted under
+    (docs/OPERATING.md, Tearing down; make deploy-rehearsal deletes the stack on moto and
+    checks these are still there)."""
+    resources = tpl.load()["Resources"]
+    for name in ("TenantsTable", "ContactsTable", "AuditTable", "TenantKey"):
+        assert resources[name].get("DeletionPolicy") == "Retain", name
+        assert resources[name].get("UpdateReplacePolicy") == "Retain", name

@@ -6,8 +6,8 @@ use std::time::Duration;
 use jsonwebtoken::{EncodingKey, Header};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
-use shared::adapters::memory::MemoryAudit;
 use shared::adapters::memory::MemoryTenants;
+use shared::adapters::memory::{MemoryAudit, MemoryOutbox};
 use shared::adapters::memory::{MemoryLedger, MemoryState};
 use shared::config::StripeSettings;
 use shared::pipeline::app::App;
@@ -202,6 +202,8 @@ pub struct Harness {
     pub app: App,
     pub tenants: Arc<MemoryTenants>,
     pub audit: Arc<MemoryAudit>,
+    /// What the calls published on the bus and emailed.
+    pub outbox: Arc<MemoryOutbox>,
     pub stripe: StripeAccount,
     pub other: StripeAccount,
     pub identity_secrets: Vec<String>,
@@ -255,6 +257,7 @@ impl Harness {
             );
         }
         let audit = Arc::new(MemoryAudit::default());
+        let outbox = Arc::new(MemoryOutbox::default());
         let settings = StripeSettings {
             api_base: base,
             connect_timeout: Duration::from_millis(500),
@@ -271,11 +274,14 @@ impl Harness {
             state: Arc::new(MemoryState::default()),
             catalog: Catalog::new(ttl),
             audit_retention_days: 400,
+            outbox: outbox.clone(),
+            public_url: Some("https://api.example.test".into()),
         };
         Self {
             app,
             tenants,
             audit,
+            outbox,
             stripe,
             other,
             identity_secrets,

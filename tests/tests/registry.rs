@@ -66,6 +66,10 @@ fn the_template_deploys_exactly_the_registrys_routes() {
             );
             continue;
         }
+        if paths.is_empty() {
+            // A scheduled function (no route).
+            continue;
+        }
         let method = method
             .clone()
             .unwrap_or_else(|| panic!("{binary} has no Metadata.Method"));

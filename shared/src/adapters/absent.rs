@@ -8,6 +8,7 @@ use crate::ports::audit::{AuditRecord, AuditSink};
 use crate::ports::error::StoreError;
 use crate::ports::history::History;
 use crate::ports::ledger::{Bound, Claim, Confirmation, Ledger};
+use crate::ports::notices::{Email, Notice, Outbox, PayLink, Renewal, WebhookSeen};
 use crate::ports::state::{
     Approval, ApprovalChange, BillingState, Fact, Put, Recovery, RecoveryStatus,
 };
@@ -88,6 +89,9 @@ impl BillingState for Absent {
     async fn claim_event(&self, _: &str, _: &str, _: i64) -> Result<bool, StoreError> {
         absent()
     }
+    async fn claim_window(&self, _: &str, _: &str, _: i64, _: i64) -> Result<bool, StoreError> {
+        absent()
+    }
     async fn release_event(&self, _: &str, _: &str) -> Result<(), StoreError> {
         absent()
     }
@@ -120,6 +124,45 @@ impl BillingState for Absent {
         absent()
     }
     async fn approvals(&self, _: &str, _: Option<&str>) -> Result<Vec<Approval>, StoreError> {
+        absent()
+    }
+    async fn put_pay_link(&self, _: &str, _: &PayLink) -> Result<(), StoreError> {
+        absent()
+    }
+    async fn pay_link(&self, _: &str, _: &str) -> Result<Option<PayLink>, StoreError> {
+        absent()
+    }
+    async fn spend_pay_link(&self, _: &str, _: &str, _: i64) -> Result<bool, StoreError> {
+        absent()
+    }
+    async fn put_renewal(&self, _: &str, _: &Renewal) -> Result<(), StoreError> {
+        absent()
+    }
+    async fn renewals(&self, _: &str) -> Result<Vec<Renewal>, StoreError> {
+        absent()
+    }
+    async fn renewal_checked(&self, _: &str, _: &str, _: i64) -> Result<(), StoreError> {
+        absent()
+    }
+    async fn webhook_seen(&self, _: &str, _: &WebhookSeen) -> Result<(), StoreError> {
+        absent()
+    }
+    async fn last_webhook(&self, _: &str) -> Result<Option<WebhookSeen>, StoreError> {
+        absent()
+    }
+}
+
+/// A role that tells no one: a notice is dropped (logged at debug).
+#[async_trait]
+impl Outbox for Absent {
+    async fn publish(&self, n: &Notice) -> Result<(), StoreError> {
+        tracing::debug!(
+            kind = n.kind.detail_type(),
+            "notice not published: no bus wired"
+        );
+        Ok(())
+    }
+    async fn send(&self, _: &Email) -> Result<(), StoreError> {
         absent()
     }
 }

@@ -11,9 +11,10 @@ use crate::ports::audit::{AuditRecord, AuditSink};
 use crate::ports::error::StoreError;
 use crate::ports::history::History;
 use crate::ports::ledger::{Bound, Claim, Confirmation, Entry, Ledger, State, in_window};
+use crate::ports::notices::{Email, Notice, Outbox, PayLink, Renewal, WebhookSeen};
 use crate::ports::state::{
     Approval, ApprovalChange, BillingState, Fact, Put, Recovery, RecoveryStatus, listed,
-    merged_open, merged_resolve,
+    merged_open, merged_renewal, merged_resolve,
 };
 use crate::ports::tenants::{SecretStore, TenantConfig, TenantSecrets, TenantStore};
 
@@ -30,6 +31,9 @@ impl TenantStore for MemoryTenants {
     async fn config(&self, tenant: &str) -> Result<Option<TenantConfig>, StoreError> {
         *self.reads.lock().unwrap() += 1;
         Ok(self.configs.lock().unwrap().get(tenant).cloned())
+    }
+    async fn tenant_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.configs.lock().unwrap().keys().cloned().collect())
     }
     async fn contact(&self, tenant: &str, user: &str) -> Result<Option<String>, StoreError> {
         let key = (tenant.to_string(), user.to_string());
@@ -301,6 +305,9 @@ pub struct MemoryState {
     facts: Mutex<BTreeMap<(String, String, String), Fact>>,
     recoveries: Mutex<BTreeMap<(String, String, String), Recovery>>,
     approvals: Mutex<BTreeMap<(String, String), Approval>>,
+    pay_links: Mutex<BTreeMap<(String, String), PayLink>>,
+    renewals: Mutex<BTreeMap<(String, String), Renewal>>,
+    webhooks: Mutex<BTreeMap<String, WebhookSeen>>,
 }
 
 #[async_trait]
@@ -317,6 +324,23 @@ impl BillingState for MemoryState {
             return Ok(false);
         }
         events.insert(key, expires_at);
+        Ok(true)
+    }
+
+    async fn claim_window(
+        &self,
+        tenant: &str,
+        key: &str,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let mut events = self.events.lock().expect("state lock");
+        let k = (tenant.to_string(), key.to_string());
+        // Stored as the window's end.
+        if events.get(&k).is_some_and(|end| *end > now) {
+            return Ok(false);
+        }
+        events.insert(k, now + window_secs);
         Ok(true)
     }
 
@@ -427,5 +451,85 @@ impl BillingState for MemoryState {
             .collect();
         all.sort_by_key(|a| std::cmp::Reverse(a.asked_at));
         Ok(all)
+    }
+    async fn put_pay_link(&self, tenant: &str, link: &PayLink) -> Result<(), StoreError> {
+        let mut all = self.pay_links.lock().expect("state lock");
+        all.insert((tenant.to_string(), link.id.clone()), link.clone());
+        Ok(())
+    }
+    async fn pay_link(&self, tenant: &str, id: &str) -> Result<Option<PayLink>, StoreError> {
+        let all = self.pay_links.lock().expect("state lock");
+        Ok(all.get(&(tenant.to_string(), id.to_string())).cloned())
+    }
+    async fn spend_pay_link(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {
+        let mut all = self.pay_links.lock().expect("state lock");
+        match all.get_mut(&(tenant.to_string(), id.to_string())) {
+            Some(l) if l.used_at.is_none() && l.expires_at > now => {
+                l.used_at = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    async fn put_renewal(&self, tenant: &str, r: &Renewal) -> Result<(), StoreError> {
+        let mut all = self.renewals.lock().expect("state lock");
+        let key = (tenant.to_string(), r.subscription.clone());
+        let next = merged_renewal(all.get(&key), r);
+        all.insert(key, next);
+        Ok(())
+    }
+    async fn renewals(&self, tenant: &str) -> Result<Vec<Renewal>, StoreError> {
+        let all = self.renewals.lock().expect("state lock");
+        Ok(all
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+    async fn renewal_checked(
+        &self,
+        tenant: &str,
+        subscription: &str,
+        period_end: i64,
+    ) -> Result<(), StoreError> {
+        let mut all = self.renewals.lock().expect("state lock");
+        if let Some(r) = all.get_mut(&(tenant.to_string(), subscription.to_string()))
+            && r.period_end == period_end
+        {
+            r.checked = Some(period_end);
+        }
+        Ok(())
+    }
+    async fn webhook_seen(&self, tenant: &str, seen: &WebhookSeen) -> Result<(), StoreError> {
+        let mut all = self.webhooks.lock().expect("state lock");
+        all.insert(tenant.to_string(), seen.clone());
+        Ok(())
+    }
+    async fn last_webhook(&self, tenant: &str) -> Result<Option<WebhookSeen>, StoreError> {
+        Ok(self
+            .webhooks
+            .lock()
+            .expect("state lock")
+            .get(tenant)
+            .cloned())
+    }
+}
+
+/// Notices kept in memory, for tests: what was published and sent.
+#[derive(Default)]
+pub struct MemoryOutbox {
+    pub published: Mutex<Vec<Notice>>,
+    pub sent: Mutex<Vec<Email>>,
+}
+
+#[async_trait]
+impl Outbox for MemoryOutbox {
+    async fn publish(&self, n: &Notice) -> Result<(), StoreError> {
+        self.published.lock().expect("outbox lock").push(n.clone());
+        Ok(())
+    }
+    async fn send(&self, e: &Email) -> Result<(), StoreError> {
+        self.sent.lock().expect("outbox lock").push(e.clone());
+        Ok(())
     }
 }

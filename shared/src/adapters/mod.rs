@@ -4,4 +4,5 @@ pub mod absent;
 pub mod dynamo;
 #[cfg(any(test, feature = "fakes"))]
 pub mod memory;
+pub mod outbox;
 pub mod secrets;

@@ -37,13 +37,21 @@ pub enum Admits {
     /// Stripe (`Stripe-Signature` over the raw body with one of the tenant's webhook
     /// secrets).
     Stripe,
+    /// Whoever holds a link an email sent (the pay-now page): the credential is the
+    /// link's single-use token in the path, which the endpoint checks against what it
+    /// stored.
+    LinkHolder,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     Visitor(Visitor),
-    Agent { id: String },
+    Agent {
+        id: String,
+    },
     Stripe,
+    /// Someone with an emailed link (the link itself is checked by its endpoint).
+    LinkHolder,
 }
 
 impl Caller {
@@ -108,6 +116,7 @@ impl Caller {
                 signature::verify(header, body, &secrets.webhook_secrets, now)?;
                 Ok(Caller::Stripe)
             }
+            Admits::LinkHolder => Ok(Caller::LinkHolder),
         }
     }
 
@@ -117,6 +126,7 @@ impl Caller {
             Caller::Visitor(v) => format!("visitor:{}", v.user_id),
             Caller::Agent { id } => format!("agent:{id}"),
             Caller::Stripe => "stripe".into(),
+            Caller::LinkHolder => "pay_link".into(),
         }
     }
 
@@ -134,7 +144,7 @@ impl Caller {
     pub fn visitor(&self) -> Option<&Visitor> {
         match self {
             Caller::Visitor(v) => Some(v),
-            Caller::Agent { .. } | Caller::Stripe => None,
+            Caller::Agent { .. } | Caller::Stripe | Caller::LinkHolder => None,
         }
     }
 }

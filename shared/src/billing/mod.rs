@@ -4,6 +4,7 @@
 pub mod approvals;
 mod dates;
 mod decline;
+pub mod emails;
 pub mod money;
 pub mod subscription;
 pub mod views;

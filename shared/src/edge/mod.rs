@@ -6,8 +6,10 @@ pub mod faces;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod mcp;
+pub mod pay;
 pub mod response;
 pub mod routes;
+pub mod scheduled;
 pub mod telemetry;
 pub mod tool_list;
 

@@ -11,8 +11,10 @@ use crate::auth::identity::Visitor;
 use crate::billing::approvals::{agent_view, visitor_view};
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Endpoint, Incoming, Reply, Shape, Subject};
+use crate::pipeline::notify;
 use crate::pipeline::two_phase::ApproveFn;
-use crate::pipeline::two_phase::{approver_has_room, notice};
+use crate::pipeline::two_phase::approver_has_room;
+use crate::ports::notices::NoticeKind;
 use crate::ports::state::{Approval, ApprovalStatus};
 use crate::ports::tenants::TenantConfig;
 use crate::stripe::api::Need;
@@ -237,7 +239,7 @@ impl Endpoint for ApprovalDecision {
             .await?;
         let a = stored.ok_or_else(unknown)?;
         if decided_now {
-            notice(&a, "approval.decided");
+            notify::approval(call.app, tenant, &a, NoticeKind::ApprovalDecided).await;
         }
         match (input.decision, a.status_at(now)) {
             (Decision::Deny, ApprovalStatus::Denied) if decided_now => Ok(Reply::done(Answer {

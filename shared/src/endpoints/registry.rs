@@ -17,9 +17,10 @@ use crate::endpoints::agent_insight::Insight;
 use crate::endpoints::agent_portal::AgentPortalLink;
 use crate::endpoints::agent_recovery::RecoveryQueue;
 use crate::endpoints::approvals::{ApprovalDecision, ApprovalList, VisitorRequests};
+use crate::endpoints::pay_link::{PayCard, PayNow, PayPage};
 use crate::endpoints::read::{
-    GetAvailablePlans, GetBillingInfo, GetBillingPortalLink, GetCreditBalance, GetInvoiceHistory,
-    GetPaymentHistory, GetSubscriptionStatus, GetUpcomingInvoice, ResendInvoice,
+    EmailInvoices, GetAvailablePlans, GetBillingInfo, GetBillingPortalLink, GetCreditBalance,
+    GetInvoiceHistory, GetPaymentHistory, GetSubscriptionStatus, GetUpcomingInvoice, ResendInvoice,
 };
 use crate::endpoints::stripe_webhook::StripeWebhook;
 use crate::endpoints::visitor_tags::VisitorTags;
@@ -203,6 +204,7 @@ endpoints! {
         GetCreditBalance,
         GetBillingPortalLink,
         ResendInvoice,
+        EmailInvoices,
     ],
     writes: [
         ChangePlan,
@@ -223,6 +225,9 @@ endpoints! {
         VisitorTags,
         VisitorRequests,
         StripeWebhook,
+        PayPage,
+        PayNow,
+        PayCard,
     ],
 }
 
@@ -280,6 +285,9 @@ mod tests {
                     StripeWebhook::NAME,
                     AgentPortalLink::NAME,
                     ApprovalDecision::NAME,
+                    PayPage::NAME,
+                    PayNow::NAME,
+                    PayCard::NAME,
                 ]
                 .contains(&e.name);
             assert_eq!(!e.needs.is_empty(), asks_stripe, "{}", e.name);

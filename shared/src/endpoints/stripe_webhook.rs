@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 use crate::auth::caller::{Admits, Caller};
 use crate::billing::decline_phrase;
 use crate::billing::money::Money;
+use crate::endpoints::reach;
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Endpoint, Incoming, Reply, Shape, Subject};
+use crate::ports::notices::{Renewal, WebhookSeen};
 use crate::ports::state::{Fact, Put, Recovery, RecoveryStatus, Stamp};
 use crate::ports::tenants::TenantConfig;
 use crate::stripe::api::{self, Need};
@@ -66,6 +68,15 @@ impl Endpoint for StripeWebhook {
         if !state.claim_event(tenant, &event.id, expires).await? {
             return Ok(received(&event, "duplicate"));
         }
+        // What `tenantctl doctor` reports as the last event received.
+        let seen = WebhookSeen {
+            at: timefmt::now_unix(),
+            event: event.id.clone(),
+            kind: event.kind.clone(),
+        };
+        if let Err(e) = state.webhook_seen(tenant, &seen).await {
+            tracing::warn!(error = %e, "last event received not noted");
+        }
         match apply(call, &event).await {
             Ok(outcome) => Ok(received(&event, outcome)),
             Err(e) => {
@@ -113,12 +124,21 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
             let decline = decline_of(call, object).await;
             let r = recovery(event, &customer, decline, RecoveryStatus::Open);
             state.open_recovery(tenant, &r).await?;
+            reach::recovery_opened(call, &r, object).await;
             json!({"invoice": r.invoice, "amount_due": r.amount_due, "decline": r.decline,
                    "at": r.opened_at})
         }
         Change::Paid => {
             let r = recovery(event, &customer, None, RecoveryStatus::Resolved);
+            let was_open = state
+                .recoveries(tenant, RecoveryStatus::Open, Some(&customer))
+                .await?
+                .iter()
+                .any(|o| o.invoice == r.invoice);
             state.resolve_recovery(tenant, &r).await?;
+            if was_open {
+                reach::recovery_resolved(call, &r).await;
+            }
             return Ok("applied");
         }
         Change::Refunded => json!({
@@ -141,7 +161,10 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
         stamp: stamp(event),
     };
     match state.put_fact(tenant, &customer, &fact, false).await? {
-        Put::Written => Ok("applied"),
+        Put::Written => {
+            told(call, &change, &customer, event, &fact.value).await?;
+            Ok("applied")
+        }
         Put::Older => Ok("stale"),
         Put::Tie if change == Change::Subscription => {
             // Two events of one second: Stripe's current object decides.
@@ -157,11 +180,44 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
                 ..fact
             };
             state.put_fact(tenant, &customer, &settled, true).await?;
+            told(call, &change, &customer, event, &settled.value).await?;
             Ok("applied")
         }
         // Other facts of one second carry the same meaning; the first one stands.
         Put::Tie => Ok("stale"),
     }
+}
+
+/// What a newly written fact tells beyond itself: a subscription's next renewal (which
+/// the expiring-card scan reads) and its notice; a refund's notice.
+async fn told(
+    call: &Call<'_>,
+    change: &Change,
+    customer: &str,
+    event: &Event,
+    value: &Value,
+) -> Result<(), ApiError> {
+    match change {
+        Change::Subscription => {
+            if let Some(end) = value["current_period_end"].as_i64() {
+                let renewal = Renewal {
+                    subscription: value["id"].as_str().unwrap_or_default().to_string(),
+                    customer: customer.to_string(),
+                    status: value["status"].as_str().unwrap_or_default().to_string(),
+                    period_end: end,
+                    checked: None,
+                };
+                call.app
+                    .state
+                    .put_renewal(&call.tenant.tenant, &renewal)
+                    .await?;
+            }
+            reach::subscription_changed(call, customer, &event.kind, value).await;
+        }
+        Change::Refunded => reach::refund_issued(call, customer, &event.data.object).await,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The customer of a dispute's charge, asked of Stripe (one request).

@@ -7,6 +7,7 @@ use crate::pipeline::catalog::Catalog;
 use crate::pipeline::tenants::TenantDirectory;
 use crate::ports::audit::AuditSink;
 use crate::ports::ledger::Ledger;
+use crate::ports::notices::Outbox;
 use crate::ports::state::BillingState;
 use crate::stripe::StripeClient;
 
@@ -20,4 +21,9 @@ pub struct App {
     pub state: Arc<dyn BillingState>,
     pub catalog: Catalog,
     pub audit_retention_days: u32,
+    /// Where notices go: the stack's bus, and the customers' email.
+    pub outbox: Arc<dyn Outbox>,
+    /// The API's public base URL (`https://api.example.com/prod`), which the links in an
+    /// email point at; `None`: no email with a link is sent.
+    pub public_url: Option<String>,
 }

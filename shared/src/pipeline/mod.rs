@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod customer;
 pub mod endpoint;
 pub mod limits;
+pub mod notify;
 pub mod policy;
 pub mod tenants;
 pub mod two_phase;

@@ -25,6 +25,7 @@ use crate::pipeline::policy::{self, Act, Entry, History, Verdict};
 use crate::ports::audit;
 use crate::ports::error::StoreError;
 use crate::ports::ledger::{Bound, Claim, Confirmation, State};
+use crate::ports::notices::NoticeKind;
 use crate::ports::state::{Approval, ApprovalStatus, PassedBound};
 use crate::stripe::StripeError;
 use crate::stripe::api::{self, Change, Need, Trace};
@@ -172,7 +173,7 @@ impl<W: WriteTool> Endpoint for Write<W> {
     ) -> Result<Reply, ApiError> {
         match (input.confirm, input.args) {
             (Some(token), args) => confirm(&self.0, call, &token, args).await,
-            (None, Some(args)) => propose(&self.0, call, args, "").await,
+            (None, Some(args)) => propose(&self.0, call, args, "", false).await,
             (None, None) => Err(ApiError::invalid_request("Send the tool's arguments.")),
         }
     }
@@ -206,11 +207,24 @@ fn idempotency_key(c: &Confirmation, n: usize) -> String {
     }
 }
 
+/// Carries a write out at once, without a preview to confirm: for a caller whose one click
+/// was the confirmation (the pay-now page, after its single-use link was spent). Every
+/// other step is the write's: ownership, the policy on the customer's history, the bounds,
+/// the idempotency key, the write-ahead audit.
+pub async fn at_once<W: WriteTool>(
+    w: &W,
+    call: &Call<'_>,
+    args: W::Args,
+) -> Result<Reply, ApiError> {
+    propose(w, call, args, "", true).await
+}
+
 async fn propose<W: WriteTool>(
     w: &W,
     call: &Call<'_>,
     args: W::Args,
     lead: &str,
+    at_once: bool,
 ) -> Result<Reply, ApiError> {
     let ledger = call.app.ledger.as_ref();
     let tenant = &call.tenant.tenant;
@@ -283,12 +297,13 @@ async fn propose<W: WriteTool>(
         audit_sk: None,
     };
     ledger.put(&c).await?;
-    if call
-        .tenant
-        .policy
-        .confirmation_off
-        .iter()
-        .any(|t| t == W::NAME)
+    if at_once
+        || call
+            .tenant
+            .policy
+            .confirmation_off
+            .iter()
+            .any(|t| t == W::NAME)
     {
         return commit(w, call, c, Some(history), false).await;
     }
@@ -369,7 +384,7 @@ async fn confirm<W: WriteTool>(
             return wait_for_outcome(w, call, latest).await;
         }
         let lead = "Something changed since that preview, so nothing was done yet. ";
-        return propose(w, call, args, lead).await;
+        return propose(w, call, args, lead, false).await;
     }
     commit(w, call, c, Some(history?), false).await
 }
@@ -550,7 +565,13 @@ async fn ask_approval<W: WriteTool>(
     if asked_now {
         c.expires_at = stored.expires_at;
         call.app.ledger.put(&c).await?;
-        notice(&stored, "approval.requested");
+        crate::pipeline::notify::approval(
+            call.app,
+            &c.tenant,
+            &stored,
+            NoticeKind::ApprovalRequested,
+        )
+        .await;
     }
     match stored.status_at(now) {
         ApprovalStatus::Pending => Ok(Reply {
@@ -586,13 +607,6 @@ async fn ask_approval<W: WriteTool>(
         )),
         ApprovalStatus::Expired => Err(err),
     }
-}
-
-/// Where notices go out (the notices issue publishes them on EventBridge): for now a
-/// structured log line an operator's metric filter or subscription can pick up.
-pub fn notice(a: &Approval, kind: &str) {
-    tracing::info!(target: "notice", kind, approval = %a.id, customer = %a.customer,
-        tool = %a.tool, status = ?a.status, "notice");
 }
 
 /// Claims a pending confirmation (the policy asked on the customer's history first) and

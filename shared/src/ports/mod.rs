@@ -5,5 +5,6 @@ pub mod audit;
 pub mod error;
 pub mod history;
 pub mod ledger;
+pub mod notices;
 pub mod state;
 pub mod tenants;

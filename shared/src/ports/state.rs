@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ports::error::StoreError;
+use crate::ports::notices::{PayLink, Renewal, WebhookSeen};
 
 /// Which event set a fact: Stripe's `created` (seconds), then the event id. Two events of
 /// the same second cannot be ordered by what they carry, so a tie is settled by asking
@@ -151,6 +152,15 @@ pub trait BillingState: Send + Sync {
         event: &str,
         expires_at: i64,
     ) -> Result<bool, StoreError>;
+    /// Claims `key` unless it was claimed in the last `window_secs` (a rolling window:
+    /// at most one per window, whenever the last one was); `false` when it was.
+    async fn claim_window(
+        &self,
+        tenant: &str,
+        key: &str,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<bool, StoreError>;
     /// Gives a claim back when applying the event failed, so Stripe's retry applies it.
     async fn release_event(&self, tenant: &str, event: &str) -> Result<(), StoreError>;
     /// Writes the fact if its stamp is newer than the stored one (a later `created`);
@@ -192,6 +202,35 @@ pub trait BillingState: Send + Sync {
         tenant: &str,
         customer: Option<&str>,
     ) -> Result<Vec<Approval>, StoreError>;
+    /// Stores a new pay link (its id is its token's hash).
+    async fn put_pay_link(&self, tenant: &str, link: &PayLink) -> Result<(), StoreError>;
+    async fn pay_link(&self, tenant: &str, id: &str) -> Result<Option<PayLink>, StoreError>;
+    /// Marks the link used, once: `true` for the one call that did.
+    async fn spend_pay_link(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Keeps a subscription's next renewal (written with the subscription's fact, so only
+    /// a newer event changes it); `checked` is carried over while the period is the same.
+    async fn put_renewal(&self, tenant: &str, r: &Renewal) -> Result<(), StoreError>;
+    /// Every subscription renewal the tenant's webhooks told of.
+    async fn renewals(&self, tenant: &str) -> Result<Vec<Renewal>, StoreError>;
+    /// Notes the renewal's card as checked for its current period.
+    async fn renewal_checked(
+        &self,
+        tenant: &str,
+        subscription: &str,
+        period_end: i64,
+    ) -> Result<(), StoreError>;
+    async fn webhook_seen(&self, tenant: &str, seen: &WebhookSeen) -> Result<(), StoreError>;
+    async fn last_webhook(&self, tenant: &str) -> Result<Option<WebhookSeen>, StoreError>;
+}
+
+/// A renewal as stored after `r` arrived: the check of the same period is kept.
+pub(crate) fn merged_renewal(stored: Option<&Renewal>, r: &Renewal) -> Renewal {
+    Renewal {
+        checked: stored
+            .and_then(|s| s.checked)
+            .filter(|c| *c == r.period_end),
+        ..r.clone()
+    }
 }
 
 /// Keeps only what a listing of `status` shows, newest first.

@@ -73,6 +73,46 @@ pub struct TenantConfig {
     /// tagged with its product's name.
     #[serde(default)]
     pub price_tiers: std::collections::BTreeMap<String, String>,
+    /// Whether and how the customers are emailed notices (the bus gets every notice
+    /// whatever this says).
+    #[serde(default)]
+    pub notify: Notify,
+}
+
+/// Email notices: a failed payment with its pay-now link, a card expiring before the next
+/// renewal, an invoice bundle asked for with `email_invoices`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Notify {
+    /// Send the emails (through SES in the stack's account).
+    pub email: bool,
+    /// The sender: an address SES has verified for the stack's account.
+    pub from: Option<String>,
+    /// The merchant's name as the emails say it (the tenant id when unset).
+    pub name: Option<String>,
+}
+
+impl Notify {
+    /// The sender's address and the merchant's name, when emails are on.
+    pub fn sender<'a>(&'a self, tenant: &'a str) -> Option<(&'a str, &'a str)> {
+        let from = self.from.as_deref().filter(|_| self.email)?;
+        Some((from, self.name.as_deref().unwrap_or(tenant)))
+    }
+}
+
+/// A plain `local@domain.tld` address (what SES takes as a sender).
+pub fn plain_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && s.len() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@._+-".contains(&b))
+        && s.matches('@').count() == 1
 }
 
 /// The merchant's bounds on what the bot may do. Checked in code, never by the model;
@@ -269,6 +309,7 @@ impl TenantConfig {
             panel_origins: Vec::new(),
             rate_limits: RateLimits::default(),
             price_tiers: Default::default(),
+            notify: Notify::default(),
         }
     }
 
@@ -440,6 +481,17 @@ impl TenantConfig {
                 }
             }
         }
+        if self.notify.email && !self.notify.from.as_deref().is_some_and(plain_email) {
+            return Err(
+                "notify.email needs notify.from, an address SES has verified (billing@shop.example.com)"
+                    .into(),
+            );
+        }
+        if let Some(name) = &self.notify.name
+            && (name.is_empty() || name.len() > 80 || name.chars().any(char::is_control))
+        {
+            return Err("notify.name is the merchant's name as emails say it: 1-80 characters, no control characters".into());
+        }
         if let Some(url) = &self.return_url
             && !https_or_local(url, self.livemode)
         {
@@ -541,6 +593,8 @@ pub trait TenantStore: Send + Sync {
     async fn config(&self, tenant: &str) -> Result<Option<TenantConfig>, StoreError>;
     /// The merchant's own mapping of its user id to a Stripe customer id.
     async fn contact(&self, tenant: &str, user_id: &str) -> Result<Option<String>, StoreError>;
+    /// Every tenant's id (the scheduled scans visit each).
+    async fn tenant_ids(&self) -> Result<Vec<String>, StoreError>;
 }
 
 #[async_trait]

@@ -60,6 +60,7 @@ pub fn dispatch(ctx: &mut Ctx, method: &str, segs: &[&str], p: &Params) -> ApiRe
 
         ("GET", ["payment_methods"]) => payment_methods::list(ctx, p),
         ("GET", ["payment_methods", id]) => payment_methods::retrieve(ctx, id, p),
+        ("POST", ["payment_methods", id]) => payment_methods::update(ctx, id, p),
         ("POST", ["payment_methods", id, "attach"]) => payment_methods::attach(ctx, id, p),
         ("POST", ["payment_methods", id, "detach"]) => payment_methods::detach(ctx, id, p),
 

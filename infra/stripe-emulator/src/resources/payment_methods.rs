@@ -217,3 +217,44 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
             && kind.as_deref().is_none_or(|k| v["type"] == k)
     })
 }
+
+/// `POST /v1/payment_methods/{id}`: a card's expiry (`card[exp_month]`, `card[exp_year]`),
+/// its billing details' name, email and phone, metadata, `allow_redisplay`.
+pub fn update(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
+    use crate::params::{allow_nested, apply_metadata, opt_int, opt_obj, opt_str};
+    p.allow(&["card", "billing_details", "metadata", "allow_redisplay"])?;
+    let mut pm = ctx.acct.fetch("payment_method", id, "id")?;
+    if let Some(Some(card)) = opt_obj(p.get("card"), "card")? {
+        allow_nested(card, "card", &["exp_month", "exp_year", "networks"])?;
+        if let Some(m) = opt_int(card.get("exp_month"), "card[exp_month]")? {
+            if !(1..=12).contains(&m) {
+                return Err(ApiError::invalid_param(
+                    "card[exp_month]",
+                    "Your card's expiration month is invalid.",
+                ));
+            }
+            pm["card"]["exp_month"] = json!(m);
+        }
+        if let Some(y) = opt_int(card.get("exp_year"), "card[exp_year]")? {
+            pm["card"]["exp_year"] = json!(y);
+        }
+    }
+    if let Some(Some(details)) = opt_obj(p.get("billing_details"), "billing_details")? {
+        allow_nested(
+            details,
+            "billing_details",
+            &["address", "email", "name", "phone", "tax_id"],
+        )?;
+        for key in ["email", "name", "phone"] {
+            if let Some(v) = opt_str(details.get(key), &format!("billing_details[{key}]"))? {
+                pm["billing_details"][key] = json!(v);
+            }
+        }
+    }
+    if let Some(r) = p.str("allow_redisplay")? {
+        pm["allow_redisplay"] = json!(r);
+    }
+    apply_metadata(&mut pm["metadata"], p.get("metadata"))?;
+    ctx.acct.put(pm.clone());
+    Ok(pm)
+}

@@ -5,15 +5,19 @@
 //! - `{tenant}#recovery` / `{customer}#{invoice}`: a recovery record, changed by
 //!   compare-and-set on its version `v`, so concurrent deliveries never lose an update;
 //! - `{tenant}#approval` / `apr_{customer}.{hex}`: an approval, changed the same way, so
-//!   of racing decisions exactly one is written.
+//!   of racing decisions exactly one is written;
+//! - `{tenant}#paylink` / the token's SHA-256: a pay link, spent by compare-and-set;
+//! - `{tenant}#renewal` / subscription id: its next renewal, for the expiring-card scan;
+//! - `{tenant}#webhook` / `last`: the last event received.
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::ports::error::StoreError;
+use crate::ports::notices::{PayLink, Renewal, WebhookSeen};
 use crate::ports::state::{
     Approval, ApprovalChange, BillingState, Fact, Put, Recovery, RecoveryStatus, Stamp, listed,
-    merged_open, merged_resolve,
+    merged_open, merged_renewal, merged_resolve,
 };
 
 pub struct DynamoState {
@@ -214,6 +218,34 @@ impl BillingState for DynamoState {
         }
     }
 
+    async fn claim_window(
+        &self,
+        tenant: &str,
+        key: &str,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("{tenant}#events")))
+            .item("sk", s(key))
+            .item("at", n(now))
+            .item("ttl", n(now + window_secs))
+            // DynamoDB's TTL deletes late: the time decides, not the item's presence.
+            .condition_expression("attribute_not_exists(pk) OR #at <= :cutoff")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":cutoff", n(now - window_secs))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if conditional(&e) => Ok(false),
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
     async fn release_event(&self, tenant: &str, event: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()
@@ -367,5 +399,106 @@ impl BillingState for DynamoState {
             .await?;
         all.sort_by_key(|a| std::cmp::Reverse(a.asked_at));
         Ok(all)
+    }
+    async fn put_pay_link(&self, tenant: &str, link: &PayLink) -> Result<(), StoreError> {
+        // Kept a week past its life, so a late click is told it expired, not "unknown".
+        let ttl = |l: &PayLink| Some(l.expires_at + 7 * 86_400);
+        let (_, wrote) = self
+            .compare_and_set(&format!("{tenant}#paylink"), &link.id, ttl, |stored| {
+                stored.is_none().then(|| link.clone())
+            })
+            .await?;
+        if wrote {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable("pay link id taken".into()))
+        }
+    }
+
+    async fn pay_link(&self, tenant: &str, id: &str) -> Result<Option<PayLink>, StoreError> {
+        let item = self.get(&format!("{tenant}#paylink"), id).await?;
+        item.as_ref()
+            .and_then(|i| text(i, "body"))
+            .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Malformed(e.to_string())))
+            .transpose()
+    }
+
+    async fn spend_pay_link(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {
+        let ttl = |l: &PayLink| Some(l.expires_at + 7 * 86_400);
+        let (_, wrote) = self
+            .compare_and_set(
+                &format!("{tenant}#paylink"),
+                id,
+                ttl,
+                |stored: Option<&PayLink>| {
+                    let l = stored?;
+                    (l.used_at.is_none() && l.expires_at > now).then(|| PayLink {
+                        used_at: Some(now),
+                        ..l.clone()
+                    })
+                },
+            )
+            .await?;
+        Ok(wrote)
+    }
+
+    async fn put_renewal(&self, tenant: &str, r: &Renewal) -> Result<(), StoreError> {
+        self.compare_and_set(
+            &format!("{tenant}#renewal"),
+            &r.subscription,
+            |_| None,
+            |stored: Option<&Renewal>| Some(merged_renewal(stored, r)),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn renewals(&self, tenant: &str) -> Result<Vec<Renewal>, StoreError> {
+        self.bodies(&format!("{tenant}#renewal"), None, false).await
+    }
+
+    async fn renewal_checked(
+        &self,
+        tenant: &str,
+        subscription: &str,
+        period_end: i64,
+    ) -> Result<(), StoreError> {
+        self.compare_and_set(
+            &format!("{tenant}#renewal"),
+            subscription,
+            |_| None,
+            |stored: Option<&Renewal>| {
+                stored
+                    .filter(|r| r.period_end == period_end && r.checked != Some(period_end))
+                    .map(|r| Renewal {
+                        checked: Some(period_end),
+                        ..r.clone()
+                    })
+            },
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn webhook_seen(&self, tenant: &str, seen: &WebhookSeen) -> Result<(), StoreError> {
+        let body = serde_json::to_string(seen).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("{tenant}#webhook")))
+            .item("sk", s("last"))
+            .item("body", s(body))
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(())
+    }
+
+    async fn last_webhook(&self, tenant: &str) -> Result<Option<WebhookSeen>, StoreError> {
+        let item = self.get(&format!("{tenant}#webhook"), "last").await?;
+        item.as_ref()
+            .and_then(|i| text(i, "body"))
+            .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Malformed(e.to_string())))
+            .transpose()
     }
 }

@@ -44,6 +44,25 @@ impl TenantStore for DynamoTenants {
             .transpose()
     }
 
+    async fn tenant_ids(&self) -> Result<Vec<String>, StoreError> {
+        // One small item per tenant, keys only: a scan's cost is the number of tenants.
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.tenants_table)
+            .projection_expression("tenant")
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        Ok(items
+            .iter()
+            .filter_map(|i| i.get("tenant").and_then(|v| v.as_s().ok()).cloned())
+            .collect())
+    }
+
     async fn contact(&self, tenant: &str, user_id: &str) -> Result<Option<String>, StoreError> {
         let out = self
             .client

@@ -49,46 +49,57 @@ impl Tool for GetInvoiceHistory {
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
         let limit = args.limit.unwrap_or(5) as usize;
-        let mut base = api::invoices(call.customer_id).limit((limit + 2).min(100));
         let since = args
             .since
             .as_deref()
             .map(|s| parse_arg("since", s))
             .transpose()?;
-        if let Some(t) = since {
-            base = base.set("created[gte]", t);
-        }
-        let mut shown: Vec<Invoice> = Vec::new();
-        let mut has_more = false;
-        let mut cursor: Option<String> = None;
-        'pages: for _ in 0..MAX_PAGES {
-            let req = match &cursor {
-                Some(c) => base.clone().set("starting_after", c),
-                None => base.clone(),
-            };
-            let page = call.stripe.get(&req).await.map_err(missing_customer)?;
-            cursor = page.data.last().map(|i| i.id.clone());
-            for i in page.data {
-                if i.status == Some(InvoiceStatus::Draft) {
-                    continue;
-                }
-                if shown.len() == limit {
-                    has_more = true;
-                    break 'pages;
-                }
-                shown.push(i);
-            }
-            has_more = page.has_more;
-            if !page.has_more || shown.len() == limit {
-                break;
-            }
-        }
+        let (shown, has_more) = listed(call, limit, since).await?;
         let views: Vec<InvoiceView> = shown.iter().map(invoice).collect();
         Ok(Answer {
             data: json!({"invoices": views, "has_more": has_more}),
             summary: summarize(&shown, has_more, since, call.dates),
         })
     }
+}
+
+/// The customer's invoices (drafts left out), newest first, at most `limit`, created at
+/// or after `since`; and whether there are more.
+pub(crate) async fn listed(
+    call: &Call<'_>,
+    limit: usize,
+    since: Option<i64>,
+) -> Result<(Vec<Invoice>, bool), ApiError> {
+    let mut base = api::invoices(call.customer_id).limit((limit + 2).min(100));
+    if let Some(t) = since {
+        base = base.set("created[gte]", t);
+    }
+    let mut shown: Vec<Invoice> = Vec::new();
+    let mut has_more = false;
+    let mut cursor: Option<String> = None;
+    'pages: for _ in 0..MAX_PAGES {
+        let req = match &cursor {
+            Some(c) => base.clone().set("starting_after", c),
+            None => base.clone(),
+        };
+        let page = call.stripe.get(&req).await.map_err(missing_customer)?;
+        cursor = page.data.last().map(|i| i.id.clone());
+        for i in page.data {
+            if i.status == Some(InvoiceStatus::Draft) {
+                continue;
+            }
+            if shown.len() == limit {
+                has_more = true;
+                break 'pages;
+            }
+            shown.push(i);
+        }
+        has_more = page.has_more;
+        if !page.has_more || shown.len() == limit {
+            break;
+        }
+    }
+    Ok((shown, has_more))
 }
 
 fn summarize(invoices: &[Invoice], has_more: bool, since: Option<i64>, dates: &Dates) -> String {

@@ -1,9 +1,10 @@
 //! The read tools, one module each: they answer from Stripe and change nothing (but
-//! `resend_invoice`, which sends an email).
+//! `resend_invoice` and `email_invoices`, which send an email).
 mod available_plans;
 mod billing_info;
 pub mod common;
 mod credit_balance;
+mod email_invoices;
 mod invoice_history;
 pub(crate) mod payment_history;
 mod portal_link;
@@ -14,6 +15,7 @@ mod upcoming_invoice;
 pub use available_plans::GetAvailablePlans;
 pub use billing_info::{GetBillingInfo, NoArgs};
 pub use credit_balance::GetCreditBalance;
+pub use email_invoices::{EmailInvoices, EmailInvoicesArgs};
 pub use invoice_history::{GetInvoiceHistory, InvoiceHistoryArgs};
 pub use payment_history::{GetPaymentHistory, PaymentHistoryArgs};
 pub use portal_link::{GetBillingPortalLink, PortalFlow, PortalLinkArgs};

@@ -1,0 +1,259 @@
+//! The pay-now page a failed payment's email links to (`crate::edge::pay` draws it):
+//! - `GET /v1/{tenant}/pay/{token}`: the invoice and the saved card (brand, last 4, expiry);
+//! - `POST /v1/{tenant}/pay/{token}/confirm`: pays it, once, through `retry_payment`'s own
+//!   write (ownership, the policy and its bounds, the idempotency key, the audit);
+//! - `GET /v1/{tenant}/pay/{token}/card`: a Billing Portal session to update the card,
+//!   made on the click (a session lives minutes; the email's link lives 72 hours).
+//!
+//! The token is the credential: random, single-use for paying, bound to one invoice of one
+//! customer, 72 hours; only its hash is stored. A forged, reused or expired one pays
+//! nothing.
+use serde_json::{Value, json};
+
+use crate::auth::caller::{Admits, Caller};
+use crate::endpoints::write::{RetryPayment, RetryPaymentArgs};
+use crate::error::ApiError;
+use crate::pipeline::endpoint::{Answer, Call, Endpoint, Incoming, Reply, Shape, Subject};
+use crate::pipeline::notify::pay_link_id;
+use crate::pipeline::two_phase::{Plan, WriteTool, at_once};
+use crate::ports::notices::PayLink;
+use crate::ports::tenants::TenantConfig;
+use crate::stripe::api::{self, Need};
+use crate::stripe::ids::InvoiceId;
+use crate::stripe::writes::{FlowData, PortalFlow, PortalSessionCreate};
+use crate::timefmt::now_unix;
+
+/// The token from `/v1/{tenant}/pay/{token}[/...]`.
+pub struct Token(String);
+
+fn token_of(req: &Incoming<'_>, audited: &mut Value) -> Result<Token, ApiError> {
+    let segments: Vec<&str> = req.path.trim_end_matches('/').split('/').collect();
+    let token = segments
+        .iter()
+        .position(|s| *s == "pay")
+        .and_then(|i| segments.get(i + 1))
+        .filter(|t| {
+            t.starts_with("pl_")
+                && t.len() <= 64
+                && t[3..]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .ok_or_else(invalid)?;
+    // The token is a credential: the audit keeps that one was given, never it.
+    *audited = json!({"token": "[redacted]"});
+    Ok(Token(token.to_string()))
+}
+
+fn invalid() -> ApiError {
+    ApiError::not_found("This payment link is not valid.").with_reason("pay_link_invalid")
+}
+
+/// The link a token stands for, whatever its state.
+async fn link(call: &Call<'_>, token: &Token) -> Result<PayLink, ApiError> {
+    call.app
+        .state
+        .pay_link(&call.tenant.tenant, &pay_link_id(&token.0))
+        .await?
+        .ok_or_else(invalid)
+}
+
+fn state_only(state: &str, summary: &str) -> Reply {
+    Reply::done(Answer {
+        data: json!({"state": state}),
+        summary: summary.into(),
+    })
+}
+
+const EXPIRED: &str = "This payment link has expired. Your invoice can still be paid from your account, or ask our support team.";
+const USED: &str = "This payment link was used already, so nothing more was charged.";
+
+fn merchant(t: &TenantConfig) -> String {
+    t.notify.name.clone().unwrap_or_else(|| t.tenant.clone())
+}
+
+/// The call as the link's customer's (the pipeline knew only the tenant).
+macro_rules! as_customer {
+    ($call:expr, $link:expr, $visitor:ident, $inner:ident) => {
+        let $visitor = $call.caller.as_visitor(Some(&$link.customer));
+        let $inner = Call {
+            visitor: &$visitor,
+            customer_id: &$link.customer,
+            ..*$call
+        };
+    };
+}
+
+fn args_for(link: &PayLink) -> Result<RetryPaymentArgs, ApiError> {
+    let id: InvoiceId = serde_json::from_value(json!(link.invoice)).map_err(|_| invalid())?;
+    Ok(RetryPaymentArgs {
+        invoice_id: Some(id),
+    })
+}
+
+#[derive(Default)]
+pub struct PayPage;
+
+impl Endpoint for PayPage {
+    const NAME: &'static str = "pay_page";
+    const ADMITS: Admits = Admits::LinkHolder;
+    const METHOD: &'static str = "GET";
+    const ROUTE: &'static [&'static str] = &["pay", "{token}"];
+    const SHAPE: Shape = Shape::PlainWithSummary;
+    const NEEDS: &'static [Need] = RetryPayment::NEEDS;
+    type Input = Token;
+
+    fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Token, ApiError> {
+        token_of(req, audited)
+    }
+
+    fn subject(_caller: &Caller, _token: &Token) -> Option<Subject> {
+        Some(Subject::Tenant)
+    }
+
+    /// A link exists only where the tenant emailed it.
+    fn enabled(_tenant: &TenantConfig) -> bool {
+        true
+    }
+
+    async fn serve<'a>(&'a self, call: &'a Call<'a>, token: Token) -> Result<Reply, ApiError> {
+        let link = link(call, &token).await?;
+        if link.used_at.is_some() {
+            return Ok(state_only("used", USED));
+        }
+        if link.expires_at <= now_unix() {
+            return Ok(state_only("expired", EXPIRED));
+        }
+        if link.invoice.is_empty() {
+            return Ok(state_only(
+                "card_only",
+                "Nothing is due now: update the card your subscription renews with.",
+            ));
+        }
+        as_customer!(call, link, visitor, inner);
+        let args = args_for(&link)?;
+        match RetryPayment.plan(&inner, &args, None).await? {
+            Plan::Instead(answer) => Ok(state_only("nothing_to_pay", &answer.summary)),
+            Plan::Change {
+                preview, summary, ..
+            } => Ok(Reply::done(Answer {
+                data: json!({
+                    "state": "payable", "merchant": merchant(call.tenant),
+                    "invoice": preview.invoice, "amount": preview.amount, "card": preview.card,
+                }),
+                summary,
+            })),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct PayNow;
+
+impl Endpoint for PayNow {
+    const NAME: &'static str = "pay_now";
+    const ADMITS: Admits = Admits::LinkHolder;
+    const ROUTE: &'static [&'static str] = &["pay", "{token}", "confirm"];
+    const SHAPE: Shape = Shape::PlainWithSummary;
+    const NEEDS: &'static [Need] = RetryPayment::NEEDS;
+    type Input = Token;
+
+    fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Token, ApiError> {
+        token_of(req, audited)
+    }
+
+    fn subject(_caller: &Caller, _token: &Token) -> Option<Subject> {
+        Some(Subject::Tenant)
+    }
+
+    fn enabled(_tenant: &TenantConfig) -> bool {
+        true
+    }
+
+    async fn serve<'a>(&'a self, call: &'a Call<'a>, token: Token) -> Result<Reply, ApiError> {
+        let link = link(call, &token).await?;
+        if link.invoice.is_empty() {
+            return Err(invalid());
+        }
+        if link.expires_at <= now_unix() && link.used_at.is_none() {
+            return Ok(state_only("expired", EXPIRED));
+        }
+        // Spent before Stripe is asked: of two clicks (or two tabs) exactly one pays.
+        if !call
+            .app
+            .state
+            .spend_pay_link(&call.tenant.tenant, &link.id, now_unix())
+            .await?
+        {
+            return Ok(state_only("used", USED));
+        }
+        as_customer!(call, link, visitor, inner);
+        let reply = at_once(&RetryPayment, &inner, args_for(&link)?).await?;
+        let data = &reply.answer.data;
+        let state = if data["paid"] == true {
+            "paid"
+        } else if data["declined"].is_string() || data["requires_action"] == true {
+            "declined"
+        } else {
+            "nothing_to_pay"
+        };
+        Ok(Reply::done(Answer {
+            data: json!({"state": state, "merchant": merchant(call.tenant),
+                         "amount": data["amount"]}),
+            summary: reply.answer.summary,
+        }))
+    }
+}
+
+#[derive(Default)]
+pub struct PayCard;
+
+impl Endpoint for PayCard {
+    const NAME: &'static str = "pay_card";
+    const ADMITS: Admits = Admits::LinkHolder;
+    const METHOD: &'static str = "GET";
+    const ROUTE: &'static [&'static str] = &["pay", "{token}", "card"];
+    const SHAPE: Shape = Shape::PlainWithSummary;
+    const NEEDS: &'static [Need] = &[Need::Customer, Need::PortalSession];
+    type Input = Token;
+
+    fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Token, ApiError> {
+        token_of(req, audited)
+    }
+
+    fn subject(_caller: &Caller, _token: &Token) -> Option<Subject> {
+        Some(Subject::Tenant)
+    }
+
+    fn enabled(_tenant: &TenantConfig) -> bool {
+        true
+    }
+
+    /// Works while the link lives, used or not: a declined click still needs a new card.
+    async fn serve<'a>(&'a self, call: &'a Call<'a>, token: Token) -> Result<Reply, ApiError> {
+        let link = link(call, &token).await?;
+        if link.expires_at <= now_unix() {
+            return Ok(state_only("expired", EXPIRED));
+        }
+        let return_url = call.tenant.return_url.clone();
+        let params = api::portal_session(
+            &link.customer,
+            &PortalSessionCreate {
+                flow_data: Some(FlowData::new(
+                    PortalFlow::PaymentMethodUpdate,
+                    return_url.as_deref(),
+                    None,
+                )),
+                return_url,
+            },
+        );
+        let session = call
+            .stripe
+            .post(&params, &format!("{}:pay-card", call.request_id))
+            .await?;
+        Ok(Reply::done(Answer {
+            data: json!({"state": "portal", "url": session.url}),
+            summary: "Opening your billing portal to update your card.".into(),
+        }))
+    }
+}
