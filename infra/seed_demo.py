@@ -40,6 +40,18 @@ def seed(base: str, key: str) -> dict[str, dict]:
             "recurring": {"interval": "month"}, "nickname": f"{name} monthly",
         })
 
+    # The merchant's customer portal settings, as saved in the Dashboard: card updates,
+    # cancellation, and plan changes among the three plans (what the deep links need;
+    # `tenantctl doctor` checks it).
+    default = v1.billing_portal.configurations.list(params={"is_default": True}).data[0]
+    v1.billing_portal.configurations.update(default.id, params={
+        "default_return_url": "https://demo.example.com/account",
+        "features": {"subscription_update": {
+            "enabled": True, "default_allowed_updates": ["price"],
+            "products": [{"product": p.product, "prices": [p.id]} for p in prices.values()],
+        }},
+    })
+
     def customer(state: str, name: str, card: str | None = "pm_card_visa") -> dict:
         email = f"{state.replace('_', '.')}@demo.example.com"
         c = v1.customers.create(params={"email": email, "name": name, "phone": "+15555550100"})

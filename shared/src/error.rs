@@ -254,6 +254,18 @@ impl From<StripeError> for ApiError {
             StripeError::Timeout => ApiError::billing_unavailable(503, "stripe_timeout"),
             StripeError::Transport(_) => ApiError::billing_unavailable(503, "stripe_unreachable"),
             StripeError::Decode(_) => ApiError::billing_unavailable(502, "stripe_bad_response"),
+            // Stripe refuses every portal session until the merchant saves the portal's
+            // settings in the key's mode: said as such, so the operator knows what to fix
+            // (`tenantctl doctor` checks it too).
+            StripeError::Api {
+                status: 400,
+                ref message,
+                ..
+            } if message.contains("customer portal settings") => {
+                let mut e = ApiError::billing_unavailable(502, "portal_not_configured");
+                e.message = "The billing portal isn't set up for this account yet, so I can't make that link; a person from our support team can help.".into();
+                e
+            }
             StripeError::Api { status, .. } => match status {
                 // Stripe's rate limit outlasted our retries: back off and tell a person.
                 429 => ApiError::billing_unavailable(503, "stripe_rate_limited"),

@@ -91,7 +91,7 @@ _DOCUMENTED_INCLUDABLE: dict[str, frozenset[str]] = {
     "coupon": frozenset({"applies_to", "currency_options"}),
     "price": frozenset({"currency_options", "tiers"}),
     "plan": frozenset({"tiers"}),
-    "checkout.session": frozenset({"line_items"}),
+    "checkout.session": frozenset({"line_items", "total_details.breakdown"}),
     "payment_link": frozenset({"line_items"}),
     "quote": frozenset({"line_items", "computed.upfront.line_items"}),
     "issuing.card": frozenset({"number", "cvc"}),

@@ -86,7 +86,7 @@ def test_tool_list_is_in_function_calling_shape():
     r = requests.get(f"{ENV['API_URL']}/v1/{ENV['TENANT']}/tools", timeout=10)
     assert r.status_code == 200, r.text
     tools = r.json()["tools"]
-    assert len(tools) == 18
+    assert len(tools) == 19
     for t in tools:
         assert t["type"] == "function" and t["function"]["strict"] is True
         assert t["function"]["parameters"]["type"] == "object"

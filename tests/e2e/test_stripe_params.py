@@ -73,6 +73,14 @@ def test_no_documented_parameter_is_refused_as_unknown():
         ("POST", "/v1/products", sp.ProductCreateParams),
         ("GET", "/v1/products", sp.ProductListParams),
         ("GET", "/v1/events", sp.EventListParams),
+        ("POST", "/v1/checkout/sessions", sp.checkout.SessionCreateParams),
+        ("GET", "/v1/checkout/sessions", sp.checkout.SessionListParams),
+        ("POST", "/v1/billing_portal/configurations", sp.billing_portal.ConfigurationCreateParams),
+        ("GET", "/v1/billing_portal/configurations", sp.billing_portal.ConfigurationListParams),
+        ("POST", "/v1/webhook_endpoints", sp.WebhookEndpointCreateParams),
+        ("GET", "/v1/webhook_endpoints", sp.WebhookEndpointListParams),
+        ("POST", f"/v1/payment_methods/{cus.invoice_settings.default_payment_method}",
+         sp.PaymentMethodUpdateParams),
     ]
     refused = [f"{method} {path.split('/')[2]} {name}"
                for method, path, cls in endpoints

@@ -31,6 +31,11 @@ pub fn routes() -> Router<Shared> {
         .route("/_emulator/keys/revoke", post(revoke))
         .route("/_emulator/keys/restricted", post(restricted_key))
         .route("/_emulator/webhooks", post(set_webhooks).get(get_webhooks))
+        .route(
+            "/_emulator/checkout/sessions/{id}/complete",
+            post(complete_checkout),
+        )
+        .route("/_emulator/portal/unconfigured", post(portal_unconfigured))
 }
 
 fn bad(message: impl Into<String>) -> Response {
@@ -333,4 +338,56 @@ fn webhooks_view(st: &crate::store::Emulator) -> Value {
     let w = &st.webhooks;
     json!({"duplicate": w.duplicate, "shuffle": w.shuffle, "delay_ms": w.delay_ms,
            "drop": w.drop, "failed_deliveries": st.failed_deliveries})
+}
+
+/// `POST /_emulator/checkout/sessions/{id}/complete {"key": "sk_test_…", "card"?:
+/// "pm_card_visa"}`: the customer completes the Checkout Session on Stripe's page, paying
+/// with the test card (a declining one leaves the subscription incomplete); Stripe's events
+/// follow. Answers the session as the API would show it.
+async fn complete_checkout(
+    State(shared): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    reply(body_params(&headers, &body).and_then(|m| {
+        let key = str_field(&m, "key")?.ok_or("`key` is required.")?;
+        let card = str_field(&m, "card")?.unwrap_or_else(|| "pm_card_visa".into());
+        let mut st = shared.lock();
+        let now = st.now();
+        let clock_offset = st.clock_offset;
+        let mut ctx = crate::store::Ctx {
+            acct: st.account(&key),
+            now,
+            clock_offset,
+        };
+        let done = crate::resources::checkout::complete(&mut ctx, &id, &card);
+        crate::events::emit(ctx.acct, now, None);
+        drop(st);
+        crate::events::flush(&shared);
+        done.map_err(|e| e.message)
+    }))
+}
+
+/// `POST /_emulator/portal/unconfigured {"key": "sk_test_…"}`: the account has never saved
+/// its Billing Portal settings (no configuration), so Stripe refuses portal sessions.
+async fn portal_unconfigured(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    reply(body_params(&headers, &body).and_then(|m| {
+        let key = str_field(&m, "key")?.ok_or("`key` is required.")?;
+        let mut st = shared.lock();
+        let acct = st.account(&key);
+        let ids: Vec<String> = acct
+            .all("billing_portal.configuration")
+            .iter()
+            .filter_map(|c| c["id"].as_str().map(str::to_string))
+            .collect();
+        for id in &ids {
+            acct.remove(id);
+        }
+        Ok(json!({"removed": ids}))
+    }))
 }

@@ -169,6 +169,12 @@ fn kinds(before: Option<&Value>, after: &Value) -> Vec<(&'static str, Option<Val
         }
         "charge" if updated => out.push(("charge.updated", previous)),
         "dispute" if created => out.push(("charge.dispute.created", None)),
+        "checkout.session" if became("status", "complete") => {
+            out.push(("checkout.session.completed", None));
+        }
+        "checkout.session" if became("status", "expired") => {
+            out.push(("checkout.session.expired", None));
+        }
         "refund" if created => out.push(("refund.created", None)),
         "payment_intent" => {
             if created {

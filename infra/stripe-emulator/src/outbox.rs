@@ -12,6 +12,7 @@ pub fn watched(kind: &str) -> bool {
             | "dispute"
             | "payment_intent"
             | "refund"
+            | "checkout.session"
     )
 }
 

@@ -13,6 +13,10 @@ pub fn render(acct: &Account, obj: &Value) -> Value {
     {
         o.remove("secret");
     }
+    // The emulator's own notes on an object (what completing a Checkout Session needs).
+    if let Some(o) = out.as_object_mut() {
+        o.remove("_emulator");
+    }
     strip_includable(&mut out);
     if obj["object"] == "subscription"
         && let Some(items) = out["items"]["data"].as_array_mut()

@@ -18,8 +18,10 @@ pub struct Restricted {
 /// Every permission the emulator knows, one per resource and access.
 pub const RESOURCES: &[&str] = &[
     "balance",
+    "billing_portal_configuration",
     "billing_portal_session",
     "charge",
+    "checkout_session",
     "coupon",
     "customer",
     "event",
@@ -47,6 +49,8 @@ pub fn known(permission: &str) -> bool {
 pub fn required(method: &str, segs: &[&str]) -> Option<String> {
     let resource = match segs {
         ["billing_portal", "sessions", ..] => "billing_portal_session",
+        ["billing_portal", "configurations", ..] => "billing_portal_configuration",
+        ["checkout", "sessions", ..] => "checkout_session",
         ["invoice_payments", ..] => "invoice",
         ["invoiceitems", ..] => "invoice_item",
         [first, ..] => RESOURCES

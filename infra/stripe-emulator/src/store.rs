@@ -49,8 +49,15 @@ impl Emulator {
         crate::clock::now(self.clock_offset)
     }
 
+    /// The key's account, made on first use as one whose portal settings are saved (a
+    /// default Billing Portal configuration).
     pub fn account(&mut self, key: &str) -> &mut Account {
-        self.accounts.entry(key.to_string()).or_default()
+        let now = self.now();
+        self.accounts.entry(key.to_string()).or_insert_with(|| {
+            let mut a = Account::default();
+            a.put(crate::resources::portal::default_configuration(now));
+            a
+        })
     }
 
     pub fn log_request(&mut self, key: &str, entry: Value) {
@@ -166,6 +173,12 @@ impl Account {
 
     pub fn get(&self, id: &str) -> Option<&Value> {
         self.objects.get(id)
+    }
+
+    /// Forgets an object (a test control's; the API deletes by marking).
+    pub fn remove(&mut self, id: &str) {
+        self.objects.remove(id);
+        self.order.remove(id);
     }
 
     /// The stored object of type `kind` (`customer`, `price`...), or Stripe's 404.

@@ -4,12 +4,14 @@
 //! endpoint, so the same binary works locally and in AWS.
 //!
 //! Exit codes: 0 done, 1 AWS or Stripe unavailable, 2 bad arguments, 3 not found,
-//! 4 refused (a key Stripe rejects, the wrong mode, a bad format), 5 already exists.
+//! 4 refused (a key Stripe rejects, the wrong mode, a bad format), 5 already exists,
+//! 6 `doctor` found a problem.
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
+mod doctor;
 mod names;
 mod store;
 mod verbs;
@@ -116,6 +118,23 @@ pub enum Verb {
     /// The tenant's settings and how many secrets of each kind are active (never their
     /// values).
     Show { tenant: String },
+    /// Checks the set-up, each finding with a plain fix: the key and its permissions, the
+    /// Billing Portal configuration in the key's mode (it exists, has the features the deep
+    /// links need, lists the products of the tenant's plans), return_url, the webhook
+    /// endpoint (registered for this tenant's URL with the events the webhook applies),
+    /// the last event received. Exit code 6 when a check fails.
+    Doctor { tenant: String },
+    /// Registers the tenant's webhook endpoint with Stripe (the events the webhook
+    /// applies) and stores its whsec_ signing secret as the tenant's: no secret is copied
+    /// by hand. The old secrets work until `rotate TENANT webhook --retire-old`.
+    ConnectWebhooks {
+        tenant: String,
+        /// The tenant's webhook route: https://API/v1/TENANT/webhooks/stripe.
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        show_secret: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -208,10 +227,12 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(done) => {
+            // `doctor` answers its findings either way; a failed check is not success.
+            let unhealthy = done.json.get("healthy") == Some(&json!(false));
             if as_json {
                 let mut doc = done.json;
                 if let Some(o) = doc.as_object_mut() {
-                    o.insert("ok".into(), json!(true));
+                    o.insert("ok".into(), json!(!unhealthy));
                 }
                 println!("{doc}");
             } else {
@@ -219,7 +240,11 @@ pub async fn run(cli: Cli) -> ExitCode {
                     println!("{line}");
                 }
             }
-            ExitCode::SUCCESS
+            if unhealthy {
+                ExitCode::from(6)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(f) => {
             if as_json {

@@ -7,6 +7,8 @@ pub struct Names {
     pub tenants_table: String,
     pub contacts_table: String,
     pub audit_table: String,
+    /// What webhooks keep (the last event received, for `doctor`).
+    pub state_table: String,
     pub secrets_prefix: String,
     pub key_alias: String,
 }
@@ -24,6 +26,7 @@ impl Names {
             tenants_table: var("TENANTS_TABLE", format!("{stack}-tenants")),
             contacts_table: var("CONTACTS_TABLE", format!("{stack}-contacts")),
             audit_table: var("AUDIT_TABLE", format!("{stack}-audit")),
+            state_table: var("STATE_TABLE", format!("{stack}-state")),
             secrets_prefix: var("SECRETS_PREFIX", format!("{stack}/tenants/")),
             key_alias: var("TENANT_KEY_ALIAS", format!("alias/{stack}-tenants")),
         }

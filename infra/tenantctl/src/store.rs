@@ -223,6 +223,21 @@ impl Aws {
         Ok(base64::engine::general_purpose::STANDARD.encode(blob.into_inner()))
     }
 
+    /// The last Stripe event the tenant's webhook received, as the webhook noted it.
+    pub async fn last_webhook(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<shared::ports::notices::WebhookSeen>, Failure> {
+        use shared::ports::state::BillingState;
+        shared::adapters::dynamo::state::DynamoState::new(
+            self.dynamo.clone(),
+            self.names.state_table.clone(),
+        )
+        .last_webhook(tenant)
+        .await
+        .map_err(|e| Failure::Unavailable(e.to_string()))
+    }
+
     /// The tenant's decrypted secrets, read as the functions read them.
     pub async fn secrets(&self, tenant: &str) -> Result<Option<TenantSecrets>, Failure> {
         ManagedSecrets::new(

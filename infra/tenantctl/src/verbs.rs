@@ -32,6 +32,8 @@ pub async fn run(aws: &Aws, verb: Verb) -> Result<Done, Failure> {
         | Verb::Disable { tenant, .. }
         | Verb::Map { tenant, .. }
         | Verb::Audit { tenant, .. }
+        | Verb::Doctor { tenant }
+        | Verb::ConnectWebhooks { tenant, .. }
         | Verb::Show { tenant } => tenant.clone(),
     };
     if !valid_tenant_id(&tenant) {
@@ -83,6 +85,10 @@ pub async fn run(aws: &Aws, verb: Verb) -> Result<Done, Failure> {
             ..
         } => audit(aws, &tenant, customer.as_deref(), &since, limit).await,
         Verb::Show { .. } => show(aws, &tenant).await,
+        Verb::Doctor { .. } => crate::doctor::doctor(aws, &tenant).await,
+        Verb::ConnectWebhooks {
+            url, show_secret, ..
+        } => crate::doctor::connect_webhooks(aws, &tenant, &url, show_secret).await,
     }
 }
 
@@ -111,7 +117,7 @@ fn operator() -> String {
 }
 
 /// One audit record per operator action (tenant-wide: no customer unless one is named).
-async fn audited(
+pub(crate) async fn audited(
     aws: &Aws,
     tenant: &str,
     verb: &str,
@@ -222,7 +228,7 @@ fn check_key_format(key: &Secret, tenant_live: bool) -> Result<bool, Failure> {
     Ok(live)
 }
 
-fn stripe_client() -> Result<StripeClient, Failure> {
+pub(crate) fn stripe_client() -> Result<StripeClient, Failure> {
     let settings = StripeSettings::from_env().map_err(Failure::Usage)?;
     StripeClient::new(settings).map_err(|e| Failure::Unavailable(format!("HTTP client: {e}")))
 }
@@ -340,11 +346,29 @@ async fn rotate(
         Some(var) => (key_from_env(var)?.expose().to_string(), false),
         None if kind == SecretKind::Webhook => {
             return Err(Failure::Usage(
-                "Stripe makes webhook signing secrets: pass the endpoint's whsec_ secret with --secret-env VAR".into(),
+                "Stripe makes webhook signing secrets: run tenantctl connect-webhooks (it registers the endpoint and stores its secret), or pass the endpoint's whsec_ secret with --secret-env VAR".into(),
             ));
         }
         None => (new_secret(kind.prefix()), true),
     };
+    install_secret(aws, tenant, kind, value, generated, show).await
+}
+
+/// Adds `value` as the tenant's newest secret of `kind` (checked: long enough, of the
+/// kind's form, not active as another kind), audited by count.
+pub(crate) async fn install_secret(
+    aws: &Aws,
+    tenant: &str,
+    kind: SecretKind,
+    value: String,
+    generated: bool,
+    show: bool,
+) -> Result<Done, Failure> {
+    let doc = aws.stored_secrets(tenant).await?;
+    let mut active: Vec<String> = doc
+        .get(kind.field())
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
     if value.len() < MIN_SECRET_BYTES {
         return Err(Failure::Refused(format!(
             "a {} secret must be at least {MIN_SECRET_BYTES} bytes",

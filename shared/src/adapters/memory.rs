@@ -32,6 +32,20 @@ impl TenantStore for MemoryTenants {
         *self.reads.lock().unwrap() += 1;
         Ok(self.configs.lock().unwrap().get(tenant).cloned())
     }
+    async fn map_new_contact(
+        &self,
+        tenant: &str,
+        user: &str,
+        customer: &str,
+    ) -> Result<bool, StoreError> {
+        let mut contacts = self.contacts.lock().unwrap();
+        let key = (tenant.to_string(), user.to_string());
+        if contacts.contains_key(&key) {
+            return Ok(false);
+        }
+        contacts.insert(key, customer.to_string());
+        Ok(true)
+    }
     async fn tenant_ids(&self) -> Result<Vec<String>, StoreError> {
         Ok(self.configs.lock().unwrap().keys().cloned().collect())
     }

@@ -189,34 +189,39 @@ async fn check(
         },
     };
     let once = format!("card.expiring:{}:{}", r.subscription, r.period_end);
-    if !notify::publish_once(app, &notice, &once).await {
-        return Ok(false);
-    }
+    let published = notify::publish_once(app, &notice, &once).await;
     let to = sub["customer"]["email"]
         .as_str()
         .filter(|e| e.contains('@'));
-    if let (Some(sender), Some(to)) = (notify::sender(config), to) {
+    if let (Some(sender), Some(to), Some(_)) = (notify::sender(config), to, &app.public_url)
+        && notify::claim_email(app, tenant, &once).await
+    {
         // A card-only link: it opens the portal to update the card, and pays nothing.
-        match notify::new_pay_link(app, tenant, &r.customer, "").await {
-            Ok(token) => match notify::pay_urls(app, tenant, &token) {
-                Some((_, card_url)) => {
-                    let email = emails::card_expiring(
-                        sender,
-                        to,
-                        &crate::billing::card_phrase(brand, last4),
-                        &dates.date(r.period_end),
-                        &card_url,
-                    );
-                    notify::email_once(app, tenant, &once, &email).await;
-                }
-                None => {
-                    tracing::error!(target: "notice", tenant, "PUBLIC_URL is not set: no email with links");
-                }
-            },
-            Err(e) => tracing::error!(target: "notice", tenant, error = %e, "card link not stored"),
+        let token = match notify::new_pay_link(app, tenant, &r.customer, "").await {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = app
+                    .state
+                    .release_event(tenant, &format!("email:{once}"))
+                    .await;
+                return Err(format!("card link not stored: {e}"));
+            }
+        };
+        if let Some((_, card_url)) = notify::pay_urls(app, tenant, &token) {
+            let email = emails::card_expiring(
+                sender,
+                to,
+                &crate::billing::card_phrase(brand, last4),
+                &dates.date(r.period_end),
+                &card_url,
+            );
+            // Not sent: an error, so the renewal stays unchecked and the next scan tries.
+            if !notify::send_claimed(app, tenant, &once, &email).await {
+                return Err("the email was not sent".into());
+            }
         }
     }
-    Ok(true)
+    Ok(published)
 }
 
 #[cfg(test)]

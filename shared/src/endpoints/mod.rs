@@ -7,6 +7,7 @@ pub mod agent_portal;
 pub mod agent_recovery;
 pub mod approvals;
 pub mod card_expiry;
+pub mod checkout;
 pub mod pay_link;
 pub mod probe;
 pub mod reach;

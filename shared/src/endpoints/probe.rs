@@ -49,6 +49,8 @@ fn probe_of(need: Need) -> (Request<Value>, bool) {
             write(api::portal_session(NO_CUSTOMER, &Default::default()).untyped())
         }
         Need::PromotionCodes => read(api::promotion_codes().untyped()),
+        // No `mode` or line items: refused for its parameters when permitted.
+        Need::CheckoutSession => write(api::checkout_sessions().untyped()),
     }
 }
 
@@ -204,7 +206,12 @@ mod tests {
                     .any(|(_, v)| v.contains("probe_nonexistent"));
             // A write either names an object no account has, or lacks what it must name.
             assert!(
-                names_probe || (!write || request.path == "/v1/refunds"),
+                names_probe
+                    || !write
+                    || matches!(
+                        request.path.as_str(),
+                        "/v1/refunds" | "/v1/checkout/sessions"
+                    ),
                 "{}",
                 request.path
             );

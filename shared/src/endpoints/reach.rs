@@ -38,9 +38,8 @@ pub async fn recovery_opened(call: &Call<'_>, r: &Recovery, invoice: &Value) {
             "hosted_invoice_url": r.hosted_invoice_url,
         }),
     );
-    if !notify::publish_once(app, &n, &format!("recovery.opened:{}", r.invoice)).await {
-        return;
-    }
+    notify::publish_once(app, &n, &format!("recovery.opened:{}", r.invoice)).await;
+    // The email has its own once: one that failed is tried again on Stripe's next attempt.
     let Some(sender) = notify::sender(call.tenant) else {
         return;
     };
@@ -51,26 +50,31 @@ pub async fn recovery_opened(call: &Call<'_>, r: &Recovery, invoice: &Value) {
         tracing::info!(target: "notice", tenant, "no email on the invoice: none sent");
         return;
     };
+    if app.public_url.is_none() {
+        tracing::error!(target: "notice", tenant, "PUBLIC_URL is not set: no email with links");
+        return;
+    }
+    let once = format!("payment_failed:{}", r.invoice);
+    if !notify::claim_email(app, tenant, &once).await {
+        return;
+    }
     let token = match notify::new_pay_link(app, tenant, &r.customer, &r.invoice).await {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(target: "notice", tenant, error = %e, "pay link not stored: no email");
+            let _ = app
+                .state
+                .release_event(tenant, &format!("email:{once}"))
+                .await;
             return;
         }
     };
     let Some((pay, card)) = notify::pay_urls(app, tenant, &token) else {
-        tracing::error!(target: "notice", tenant, "PUBLIC_URL is not set: no email with links");
         return;
     };
     let amount = r.amount_due["formatted"].as_str().unwrap_or_default();
     let email = emails::payment_failed(sender, to, amount, r.decline.as_deref(), &pay, &card);
-    notify::email_once(
-        app,
-        tenant,
-        &format!("payment_failed:{}", r.invoice),
-        &email,
-    )
-    .await;
+    notify::send_claimed(app, tenant, &once, &email).await;
 }
 
 /// The invoice of an open recovery was paid: one `Recovery Resolved`.

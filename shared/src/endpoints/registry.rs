@@ -17,6 +17,7 @@ use crate::endpoints::agent_insight::Insight;
 use crate::endpoints::agent_portal::AgentPortalLink;
 use crate::endpoints::agent_recovery::RecoveryQueue;
 use crate::endpoints::approvals::{ApprovalDecision, ApprovalList, VisitorRequests};
+use crate::endpoints::checkout::{AgentCheckout, StartSubscription};
 use crate::endpoints::pay_link::{PayCard, PayNow, PayPage};
 use crate::endpoints::read::{
     EmailInvoices, GetAvailablePlans, GetBillingInfo, GetBillingPortalLink, GetCreditBalance,
@@ -205,6 +206,7 @@ endpoints! {
         GetBillingPortalLink,
         ResendInvoice,
         EmailInvoices,
+        StartSubscription,
     ],
     writes: [
         ChangePlan,
@@ -219,6 +221,7 @@ endpoints! {
     others: [
         Insight,
         AgentPortalLink,
+        AgentCheckout,
         RecoveryQueue,
         ApprovalList,
         ApprovalDecision,
@@ -284,6 +287,7 @@ mod tests {
                     Insight::NAME,
                     StripeWebhook::NAME,
                     AgentPortalLink::NAME,
+                    AgentCheckout::NAME,
                     ApprovalDecision::NAME,
                     PayPage::NAME,
                     PayNow::NAME,

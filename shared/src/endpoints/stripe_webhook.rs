@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::auth::caller::{Admits, Caller};
 use crate::billing::decline_phrase;
 use crate::billing::money::Money;
-use crate::endpoints::reach;
+use crate::endpoints::{checkout, reach};
 use crate::error::ApiError;
 use crate::pipeline::endpoint::{Answer, Call, Endpoint, Incoming, Reply, Shape, Subject};
 use crate::ports::notices::{Renewal, WebhookSeen};
@@ -149,6 +149,7 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
             "dispute": object["id"], "charge": object["charge"], "status": object["status"],
             "reason": object["reason"],
         }),
+        Change::CheckoutCompleted => return checkout_completed(call, &customer, object).await,
         Change::CustomerDeleted => json!({"deleted": true, "delinquent": false}),
         Change::CustomerUpdated => json!({
             "deleted": false, "delinquent": object["delinquent"].as_bool().unwrap_or(false),
@@ -218,6 +219,33 @@ async fn told(
         _ => {}
     }
     Ok(())
+}
+
+/// A subscription checkout we made (it carries the user in its metadata, the same as its
+/// `client_reference_id`) maps its user to the customer Stripe made or used, so the
+/// user's next call finds it; a user already mapped stays as mapped.
+async fn checkout_completed(
+    call: &Call<'_>,
+    customer: &str,
+    session: &Value,
+) -> Result<&'static str, ApiError> {
+    let user = session["metadata"][checkout::USER_KEY].as_str();
+    let ours = session["mode"] == "subscription"
+        && user
+            .is_some_and(|u| !u.is_empty() && session["client_reference_id"].as_str() == Some(u));
+    let Some(user) = user.filter(|_| ours) else {
+        return Ok("ignored");
+    };
+    let mapped = call
+        .app
+        .tenants
+        .store()
+        .map_new_contact(&call.tenant.tenant, user, customer)
+        .await?;
+    if !mapped {
+        tracing::info!(target: "notice", "checkout completed by a user mapped already: mapping kept");
+    }
+    Ok("applied")
 }
 
 /// The customer of a dispute's charge, asked of Stripe (one request).
@@ -291,13 +319,39 @@ pub enum Change {
     Disputed,
     CustomerDeleted,
     CustomerUpdated,
+    /// A Checkout Session was paid: a user who started it maps to its customer.
+    CheckoutCompleted,
     /// Acknowledged and ignored.
     Other,
 }
 
+/// Every event type the webhook applies (what a tenant's endpoint must be sent:
+/// `tenantctl connect-webhooks` registers these, `tenantctl doctor` checks for them).
+pub const HANDLED_EVENTS: &[&str] = &[
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+    "customer.subscription.trial_will_end",
+    "invoice.payment_failed",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "charge.refunded",
+    "charge.dispute.created",
+    "customer.deleted",
+    "customer.created",
+    "customer.updated",
+    "checkout.session.completed",
+];
+
 /// What the event is about.
 pub fn change_of(event: &Event) -> Change {
-    match event.kind.as_str() {
+    change_of_kind(&event.kind)
+}
+
+fn change_of_kind(kind: &str) -> Change {
+    match kind {
         "customer.subscription.created"
         | "customer.subscription.updated"
         | "customer.subscription.deleted"
@@ -310,6 +364,7 @@ pub fn change_of(event: &Event) -> Change {
         "charge.dispute.created" => Change::Disputed,
         "customer.deleted" => Change::CustomerDeleted,
         "customer.created" | "customer.updated" => Change::CustomerUpdated,
+        "checkout.session.completed" => Change::CheckoutCompleted,
         _ => Change::Other,
     }
 }
@@ -386,5 +441,24 @@ fn recovery(
             RecoveryStatus::Resolved => at,
         },
         status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handled_list_is_what_the_webhook_applies() {
+        for kind in HANDLED_EVENTS {
+            assert_ne!(change_of_kind(kind), Change::Other, "{kind}");
+        }
+        for kind in [
+            "invoice.created",
+            "charge.succeeded",
+            "payment_method.attached",
+        ] {
+            assert_eq!(change_of_kind(kind), Change::Other, "{kind}");
+        }
     }
 }

@@ -35,6 +35,8 @@ pub trait Tool: Send + Sync + 'static {
     /// stored then serves it unless it turned it off (a tool added since is off until
     /// listed in `enabled_tools`).
     const BEFORE_ENABLED_TOOLS: bool = false;
+    /// See [`Endpoint::NEW_CUSTOMERS`].
+    const NEW_CUSTOMERS: bool = false;
     /// What it asks Stripe with the tenant's key.
     const NEEDS: &'static [Need];
     /// Deserialized with unknown fields denied; its JSON Schema is what the tool list
@@ -70,6 +72,9 @@ pub trait Endpoint: Send + Sync + 'static {
     const METHOD: &'static str = "POST";
     /// What it asks Stripe with the tenant's key (`tenantctl connect-key` probes each).
     const NEEDS: &'static [Need] = &[];
+    /// The call is also for a visitor who is not a Stripe customer yet (a checkout): when
+    /// none is found, `Call::customer_id` is empty instead of `customer_not_found`.
+    const NEW_CUSTOMERS: bool = false;
     type Input: Send;
 
     /// The request as this endpoint's input; `audited` receives what the audit may keep of
@@ -115,6 +120,7 @@ pub(crate) fn parse_checked<A: DeserializeOwned + JsonSchema>(
 impl<T: Tool> Endpoint for T {
     const NAME: &'static str = T::NAME;
     const BEFORE_ENABLED_TOOLS: bool = T::BEFORE_ENABLED_TOOLS;
+    const NEW_CUSTOMERS: bool = T::NEW_CUSTOMERS;
     const NEEDS: &'static [Need] = T::NEEDS;
     type Input = T::Args;
 

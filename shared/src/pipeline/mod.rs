@@ -319,7 +319,11 @@ pub async fn call<T: Endpoint>(
     let outcome = async {
         let customer_id = match named {
             Some(id) => id,
-            None => customer::resolve(&stripe, config, &subject, known).await?,
+            None => match customer::resolve(&stripe, config, &subject, known).await {
+                // Not a customer yet, and the endpoint serves those too (a checkout).
+                Err(e) if T::NEW_CUSTOMERS && e.code == "customer_not_found" => String::new(),
+                other => other?,
+            },
         };
         trail.customer = Some(customer_id.clone()).filter(|c| !c.is_empty());
         trail.reached_tool = true;

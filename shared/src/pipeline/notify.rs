@@ -54,29 +54,33 @@ pub async fn publish_once(app: &App, notice: &Notice, once: &str) -> bool {
     }
 }
 
-/// Who sends the tenant's emails, when it turned them on and the stack knows its public
-/// URL (every email but the invoice bundle links back to it).
+/// Who sends the tenant's emails, when it turned them on (the links in them also need the
+/// stack's public URL: [`pay_urls`]).
 pub fn sender(tenant: &TenantConfig) -> Option<Sender<'_>> {
     let (from, merchant) = tenant.notify.sender(&tenant.tenant)?;
     Some(Sender { from, merchant })
 }
 
-/// Sends the email once per `once` key; `true` when this call sent it. A send that fails
-/// gives the claim back, so the next delivery or scan tries again.
-pub async fn email_once(app: &App, tenant: &str, once: &str, email: &Email) -> bool {
-    let key = format!("email:{once}");
+/// Claims the right to send the email named `once` (before anything is made for it, such
+/// as a pay link); `true` for the one caller that may send it.
+pub async fn claim_email(app: &App, tenant: &str, once: &str) -> bool {
     match app
         .state
-        .claim_event(tenant, &key, now_unix() + ONCE_SECS)
+        .claim_event(tenant, &format!("email:{once}"), now_unix() + ONCE_SECS)
         .await
     {
-        Ok(true) => {}
-        Ok(false) => return false,
+        Ok(claimed) => claimed,
         Err(e) => {
             tracing::error!(target: "notice", tenant, error = %e, "email not claimed: not sent");
-            return false;
+            false
         }
     }
+}
+
+/// Sends a claimed email; `true` when SES took it. A send that fails gives the claim back,
+/// so the next event about it (Stripe's next attempt of the invoice) or the next scan
+/// tries again.
+pub async fn send_claimed(app: &App, tenant: &str, once: &str, email: &Email) -> bool {
     match app.outbox.send(email).await {
         Ok(()) => {
             tracing::info!(target: "notice", tenant, "email sent");
@@ -84,7 +88,11 @@ pub async fn email_once(app: &App, tenant: &str, once: &str, email: &Email) -> b
         }
         Err(e) => {
             tracing::error!(target: "notice", tenant, error = %e, "email not sent");
-            if let Err(e) = app.state.release_event(tenant, &key).await {
+            if let Err(e) = app
+                .state
+                .release_event(tenant, &format!("email:{once}"))
+                .await
+            {
                 tracing::error!(target: "notice", tenant, error = %e, "email claim not released");
             }
             false

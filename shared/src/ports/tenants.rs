@@ -593,6 +593,14 @@ pub trait TenantStore: Send + Sync {
     async fn config(&self, tenant: &str) -> Result<Option<TenantConfig>, StoreError>;
     /// The merchant's own mapping of its user id to a Stripe customer id.
     async fn contact(&self, tenant: &str, user_id: &str) -> Result<Option<String>, StoreError>;
+    /// Maps a user to a customer unless the user is mapped already (a new customer from a
+    /// checkout the user started); `false` when a mapping was there (it stands).
+    async fn map_new_contact(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        customer: &str,
+    ) -> Result<bool, StoreError>;
     /// Every tenant's id (the scheduled scans visit each).
     async fn tenant_ids(&self) -> Result<Vec<String>, StoreError>;
 }

@@ -9,11 +9,13 @@ use serde_json::Value;
 
 use super::Params;
 use super::types::{
-    BalanceTransaction, Charge, Customer, Invoice, InvoicePayment, List, PaymentIntent,
-    PortalSession, Price, Product, PromotionCode, Subscription,
+    BalanceTransaction, Charge, CheckoutSession, Customer, Invoice, InvoicePayment, List,
+    PaymentIntent, PortalConfiguration, PortalSession, Price, Product, PromotionCode, Subscription,
+    WebhookEndpoint,
 };
 use super::writes::{
-    CustomerUpdate, InvoicePreview, PortalSessionCreate, RefundCreate, SubscriptionUpdate,
+    CheckoutSessionCreate, CustomerUpdate, InvoicePreview, PortalSessionCreate, RefundCreate,
+    SubscriptionUpdate, WebhookEndpointCreate,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +137,7 @@ pub enum Need {
     RefundCreate,
     PortalSession,
     PromotionCodes,
+    CheckoutSession,
 }
 
 /// A write as a confirmation stores it.
@@ -335,6 +338,28 @@ pub fn portal_session(customer: &str, fields: &PortalSessionCreate) -> Request<P
 
 pub fn promotion_codes() -> Request<List<PromotionCode>> {
     Request::get("/v1/promotion_codes")
+}
+
+/// `POST /v1/checkout/sessions` with nothing set (the key probe's; a real one is
+/// [`create_checkout_session`]).
+pub fn checkout_sessions() -> Request<CheckoutSession> {
+    Request::post("/v1/checkout/sessions")
+}
+
+pub fn create_checkout_session(fields: &CheckoutSessionCreate) -> Request<CheckoutSession> {
+    checkout_sessions().with(Params::form(fields))
+}
+
+pub fn portal_configurations() -> Request<List<PortalConfiguration>> {
+    Request::get("/v1/billing_portal/configurations")
+}
+
+pub fn webhook_endpoints() -> Request<List<WebhookEndpoint>> {
+    Request::get("/v1/webhook_endpoints")
+}
+
+pub fn create_webhook_endpoint(fields: &WebhookEndpointCreate) -> Request<WebhookEndpoint> {
+    Request::post("/v1/webhook_endpoints").with(Params::form(fields))
 }
 
 #[cfg(test)]

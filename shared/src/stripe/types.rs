@@ -539,3 +539,67 @@ pub struct Restrictions {
     pub minimum_amount: Option<i64>,
     pub minimum_amount_currency: Option<String>,
 }
+
+/// A Checkout Session (`checkout.Session`): the fields the product reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: Option<String>,
+    pub expires_at: i64,
+    pub status: Option<String>,
+    pub mode: String,
+    pub customer: Option<String>,
+    pub customer_email: Option<String>,
+    pub client_reference_id: Option<String>,
+    pub subscription: Option<String>,
+    pub amount_total: Option<i64>,
+    pub currency: Option<String>,
+}
+
+/// A Billing Portal configuration (`billing_portal.Configuration`): what `tenantctl doctor`
+/// checks.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortalConfiguration {
+    pub id: String,
+    pub active: bool,
+    pub is_default: bool,
+    pub default_return_url: Option<String>,
+    pub features: PortalFeatures,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortalFeatures {
+    pub payment_method_update: PortalFeature,
+    pub subscription_cancel: PortalFeature,
+    pub subscription_update: PortalSubscriptionUpdate,
+    pub invoice_history: PortalFeature,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortalFeature {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortalSubscriptionUpdate {
+    pub enabled: bool,
+    #[serde(default)]
+    pub products: Option<Vec<PortalProduct>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortalProduct {
+    pub product: String,
+    #[serde(default)]
+    pub prices: Vec<String>,
+}
+
+/// A webhook endpoint (`WebhookEndpoint`); `secret` only in the answer to its creation.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    pub enabled_events: Vec<String>,
+    pub status: String,
+    pub secret: Option<String>,
+}

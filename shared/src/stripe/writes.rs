@@ -258,6 +258,52 @@ pub struct PortalSessionCreate {
     pub flow_data: Option<FlowData>,
 }
 
+/// `POST /v1/checkout/sessions` in `subscription` mode: one price, for a customer or an
+/// email Stripe makes the customer from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CheckoutSessionCreate {
+    pub mode: &'static str,
+    pub line_items: Vec<CheckoutLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_reference_id: Option<String>,
+    pub success_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_url: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub discounts: Vec<CheckoutDiscount>,
+    /// Kept on the subscription it makes (who asked, for the audit trail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_data: Option<CheckoutSubscriptionData>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckoutLine {
+    pub price: String,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckoutDiscount {
+    pub promotion_code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckoutSubscriptionData {
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /v1/webhook_endpoints`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebhookEndpointCreate {
+    pub url: String,
+    pub enabled_events: Vec<String>,
+    pub description: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

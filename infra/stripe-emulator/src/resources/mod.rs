@@ -6,6 +6,7 @@
 
 pub mod balance;
 pub mod billing;
+pub mod checkout;
 pub mod coupons;
 pub mod customers;
 pub mod invoice_items;
@@ -110,6 +111,18 @@ pub fn dispatch(ctx: &mut Ctx, method: &str, segs: &[&str], p: &Params) -> ApiRe
         ("GET", ["refunds", id]) => simple_retrieve(ctx, "refund", id, p),
         ("GET", ["charges", id]) => simple_retrieve(ctx, "charge", id, p),
         ("POST", ["billing_portal", "sessions"]) => portal::create(ctx, p),
+        ("POST", ["billing_portal", "configurations"]) => portal::create_configuration(ctx, p),
+        ("GET", ["billing_portal", "configurations"]) => portal::list_configurations(ctx, p),
+        ("GET", ["billing_portal", "configurations", id]) => {
+            portal::retrieve_configuration(ctx, id, p)
+        }
+        ("POST", ["billing_portal", "configurations", id]) => {
+            portal::update_configuration(ctx, id, p)
+        }
+        ("POST", ["checkout", "sessions"]) => checkout::create(ctx, p),
+        ("GET", ["checkout", "sessions"]) => checkout::list(ctx, p),
+        ("GET", ["checkout", "sessions", id]) => checkout::retrieve(ctx, id, p),
+        ("POST", ["checkout", "sessions", id, "expire"]) => checkout::expire(ctx, id, p),
         ("GET", ["balance_transactions", id]) => simple_retrieve(ctx, "balance_transaction", id, p),
 
         _ => Err(ApiError::unrecognized_url(

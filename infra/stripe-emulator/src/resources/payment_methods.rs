@@ -222,7 +222,14 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
 /// its billing details' name, email and phone, metadata, `allow_redisplay`.
 pub fn update(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
     use crate::params::{allow_nested, apply_metadata, opt_int, opt_obj, opt_str};
-    p.allow(&["card", "billing_details", "metadata", "allow_redisplay"])?;
+    p.allow(&[
+        "card",
+        "billing_details",
+        "metadata",
+        "allow_redisplay",
+        "payment_method_configuration",
+        "us_bank_account",
+    ])?;
     let mut pm = ctx.acct.fetch("payment_method", id, "id")?;
     if let Some(Some(card)) = opt_obj(p.get("card"), "card")? {
         allow_nested(card, "card", &["exp_month", "exp_year", "networks"])?;

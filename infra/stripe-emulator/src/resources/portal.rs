@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::errors::{ApiError, ApiResult};
-use crate::params::{Params, allow_nested, opt_obj, opt_str};
+use crate::params::{Params, allow_nested, apply_metadata, opt_obj, opt_str};
 use crate::store::Ctx;
 use crate::store::{new_id, random_alnum};
 
@@ -28,14 +28,33 @@ pub fn create(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     ])?;
     let customer = p.req_str("customer")?;
     ctx.acct.fetch_live("customer", &customer, "customer")?;
-    let return_url = p.str("return_url")?;
+    // Stripe refuses a session until the portal's settings were saved in the key's mode.
+    let configuration = match p.str("configuration")? {
+        Some(id) => ctx
+            .acct
+            .fetch("billing_portal.configuration", &id, "configuration")?,
+        None => ctx
+            .acct
+            .all("billing_portal.configuration")
+            .into_iter()
+            .find(|c| c["is_default"] == true)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "You can’t create a portal session in test mode until you save your customer portal settings in test mode at https://dashboard.stripe.com/test/settings/billing/portal.",
+                )
+            })?,
+    };
+    let return_url = p.str("return_url")?.or(configuration["default_return_url"]
+        .as_str()
+        .map(str::to_string));
     let flow = match opt_obj(p.get("flow_data"), "flow_data")? {
         Some(Some(f)) => Some(flow_value(ctx, &customer, f)?),
         _ => None,
     };
     Ok(json!({
         "id": new_id("bps"), "object": "billing_portal.session", "after_expiration": null,
-        "configuration": format!("bpc_{}", random_alnum(24)), "created": ctx.now,
+        "configuration": configuration["id"], "created": ctx.now,
         "customer": customer, "customer_account": null, "flow": flow, "livemode": false,
         "locale": p.str("locale")?, "on_behalf_of": null, "return_url": return_url,
         "url": format!("https://billing.stripe.com/p/session/test_{}", random_alnum(40)),
@@ -126,4 +145,153 @@ fn after_completion(v: Option<&Value>) -> ApiResult<Value> {
     };
     let hosted = (kind == "hosted_confirmation").then(|| json!({"custom_message": null}));
     Ok(json!({"hosted_confirmation": hosted, "redirect": redirect, "type": kind}))
+}
+
+/// The configuration an account has once its portal settings were saved (every account
+/// starts so; `POST /_emulator/portal/unconfigured` takes them away, as on an account that
+/// never saved them): invoices, card updates and cancellation on, plan changes off.
+pub fn default_configuration(now: i64) -> Value {
+    json!({
+        "id": format!("bpc_{}", random_alnum(24)), "object": "billing_portal.configuration",
+        "active": true, "application": null,
+        "business_profile": {"headline": null, "privacy_policy_url": null,
+                             "terms_of_service_url": null},
+        "created": now, "default_return_url": null,
+        "features": {
+            "customer_update": {"allowed_updates": ["email", "address", "phone"], "enabled": true},
+            "invoice_history": {"enabled": true},
+            "payment_method_update": {"enabled": true, "payment_method_configuration": null},
+            "subscription_cancel": {
+                "cancellation_reason": {"enabled": false, "feedback_options": null,
+                                        "options": []},
+                "enabled": true, "mode": "at_period_end", "proration_behavior": "none",
+            },
+            "subscription_pause": {
+                "duration": {"interval_options": [], "type": "indefinite"}, "enabled": false,
+            },
+            "subscription_update": {
+                "billing_cycle_anchor": null, "default_allowed_updates": [], "enabled": false,
+                "products": [], "proration_behavior": "none",
+                "schedule_at_period_end": {"conditions": []},
+                "trial_update_behavior": "end_trial",
+            },
+        },
+        "is_default": true, "livemode": false,
+        "login_page": {"enabled": false, "url": null},
+        "metadata": {}, "name": null, "updated": now,
+    })
+}
+
+const CONFIG_PARAMS: &[&str] = &[
+    "active",
+    "business_profile",
+    "default_return_url",
+    "features",
+    "login_page",
+    "metadata",
+    "name",
+];
+
+/// Merges `features[...]` as given into `target` (each feature's own keys; a product list
+/// replaces the one held).
+fn apply_features(target: &mut Value, p: &Params) -> ApiResult<()> {
+    let Some(Some(features)) = opt_obj(p.get("features"), "features")? else {
+        return Ok(());
+    };
+    allow_nested(
+        features,
+        "features",
+        &[
+            "customer_update",
+            "invoice_history",
+            "payment_method_update",
+            "subscription_cancel",
+            "subscription_pause",
+            "subscription_update",
+        ],
+    )?;
+    for (name, given) in features {
+        let Value::Object(given) = given else {
+            return Err(ApiError::invalid_param(
+                &format!("features[{name}]"),
+                "Invalid object",
+            ));
+        };
+        for (k, v) in given {
+            let v = match (k.as_str(), v) {
+                ("enabled", Value::String(s)) => json!(s == "true"),
+                ("products", Value::Array(list)) => Value::Array(
+                    list.iter()
+                        .map(|p| {
+                            json!({"adjustable_quantity": {"enabled": false, "maximum": null, "minimum": 0},
+                                   "prices": p["prices"], "product": p["product"]})
+                        })
+                        .collect(),
+                ),
+                _ => v.clone(),
+            };
+            target["features"][name.as_str()][k.as_str()] = v;
+        }
+    }
+    Ok(())
+}
+
+fn apply_config(ctx: &mut Ctx, c: &mut Value, p: &Params) -> ApiResult<()> {
+    apply_features(c, p)?;
+    if let Some(url) = p.str("default_return_url")? {
+        c["default_return_url"] = json!(url);
+    }
+    if let Some(name) = p.str("name")? {
+        c["name"] = json!(name);
+    }
+    if let Some(active) = p.bool("active")? {
+        c["active"] = json!(active);
+    }
+    apply_metadata(&mut c["metadata"], p.get("metadata"))?;
+    c["updated"] = json!(ctx.now);
+    Ok(())
+}
+
+pub fn create_configuration(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
+    p.allow(CONFIG_PARAMS)?;
+    let mut c = default_configuration(ctx.now);
+    // Only the first configuration is the default.
+    c["is_default"] = json!(ctx.acct.all("billing_portal.configuration").is_empty());
+    apply_config(ctx, &mut c, p)?;
+    ctx.acct.put(c.clone());
+    Ok(c)
+}
+
+pub fn update_configuration(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
+    p.allow(CONFIG_PARAMS)?;
+    let mut c = ctx
+        .acct
+        .fetch("billing_portal.configuration", id, "configuration")?;
+    apply_config(ctx, &mut c, p)?;
+    ctx.acct.put(c.clone());
+    Ok(c)
+}
+
+pub fn retrieve_configuration(ctx: &mut Ctx, id: &str, p: &Params) -> ApiResult<Value> {
+    p.allow(&[])?;
+    ctx.acct
+        .fetch("billing_portal.configuration", id, "configuration")
+}
+
+pub fn list_configurations(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
+    let mut allowed = crate::list::PAGING.to_vec();
+    allowed.extend(["active", "is_default"]);
+    p.allow(&allowed)?;
+    let active = p.bool("active")?;
+    let is_default = p.bool("is_default")?;
+    crate::list::page(
+        ctx.acct,
+        "billing_portal.configuration",
+        p,
+        "/v1/billing_portal/configurations",
+        |c| {
+            active.is_none_or(|a| c["active"] == a)
+                && is_default.is_none_or(|d| c["is_default"] == d)
+        },
+    )
 }

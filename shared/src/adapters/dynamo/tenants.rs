@@ -63,6 +63,34 @@ impl TenantStore for DynamoTenants {
             .collect())
     }
 
+    async fn map_new_contact(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        customer: &str,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.contacts_table)
+            .item("tenant", AttributeValue::S(tenant.into()))
+            .item("user_id", AttributeValue::S(user_id.into()))
+            .item("customer_id", AttributeValue::S(customer.into()))
+            .condition_expression("attribute_not_exists(user_id)")
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+        }
+    }
+
     async fn contact(&self, tenant: &str, user_id: &str) -> Result<Option<String>, StoreError> {
         let out = self
             .client
