@@ -264,3 +264,48 @@ def test_an_agent_approves_a_waiting_refund_in_the_panel_and_it_is_refunded_once
     section.find_element(By.XPATH, ".//button[text()='Approve']").click()
     wait(browser, lambda b: "Approved." in section.text)
     assert refunds_to(charge) == 1
+
+
+def test_the_pay_now_page_shows_the_invoice_and_card_and_pays_once_on_a_click(browser):
+    """A failed payment's email, as the customer opens it: the pay-now link in Chromium shows
+    the invoice and the saved card (brand, last 4) and one named button; the card is updated
+    (as the page's update-card link leads to), and one click pays it, once."""
+    import re
+
+    import stripe as stripe_sdk
+
+    from conftest import sent_mail, until
+    from seed_demo import set_card
+    v1 = stripe_sdk.StripeClient(need("STRIPE_API_KEY"), base_addresses={"api": need("STRIPE_API_BASE")},
+                                 max_network_retries=0).v1
+    email = f"payer-{int(time.time() * 1000)}@example.com"
+    customer = v1.customers.create(params={"email": email, "name": "Pat Payer"})
+    set_card(v1, customer.id, "pm_card_chargeCustomerFail")
+    # The first invoice's payment fails, as a renewal's would: the customer is emailed.
+    v1.subscriptions.create(params={"customer": customer.id,
+                                    "items": [{"price": need("DEMO_PRICE_STARTER")}]})
+    mail = until(lambda: sent_mail(email), timeout=20)
+    assert len(mail) == 1, mail
+    link = next(u for u in re.findall(r'href="([^"]+)"', mail[0]["body"]) if not u.endswith("/card"))
+
+    browser.get(link)
+    button = wait(browser, ec.element_to_be_clickable((By.CSS_SELECTOR, "form button")))
+    page = text_of(browser)
+    assert "$19.00" in page and "Visa ending 0341" in page, page
+    assert button.accessible_name == "Pay $19.00 now" and browser.find_element(By.TAG_NAME, "h1").text
+    assert browser.find_element(By.LINK_TEXT, "Use a different card").get_attribute("href") == f"{link}/card"
+    browser.save_screenshot(str(SHOTS / "pay.png"))
+
+    set_card(v1, customer.id, "pm_card_visa")
+    invoice = v1.invoices.list(params={"customer": customer.id, "limit": 1}).data[0]
+    pays = f"/v1/invoices/{invoice.id}/pay"
+    before = posts_to(pays)
+    button.click()
+    wait(browser, lambda b: "Paid, thank you" in text_of(b))
+    assert posts_to(pays) == before + 1
+    # Back and click again: the link is spent, nothing more is paid.
+    browser.get(link)
+    wait(browser, lambda b: "This link was used" in text_of(b))
+    assert not browser.find_elements(By.CSS_SELECTOR, "form button")
+    assert posts_to(pays) == before + 1
+    assert v1.invoices.retrieve(invoice.id).status == "paid"

@@ -20,6 +20,7 @@ mod render;
 mod resources;
 mod restricted;
 mod search;
+mod seeded;
 mod store;
 mod wire;
 

@@ -55,7 +55,7 @@ impl Emulator {
         let now = self.now();
         self.accounts.entry(key.to_string()).or_insert_with(|| {
             let mut a = Account::default();
-            a.put(crate::resources::portal::default_configuration(now));
+            a.put(crate::seeded::portal_configuration(now));
             a
         })
     }

@@ -14,8 +14,8 @@ use shared::stripe::writes::WebhookEndpointCreate;
 use shared::stripe::{StripeError, StripeSession, api};
 use shared::timefmt::{now_unix, rfc3339};
 
+use crate::common::{audited, install_secret, stripe_client};
 use crate::store::Aws;
-use crate::verbs::{audited, install_secret, stripe_client};
 use crate::{Done, Failure, SecretKind};
 
 /// One finding.

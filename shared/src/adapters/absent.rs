@@ -135,6 +135,9 @@ impl BillingState for Absent {
     async fn spend_pay_link(&self, _: &str, _: &str, _: i64) -> Result<bool, StoreError> {
         absent()
     }
+    async fn unspend_pay_link(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        absent()
+    }
     async fn put_renewal(&self, _: &str, _: &Renewal) -> Result<(), StoreError> {
         absent()
     }

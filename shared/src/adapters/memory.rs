@@ -485,6 +485,13 @@ impl BillingState for MemoryState {
             _ => Ok(false),
         }
     }
+    async fn unspend_pay_link(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        let mut all = self.pay_links.lock().expect("state lock");
+        if let Some(l) = all.get_mut(&(tenant.to_string(), id.to_string())) {
+            l.used_at = None;
+        }
+        Ok(())
+    }
     async fn put_renewal(&self, tenant: &str, r: &Renewal) -> Result<(), StoreError> {
         let mut all = self.renewals.lock().expect("state lock");
         let key = (tenant.to_string(), r.subscription.clone());

@@ -188,7 +188,23 @@ impl Endpoint for PayNow {
             return Ok(state_only("used", USED));
         }
         as_customer!(call, link, visitor, inner);
-        let reply = at_once(&RetryPayment, &inner, args_for(&link)?).await?;
+        let reply = match at_once(&RetryPayment, &inner, args_for(&link)?).await {
+            Ok(r) => r,
+            Err(e) => {
+                // Stripe or AWS failed before the payment could be tried: the link is given
+                // back for another click (a replay of the same write is still once).
+                if e.status >= 500
+                    && let Err(u) = call
+                        .app
+                        .state
+                        .unspend_pay_link(&call.tenant.tenant, &link.id)
+                        .await
+                {
+                    tracing::error!(error = %u, "pay link not given back");
+                }
+                return Err(e);
+            }
+        };
         let data = &reply.answer.data;
         let state = if data["paid"] == true {
             "paid"

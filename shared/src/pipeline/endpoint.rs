@@ -203,7 +203,7 @@ pub struct Call<'a> {
     /// the change it sends, which the pipeline's closing record completes.
     /// (An approved write runs under the approvals route: its tool is named here, so the
     /// closing record is the write's.)
-    pub write_ahead: &'a OnceLock<(String, Value, &'static str)>,
+    pub write_ahead: &'a OnceLock<crate::pipeline::WriteAhead>,
     /// How the call arrived (`rest`, `mcp`), for the audit records it writes.
     pub channel: &'static str,
 }

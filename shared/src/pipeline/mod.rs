@@ -31,6 +31,16 @@ use endpoint::{Call, Endpoint, Incoming, Reply, Subject};
 /// The contract's body limit for calls (`413 payload_too_large` above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// A write's write-ahead audit record, which the call's closing record completes.
+#[derive(Debug, Clone)]
+pub struct WriteAhead {
+    pub sk: String,
+    /// The Stripe change it sends.
+    pub sends: Value,
+    pub tool: &'static str,
+    pub customer: String,
+}
+
 /// What the audit record needs to know, filled in as the call gets further.
 pub struct Trail {
     pub tenant: Option<String>,
@@ -42,7 +52,7 @@ pub struct Trail {
     pub stripe_requests: u32,
     /// A write's write-ahead record (sort key, change sent), which this call's record
     /// completes.
-    pub write_ahead: Option<(String, Value, &'static str)>,
+    pub write_ahead: Option<WriteAhead>,
     /// How the call arrived: `rest` (its own route) or `mcp`.
     pub channel: &'static str,
     pub stages: Stages,
@@ -118,9 +128,15 @@ pub(crate) async fn record<A>(
         audit::count_refused(&tenant, tool, &outcome, reason.as_deref());
         return;
     }
+    // A write's record is completed under the write's customer, also where the call found
+    // that customer on its own (a pay-now link names it only once it is read).
+    let customer = trail
+        .customer
+        .clone()
+        .or_else(|| trail.write_ahead.as_ref().map(|w| w.customer.clone()));
     let mut record = AuditRecord::new(
         &tenant,
-        trail.customer.as_deref(),
+        customer.as_deref(),
         trail.actor.unwrap_or_else(|| "anonymous".into()),
         tool,
         trail.args,
@@ -128,12 +144,12 @@ pub(crate) async fn record<A>(
         request_id,
         app.audit_retention_days,
     );
-    if let Some((sk, sends, wrote)) = trail.write_ahead {
+    if let Some(w) = trail.write_ahead {
         // The write's record, written ahead: completed under its key, as the write's tool
         // (an agent's approval runs a visitor's write).
-        record.sk = sk;
-        record.sends = Some(sends);
-        record.tool = wrote.to_string();
+        record.sk = w.sk;
+        record.sends = Some(w.sends);
+        record.tool = w.tool.to_string();
     }
     record.decision = if trail.reached_tool {
         "allowed"

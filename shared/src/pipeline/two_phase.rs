@@ -755,7 +755,12 @@ async fn carry_out<W: WriteTool>(
             return Err(e);
         }
     };
-    let _ = call.write_ahead.set((sk.to_string(), sends, W::NAME));
+    let _ = call.write_ahead.set(crate::pipeline::WriteAhead {
+        sk: sk.to_string(),
+        sends,
+        tool: W::NAME,
+        customer: c.customer.clone(),
+    });
     let mut sent = Vec::new();
     for (n, change) in steps(&c).iter().enumerate() {
         let found = if resumed {

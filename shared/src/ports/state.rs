@@ -207,6 +207,9 @@ pub trait BillingState: Send + Sync {
     async fn pay_link(&self, tenant: &str, id: &str) -> Result<Option<PayLink>, StoreError>;
     /// Marks the link used, once: `true` for the one call that did.
     async fn spend_pay_link(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Gives a spent link back (its payment could not be tried: Stripe or AWS failed), so
+    /// the customer can click again.
+    async fn unspend_pay_link(&self, tenant: &str, id: &str) -> Result<(), StoreError>;
     /// Keeps a subscription's next renewal (written with the subscription's fact, so only
     /// a newer event changes it); `checked` is carried over while the period is the same.
     async fn put_renewal(&self, tenant: &str, r: &Renewal) -> Result<(), StoreError>;

@@ -147,41 +147,6 @@ fn after_completion(v: Option<&Value>) -> ApiResult<Value> {
     Ok(json!({"hosted_confirmation": hosted, "redirect": redirect, "type": kind}))
 }
 
-/// The configuration an account has once its portal settings were saved (every account
-/// starts so; `POST /_emulator/portal/unconfigured` takes them away, as on an account that
-/// never saved them): invoices, card updates and cancellation on, plan changes off.
-pub fn default_configuration(now: i64) -> Value {
-    json!({
-        "id": format!("bpc_{}", random_alnum(24)), "object": "billing_portal.configuration",
-        "active": true, "application": null,
-        "business_profile": {"headline": null, "privacy_policy_url": null,
-                             "terms_of_service_url": null},
-        "created": now, "default_return_url": null,
-        "features": {
-            "customer_update": {"allowed_updates": ["email", "address", "phone"], "enabled": true},
-            "invoice_history": {"enabled": true},
-            "payment_method_update": {"enabled": true, "payment_method_configuration": null},
-            "subscription_cancel": {
-                "cancellation_reason": {"enabled": false, "feedback_options": null,
-                                        "options": []},
-                "enabled": true, "mode": "at_period_end", "proration_behavior": "none",
-            },
-            "subscription_pause": {
-                "duration": {"interval_options": [], "type": "indefinite"}, "enabled": false,
-            },
-            "subscription_update": {
-                "billing_cycle_anchor": null, "default_allowed_updates": [], "enabled": false,
-                "products": [], "proration_behavior": "none",
-                "schedule_at_period_end": {"conditions": []},
-                "trial_update_behavior": "end_trial",
-            },
-        },
-        "is_default": true, "livemode": false,
-        "login_page": {"enabled": false, "url": null},
-        "metadata": {}, "name": null, "updated": now,
-    })
-}
-
 const CONFIG_PARAMS: &[&str] = &[
     "active",
     "business_profile",
@@ -254,7 +219,7 @@ fn apply_config(ctx: &mut Ctx, c: &mut Value, p: &Params) -> ApiResult<()> {
 
 pub fn create_configuration(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     p.allow(CONFIG_PARAMS)?;
-    let mut c = default_configuration(ctx.now);
+    let mut c = crate::seeded::portal_configuration(ctx.now);
     // Only the first configuration is the default.
     c["is_default"] = json!(ctx.acct.all("billing_portal.configuration").is_empty());
     apply_config(ctx, &mut c, p)?;

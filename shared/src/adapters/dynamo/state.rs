@@ -442,6 +442,24 @@ impl BillingState for DynamoState {
         Ok(wrote)
     }
 
+    async fn unspend_pay_link(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        let ttl = |l: &PayLink| Some(l.expires_at + 7 * 86_400);
+        self.compare_and_set(
+            &format!("{tenant}#paylink"),
+            id,
+            ttl,
+            |stored: Option<&PayLink>| {
+                let l = stored?;
+                l.used_at.is_some().then(|| PayLink {
+                    used_at: None,
+                    ..l.clone()
+                })
+            },
+        )
+        .await
+        .map(drop)
+    }
+
     async fn put_renewal(&self, tenant: &str, r: &Renewal) -> Result<(), StoreError> {
         self.compare_and_set(
             &format!("{tenant}#renewal"),
