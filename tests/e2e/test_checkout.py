@@ -99,3 +99,17 @@ def test_an_agent_sends_a_subscription():
     r = requests.post(url, json={"email": "x@example.com", "price_id": ENV["DEMO_PRICE_STARTER"]},
                       headers={"Authorization": f"Bearer {mint(ENV['DEMO_ACTIVE_USER'])}"}, timeout=30)
     assert r.status_code == 401, r.text
+
+
+def test_a_new_link_expires_the_earlier_one_so_only_one_can_be_paid(api):
+    user = f"twice-{int(time.time() * 1000)}"
+    token = mint(user, email=f"{user}@example.com", email_verified=True)
+    status, first = api.tool("start_subscription", token, {"price_id": ENV["DEMO_PRICE_STARTER"]})
+    assert status == 200, first
+    status, second = api.tool("start_subscription", token, {"price_id": ENV["DEMO_PRICE_GROWTH"]})
+    assert status == 200 and second["data"]["expired_earlier"] == 1, second
+    assert v1().checkout.sessions.retrieve(first["data"]["session_id"]).status == "expired"
+    r = requests.post(f"{need('STRIPE_API_BASE')}/_emulator/checkout/sessions/{first['data']['session_id']}/complete",
+                      json={"key": need("STRIPE_API_KEY")}, timeout=30)
+    assert r.status_code == 400, r.text
+    assert complete(second["data"]["session_id"])["status"] == "complete"

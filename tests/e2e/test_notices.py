@@ -119,3 +119,32 @@ def test_email_invoices_sends_one_bundle_an_hour(api):
     status, body = api.tool("email_invoices", token, {"limit": 3})
     assert status == 403 and body["error"]["reason"] == "email_invoices_rate", body
     assert len(sent_mail(to)) == before + 1
+
+
+def test_a_failure_that_arrives_after_its_invoice_was_paid_tells_nobody(bus):
+    """Stripe's events in reverse: the invoice is paid, then its earlier failure arrives.
+    The recovery stays resolved and nobody is told to pay; a failure of another invoice,
+    retried twice, is one `Recovery Opened` and one email."""
+    import uuid
+
+    from test_webhooks import invoice_event, post
+    customer = f"cus_E2e{uuid.uuid4().hex[:10]}"
+    now = int(time.time())
+    late, open_inv = f"in_late{uuid.uuid4().hex[:8]}", f"in_open{uuid.uuid4().hex[:8]}"
+    email = f"{customer.lower()}@example.com"
+
+    def with_email(e):
+        e["data"]["object"]["customer_email"] = email
+        return e
+
+    assert post(with_email(invoice_event("invoice.paid", customer, late, now + 60, attempts=2)))[0] == 200
+    assert post(with_email(invoice_event("invoice.payment_failed", customer, late, now)))[0] == 200
+    assert post(with_email(invoice_event("invoice.payment_failed", customer, open_inv, now)))[0] == 200
+    assert post(with_email(invoice_event("invoice.payment_failed", customer, open_inv, now + 5, attempts=2)))[0] == 200
+    opened = until(lambda: [e for e in bus.events("Recovery Opened") if e["detail"]["customer"] == customer])
+    time.sleep(1)
+    opened = [e for e in bus.events("Recovery Opened") if e["detail"]["customer"] == customer]
+    assert [e["detail"]["invoice"] for e in opened] == [open_inv], opened
+    assert not [e for e in bus.events("Recovery Resolved") if e["detail"]["customer"] == customer]
+    mail = sent_mail(email)
+    assert len(mail) == 1 and "$19.00" in mail[0]["subject"], mail

@@ -101,10 +101,10 @@ impl BillingState for Absent {
     async fn facts(&self, _: &str, _: &str) -> Result<Vec<Fact>, StoreError> {
         absent()
     }
-    async fn open_recovery(&self, _: &str, _: &Recovery) -> Result<(), StoreError> {
+    async fn open_recovery(&self, _: &str, _: &Recovery) -> Result<bool, StoreError> {
         absent()
     }
-    async fn resolve_recovery(&self, _: &str, _: &Recovery) -> Result<(), StoreError> {
+    async fn resolve_recovery(&self, _: &str, _: &Recovery) -> Result<bool, StoreError> {
         absent()
     }
     async fn recoveries(

@@ -13,7 +13,7 @@ use crate::ports::history::History;
 use crate::ports::ledger::{Bound, Claim, Confirmation, Entry, Ledger, State, in_window};
 use crate::ports::notices::{Email, Notice, Outbox, PayLink, Renewal, WebhookSeen};
 use crate::ports::state::{
-    Approval, ApprovalChange, BillingState, Fact, Put, Recovery, RecoveryStatus, listed,
+    Approval, ApprovalChange, BillingState, Fact, Put, Recovery, RecoveryStatus, is_open, listed,
     merged_open, merged_renewal, merged_resolve,
 };
 use crate::ports::tenants::{SecretStore, TenantConfig, TenantSecrets, TenantStore};
@@ -399,21 +399,22 @@ impl BillingState for MemoryState {
             .collect())
     }
 
-    async fn open_recovery(&self, tenant: &str, r: &Recovery) -> Result<(), StoreError> {
+    async fn open_recovery(&self, tenant: &str, r: &Recovery) -> Result<bool, StoreError> {
         let mut all = self.recoveries.lock().expect("state lock");
         let key = (tenant.to_string(), r.customer.clone(), r.invoice.clone());
         if let Some(next) = merged_open(all.get(&key).cloned(), r) {
-            all.insert(key, next);
+            all.insert(key.clone(), next);
         }
-        Ok(())
+        Ok(is_open(all.get(&key)))
     }
 
-    async fn resolve_recovery(&self, tenant: &str, r: &Recovery) -> Result<(), StoreError> {
+    async fn resolve_recovery(&self, tenant: &str, r: &Recovery) -> Result<bool, StoreError> {
         let mut all = self.recoveries.lock().expect("state lock");
         let key = (tenant.to_string(), r.customer.clone(), r.invoice.clone());
+        let was_open = is_open(all.get(&key));
         let next = merged_resolve(all.get(&key).cloned(), r);
         all.insert(key, next);
-        Ok(())
+        Ok(was_open)
     }
 
     async fn recoveries(

@@ -142,6 +142,7 @@ fn said(data: &Value, summary: &str, path: &str) -> Response<Body> {
         "declined" => "The payment did not go through",
         "used" => "This link was used",
         "expired" => "This link has expired",
+        "pending_approval" => "A person from our team will look at this",
         _ => "Nothing to pay",
     };
     let mut body = format!("<p role=\"status\">{}</p>", esc(summary));

@@ -264,8 +264,22 @@ async fn link(
             None => Ok(None),
         }
     };
+    // The person's links still open: a new one expires them, so at most one can be paid
+    // (two open links would make two subscriptions).
+    let earlier = async {
+        let list = api::list_checkout_sessions()
+            .set("status", "open")
+            .limit(10);
+        let list = match (customer, &visitor.email) {
+            (Some(c), _) => list.set("customer", c),
+            (None, Some(e)) => list.set("customer_details[email]", e),
+            (None, None) => return Ok(None),
+        };
+        call.stripe.get(&list).await.map(Some)
+    };
     let price_req = api::price(price_id);
-    let (price, subs, promo) = futures::join!(call.stripe.get(&price_req), subs, promo);
+    let (price, subs, promo, earlier) =
+        futures::join!(call.stripe.get(&price_req), subs, promo, earlier);
     let price = price.map_err(ApiError::from)?;
     if !price.active || price.recurring.is_none() {
         return Err(ApiError::invalid_request(
@@ -297,6 +311,31 @@ async fn link(
             }
         },
     };
+    let earlier: Vec<String> = earlier
+        .map_err(ApiError::from)?
+        .map(|l| {
+            l.data
+                .into_iter()
+                .filter(|s| s.mode == "subscription")
+                .map(|s| s.id)
+                .collect()
+        })
+        .unwrap_or_default();
+    for id in &earlier {
+        match call
+            .stripe
+            .post(
+                &api::expire_checkout_session(id),
+                &format!("{}:expire:{id}", call.request_id),
+            )
+            .await
+        {
+            Ok(_) => {}
+            // Completed or expired meanwhile: nothing left to expire.
+            Err(e) if e.status() == Some(400) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let fields = CheckoutSessionCreate {
         mode: "subscription",
         line_items: vec![CheckoutLine {
@@ -319,6 +358,7 @@ async fn link(
         subscription_data: Some(CheckoutSubscriptionData {
             metadata: metadata.clone(),
         }),
+        expires_at: None,
     };
     let mut params = api::create_checkout_session(&fields);
     for (k, v) in &metadata {
@@ -335,7 +375,7 @@ async fn link(
         data: json!({
             "url": url, "expires_at": rfc3339(session.expires_at),
             "session_id": session.id, "price_id": price_id, "price": plan,
-            "code": code, "new_customer": customer.is_none(),
+            "code": code, "new_customer": customer.is_none(), "expired_earlier": earlier.len(),
         }),
         summary: format!(
             "Here's a secure Stripe Checkout link to start the plan at {plan}{}: {url}. Nothing is charged until you pay there; the link works until {}.",

@@ -191,9 +191,12 @@ impl Endpoint for PayNow {
         let reply = match at_once(&RetryPayment, &inner, args_for(&link)?).await {
             Ok(r) => r,
             Err(e) => {
-                // Stripe or AWS failed before the payment could be tried: the link is given
-                // back for another click (a replay of the same write is still once).
+                // Stripe or AWS failed before Stripe was asked to pay (no write-ahead record
+                // exists): the link is given back for another click. Once Stripe was asked,
+                // the outcome may be unknown, so the link stays spent; the invoice's own
+                // hosted page and the update-card link still work.
                 if e.status >= 500
+                    && call.write_ahead.get().is_none()
                     && let Err(u) = call
                         .app
                         .state
@@ -206,7 +209,9 @@ impl Endpoint for PayNow {
             }
         };
         let data = &reply.answer.data;
-        let state = if data["paid"] == true {
+        let state = if reply.status == "pending_approval" {
+            "pending_approval"
+        } else if data["paid"] == true {
             "paid"
         } else if data["declined"].is_string() || data["requires_action"] == true {
             "declined"

@@ -123,20 +123,17 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
         Change::PaymentFailed => {
             let decline = decline_of(call, object).await;
             let r = recovery(event, &customer, decline, RecoveryStatus::Open);
-            state.open_recovery(tenant, &r).await?;
-            reach::recovery_opened(call, &r, object).await;
+            // Told only while it is open: an invoice paid before its failure arrived is
+            // made good, and nobody is asked to pay it.
+            if state.open_recovery(tenant, &r).await? {
+                reach::recovery_opened(call, &r, object).await;
+            }
             json!({"invoice": r.invoice, "amount_due": r.amount_due, "decline": r.decline,
                    "at": r.opened_at})
         }
         Change::Paid => {
             let r = recovery(event, &customer, None, RecoveryStatus::Resolved);
-            let was_open = state
-                .recoveries(tenant, RecoveryStatus::Open, Some(&customer))
-                .await?
-                .iter()
-                .any(|o| o.invoice == r.invoice);
-            state.resolve_recovery(tenant, &r).await?;
-            if was_open {
+            if state.resolve_recovery(tenant, &r).await? {
                 reach::recovery_resolved(call, &r).await;
             }
             return Ok("applied");

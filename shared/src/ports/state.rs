@@ -176,10 +176,13 @@ pub trait BillingState: Send + Sync {
     async fn facts(&self, tenant: &str, customer: &str) -> Result<Vec<Fact>, StoreError>;
     /// Opens (or updates with a later attempt) the invoice's recovery; a resolved one stays
     /// resolved and only learns when it had opened.
-    async fn open_recovery(&self, tenant: &str, r: &Recovery) -> Result<(), StoreError>;
+    /// `true` when the invoice's recovery is open afterwards (one whose invoice was paid
+    /// first stays resolved: nobody is told of a failure already made good).
+    async fn open_recovery(&self, tenant: &str, r: &Recovery) -> Result<bool, StoreError>;
     /// Resolves the invoice's recovery, creating it resolved if its failure has not
     /// arrived yet, so a late failure cannot reopen it.
-    async fn resolve_recovery(&self, tenant: &str, r: &Recovery) -> Result<(), StoreError>;
+    /// `true` when this call resolved an open one (decided in the same compare-and-set).
+    async fn resolve_recovery(&self, tenant: &str, r: &Recovery) -> Result<bool, StoreError>;
     /// A tenant's recoveries (those that ever opened), newest first; of one customer when
     /// given.
     async fn recoveries(
@@ -262,6 +265,11 @@ pub(crate) fn merged_open(stored: Option<Recovery>, r: &Recovery) -> Option<Reco
             ..r.clone()
         }),
     }
+}
+
+/// Whether a stored recovery is open (opened, not resolved).
+pub(crate) fn is_open(r: Option<&Recovery>) -> bool {
+    r.is_some_and(|r| r.status == RecoveryStatus::Open && r.opened_at.is_some())
 }
 
 pub(crate) fn merged_resolve(stored: Option<Recovery>, r: &Recovery) -> Recovery {

@@ -350,6 +350,14 @@ pub fn create_checkout_session(fields: &CheckoutSessionCreate) -> Request<Checko
     checkout_sessions().with(Params::form(fields))
 }
 
+pub fn list_checkout_sessions() -> Request<List<CheckoutSession>> {
+    Request::get("/v1/checkout/sessions")
+}
+
+pub fn expire_checkout_session(id: &str) -> Request<CheckoutSession> {
+    Request::post(format!("/v1/checkout/sessions/{id}/expire"))
+}
+
 pub fn portal_configurations() -> Request<List<PortalConfiguration>> {
     Request::get("/v1/billing_portal/configurations")
 }

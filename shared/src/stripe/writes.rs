@@ -278,6 +278,9 @@ pub struct CheckoutSessionCreate {
     /// Kept on the subscription it makes (who asked, for the audit trail).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subscription_data: Option<CheckoutSubscriptionData>,
+    /// Unix time it stops working (Stripe: 30 minutes to 24 hours; default 24 hours).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -334,6 +334,10 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
     let status = p.str("status")?;
     let subscription = p.str("subscription")?;
     let created = list::range_filter(p, "created")?;
+    let email = match opt_obj(p.get("customer_details"), "customer_details")? {
+        Some(Some(m)) => opt_str(m.get("email"), "customer_details[email]")?,
+        _ => None,
+    };
     let mut page = list::page(
         ctx.acct,
         "checkout.session",
@@ -348,6 +352,10 @@ pub fn list(ctx: &mut Ctx, p: &Params) -> ApiResult<Value> {
                     .as_ref()
                     .is_none_or(|sub| s["subscription"] == sub.as_str())
                 && created(s["created"].as_i64().unwrap_or(0))
+                && email.as_ref().is_none_or(|e| {
+                    s["customer_details"]["email"] == e.as_str()
+                        || s["customer_email"] == e.as_str()
+                })
         },
     )?;
     if let Some(data) = page["data"].as_array_mut() {

@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::ports::error::StoreError;
 use crate::ports::notices::{PayLink, Renewal, WebhookSeen};
 use crate::ports::state::{
-    Approval, ApprovalChange, BillingState, Fact, Put, Recovery, RecoveryStatus, Stamp, listed,
-    merged_open, merged_renewal, merged_resolve,
+    Approval, ApprovalChange, BillingState, Fact, Put, Recovery, RecoveryStatus, Stamp, is_open,
+    listed, merged_open, merged_renewal, merged_resolve,
 };
 
 pub struct DynamoState {
@@ -179,7 +179,7 @@ impl DynamoState {
         tenant: &str,
         r: &Recovery,
         change: impl Fn(Option<Recovery>) -> Option<Recovery>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Recovery>, StoreError> {
         let pk = format!("{tenant}#recovery");
         let sk = format!("{}#{}", r.customer, r.invoice);
         self.compare_and_set(
@@ -189,7 +189,7 @@ impl DynamoState {
             |stored: Option<&Recovery>| change(stored.cloned()),
         )
         .await
-        .map(drop)
+        .map(|(stored, _)| stored)
     }
 }
 
@@ -345,14 +345,25 @@ impl BillingState for DynamoState {
             .collect()
     }
 
-    async fn open_recovery(&self, tenant: &str, r: &Recovery) -> Result<(), StoreError> {
-        self.change_recovery(tenant, r, |stored| merged_open(stored, r))
-            .await
+    async fn open_recovery(&self, tenant: &str, r: &Recovery) -> Result<bool, StoreError> {
+        let after = self
+            .change_recovery(tenant, r, |stored| merged_open(stored, r))
+            .await?;
+        Ok(is_open(after.as_ref()))
     }
 
-    async fn resolve_recovery(&self, tenant: &str, r: &Recovery) -> Result<(), StoreError> {
-        self.change_recovery(tenant, r, |stored| Some(merged_resolve(stored, r)))
-            .await
+    async fn resolve_recovery(&self, tenant: &str, r: &Recovery) -> Result<bool, StoreError> {
+        // What the attempt that wrote saw (a compare-and-set may try more than once).
+        let was_open = std::sync::atomic::AtomicBool::new(false);
+        self.change_recovery(tenant, r, |stored| {
+            was_open.store(
+                is_open(stored.as_ref()),
+                std::sync::atomic::Ordering::SeqCst,
+            );
+            Some(merged_resolve(stored, r))
+        })
+        .await?;
+        Ok(was_open.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     async fn recoveries(
