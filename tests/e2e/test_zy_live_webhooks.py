@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ENV, BusQueue, mint, posts_to, sent_mail
+from conftest import ENV, BusQueue, mint, posts_to, sent_mail, until
 
 import stack
 
@@ -26,15 +26,6 @@ def bus():
     return BusQueue(f"live-{int(time.time())}")
 
 MONTH = 31 * 86_400
-
-
-def until(check, timeout: float = 20):
-    end = time.time() + timeout
-    while True:
-        value = check()
-        if value or time.time() > end:
-            return value
-        time.sleep(0.25)
 
 
 def test_a_failed_renewal_reaches_the_queue_the_tags_and_the_bot(bus):

@@ -91,32 +91,56 @@ fn args_for(link: &PayLink) -> Result<RetryPaymentArgs, ApiError> {
     })
 }
 
+/// What the three routes share: the token from the path is the credential, the customer is
+/// known only once the link is read (`as_customer!`), and a route is served wherever a link
+/// was sent (the tenant emailed it).
+macro_rules! link_route {
+    ($ty:ident, $name:literal, $method:literal, $route:expr, $needs:expr) => {
+        impl Endpoint for $ty {
+            const NAME: &'static str = $name;
+            const ADMITS: Admits = Admits::LinkHolder;
+            const METHOD: &'static str = $method;
+            const ROUTE: &'static [&'static str] = $route;
+            const SHAPE: Shape = Shape::PlainWithSummary;
+            const NEEDS: &'static [Need] = $needs;
+            type Input = Token;
+
+            fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Token, ApiError> {
+                token_of(req, audited)
+            }
+
+            fn subject(_caller: &Caller, _token: &Token) -> Option<Subject> {
+                Some(Subject::Tenant)
+            }
+
+            fn enabled(_tenant: &TenantConfig) -> bool {
+                true
+            }
+
+            async fn serve<'a>(
+                &'a self,
+                call: &'a Call<'a>,
+                token: Token,
+            ) -> Result<Reply, ApiError> {
+                self.run(call, token).await
+            }
+        }
+    };
+}
+
 #[derive(Default)]
 pub struct PayPage;
 
-impl Endpoint for PayPage {
-    const NAME: &'static str = "pay_page";
-    const ADMITS: Admits = Admits::LinkHolder;
-    const METHOD: &'static str = "GET";
-    const ROUTE: &'static [&'static str] = &["pay", "{token}"];
-    const SHAPE: Shape = Shape::PlainWithSummary;
-    const NEEDS: &'static [Need] = RetryPayment::NEEDS;
-    type Input = Token;
+link_route!(
+    PayPage,
+    "pay_page",
+    "GET",
+    &["pay", "{token}"],
+    RetryPayment::NEEDS
+);
 
-    fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Token, ApiError> {
-        token_of(req, audited)
-    }
-
-    fn subject(_caller: &Caller, _token: &Token) -> Option<Subject> {
-        Some(Subject::Tenant)
-    }
-
-    /// A link exists only where the tenant emailed it.
-    fn enabled(_tenant: &TenantConfig) -> bool {
-        true
-    }
-
-    async fn serve<'a>(&'a self, call: &'a Call<'a>, token: Token) -> Result<Reply, ApiError> {
+impl PayPage {
+    async fn run(&self, call: &Call<'_>, token: Token) -> Result<Reply, ApiError> {
         let link = link(call, &token).await?;
         if link.used_at.is_some() {
             return Ok(state_only("used", USED));
@@ -150,27 +174,16 @@ impl Endpoint for PayPage {
 #[derive(Default)]
 pub struct PayNow;
 
-impl Endpoint for PayNow {
-    const NAME: &'static str = "pay_now";
-    const ADMITS: Admits = Admits::LinkHolder;
-    const ROUTE: &'static [&'static str] = &["pay", "{token}", "confirm"];
-    const SHAPE: Shape = Shape::PlainWithSummary;
-    const NEEDS: &'static [Need] = RetryPayment::NEEDS;
-    type Input = Token;
+link_route!(
+    PayNow,
+    "pay_now",
+    "POST",
+    &["pay", "{token}", "confirm"],
+    RetryPayment::NEEDS
+);
 
-    fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Token, ApiError> {
-        token_of(req, audited)
-    }
-
-    fn subject(_caller: &Caller, _token: &Token) -> Option<Subject> {
-        Some(Subject::Tenant)
-    }
-
-    fn enabled(_tenant: &TenantConfig) -> bool {
-        true
-    }
-
-    async fn serve<'a>(&'a self, call: &'a Call<'a>, token: Token) -> Result<Reply, ApiError> {
+impl PayNow {
+    async fn run(&self, call: &Call<'_>, token: Token) -> Result<Reply, ApiError> {
         let link = link(call, &token).await?;
         if link.invoice.is_empty() {
             return Err(invalid());
@@ -229,29 +242,17 @@ impl Endpoint for PayNow {
 #[derive(Default)]
 pub struct PayCard;
 
-impl Endpoint for PayCard {
-    const NAME: &'static str = "pay_card";
-    const ADMITS: Admits = Admits::LinkHolder;
-    const METHOD: &'static str = "GET";
-    const ROUTE: &'static [&'static str] = &["pay", "{token}", "card"];
-    const SHAPE: Shape = Shape::PlainWithSummary;
-    const NEEDS: &'static [Need] = &[Need::Customer, Need::PortalSession];
-    type Input = Token;
+link_route!(
+    PayCard,
+    "pay_card",
+    "GET",
+    &["pay", "{token}", "card"],
+    &[Need::Customer, Need::PortalSession]
+);
 
-    fn input(req: &Incoming<'_>, audited: &mut Value) -> Result<Token, ApiError> {
-        token_of(req, audited)
-    }
-
-    fn subject(_caller: &Caller, _token: &Token) -> Option<Subject> {
-        Some(Subject::Tenant)
-    }
-
-    fn enabled(_tenant: &TenantConfig) -> bool {
-        true
-    }
-
+impl PayCard {
     /// Works while the link lives, used or not: a declined click still needs a new card.
-    async fn serve<'a>(&'a self, call: &'a Call<'a>, token: Token) -> Result<Reply, ApiError> {
+    async fn run(&self, call: &Call<'_>, token: Token) -> Result<Reply, ApiError> {
         let link = link(call, &token).await?;
         if link.expires_at <= now_unix() {
             return Ok(state_only("expired", EXPIRED));

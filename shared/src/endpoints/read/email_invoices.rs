@@ -6,9 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::common::check_range;
 use super::fetch_customer;
-use super::invoice_history::listed;
+use super::invoice_history::{check_listing, listed};
 use crate::billing::emails::{self, InvoiceLine};
 use crate::billing::money::Money;
 use crate::billing::{invoice_name, sentence_case};
@@ -46,11 +45,7 @@ impl Tool for EmailInvoices {
     type Args = EmailInvoicesArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        check_range("limit", args.limit, 1, 24)?;
-        if let Some(s) = &args.since {
-            parse_arg("since", s)?;
-        }
-        Ok(())
+        check_listing(args.limit, args.since.as_deref())
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {

@@ -40,11 +40,7 @@ impl Tool for GetInvoiceHistory {
     type Args = InvoiceHistoryArgs;
 
     fn validate(args: &Self::Args) -> Result<(), ApiError> {
-        check_range("limit", args.limit, 1, 24)?;
-        if let Some(s) = &args.since {
-            parse_arg("since", s)?;
-        }
-        Ok(())
+        check_listing(args.limit, args.since.as_deref())
     }
 
     async fn run<'a>(&'a self, call: &'a Call<'a>, args: Self::Args) -> Result<Answer, ApiError> {
@@ -61,6 +57,15 @@ impl Tool for GetInvoiceHistory {
             summary: summarize(&shown, has_more, since, call.dates),
         })
     }
+}
+
+/// A listing's `limit` (1 to 24) and `since` (RFC 3339), each refusal naming its field.
+pub(crate) fn check_listing(limit: Option<u32>, since: Option<&str>) -> Result<(), ApiError> {
+    check_range("limit", limit, 1, 24)?;
+    if let Some(s) = since {
+        parse_arg("since", s)?;
+    }
+    Ok(())
 }
 
 /// The customer's invoices (drafts left out), newest first, at most `limit`, created at
