@@ -151,3 +151,38 @@ def until(check, timeout: float = 20):
         if value or time.time() > end:
             return value
         time.sleep(0.25)
+
+
+# A failing test shows what the stack logged while it ran (warnings, errors, answers that
+# were not 2xx, the Lambda emulator's own lines), so a failure seen once in CI explains
+# itself instead of waiting to be reproduced.
+_UNUSUAL = ('"level":"WARN"', '"code":"', '"level":"ERROR"', "panicked", '"http_status":4', '"http_status":5')
+
+
+def _log_sizes() -> dict[Path, int]:
+    logs = Path(ENV.get("STACK_LOG_DIR", "/nonexistent"))
+    return {p: p.stat().st_size for p in logs.glob("*.log")} if logs.is_dir() else {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    item._log_sizes = _log_sizes()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    before = getattr(item, "_log_sizes", None)
+    if report.when != "call" or not report.failed or before is None:
+        return
+    lines = []
+    for path in sorted(_log_sizes()):
+        with open(path, "rb") as f:
+            f.seek(before.get(path, 0))
+            new = f.read().decode("utf-8", "replace").splitlines()
+        raw = path.name == "cargo-lambda-watch.log"
+        lines += [f"{path.stem}: {line[:400]}" for line in new if raw or any(u in line for u in _UNUSUAL)]
+    if lines:
+        report.sections.append(("stack logs during the test", "\n".join(lines[-40:])))

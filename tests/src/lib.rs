@@ -289,6 +289,18 @@ impl Harness {
         }
     }
 
+    /// The same harness with production's Stripe time budget (5 s per attempt) instead of
+    /// the short one the fault tests rely on: for tests about many calls at once, whose
+    /// emulator answers slowly on a loaded machine, so a timeout would test the machine.
+    pub fn patient(mut self) -> Self {
+        let settings = StripeSettings {
+            api_base: self.stripe.base.clone(),
+            ..StripeSettings::default()
+        };
+        self.app.stripe = StripeClient::new(settings).expect("Stripe client builds");
+        self
+    }
+
     /// The identity secret of `tenant` in slot `i` (two are active, for rotation).
     pub fn identity_secret(&self, tenant: &str, i: usize) -> String {
         format!("{tenant}-{}", self.identity_secrets[i])

@@ -17,7 +17,10 @@ struct R {
 }
 
 async fn world() -> R {
-    let h = Harness::new().await;
+    world_on(Harness::new().await).await
+}
+
+async fn world_on(h: Harness) -> R {
     let price = h.stripe.price("Growth", 4900, "usd").await;
     let me = h
         .stripe
@@ -121,7 +124,9 @@ async fn a_preview_refunds_nothing_and_a_confirmation_refunds_once_however_repla
 
 #[tokio::test]
 async fn fifty_concurrent_refunds_never_pass_the_customers_30_day_cap() {
-    let r = world().await;
+    // Fifty Stripe refunds at once: on a loaded 2-core runner the emulator's answers can
+    // take longer than the fault tests' short timeout, which this test is not about.
+    let r = world_on(Harness::new().await.patient()).await;
     r.h.configure(|c| {
         // The hard cap: no person to lift it (tests/tests/approvals.rs has those).
         c.policy.approval_for.clear();
