@@ -18,6 +18,7 @@ from conftest import need, stripe
 
 pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -47,7 +48,9 @@ def browser():
 
 def wait(b, cond, timeout=20):
     try:
-        return WebDriverWait(b, timeout).until(cond)
+        # A page being replaced (a form's POST answered) leaves the element a condition
+        # read stale for a moment: look again, as for one not there yet.
+        return WebDriverWait(b, timeout, ignored_exceptions=[StaleElementReferenceException]).until(cond)
     except Exception as e:
         # What the page showed, so a failure says why.
         raise AssertionError(f"{b.current_url}: {b.find_element(By.TAG_NAME, 'body').text[:800]}") from e

@@ -148,3 +148,77 @@ def test_a_failure_that_arrives_after_its_invoice_was_paid_tells_nobody(bus):
     assert not [e for e in bus.events("Recovery Resolved") if e["detail"]["customer"] == customer]
     mail = sent_mail(email)
     assert len(mail) == 1 and "$19.00" in mail[0]["subject"], mail
+
+
+def failed_first_invoice(v1, who: str):
+    """A customer whose first invoice the card declined, as a renewal's would be: their
+    pay-now link (from the email) and the invoice, with a working card saved since."""
+    import re
+    email = f"{who}-{time.time_ns()}@example.com"
+    customer = v1.customers.create(params={"email": email, "name": "Pat Payer"})
+    set_card(v1, customer.id, "pm_card_chargeCustomerFail")
+    v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": ENV["DEMO_PRICE_STARTER"]}]})
+    mail = until(lambda: sent_mail(email), timeout=20)
+    assert len(mail) == 1, mail
+    link = next(u for u in re.findall(r'href="([^"]+)"', mail[0]["body"]) if not u.endswith("/card"))
+    set_card(v1, customer.id, "pm_card_visa")
+    invoice = v1.invoices.list(params={"customer": customer.id, "limit": 1}).data[0]
+    return link, invoice.id
+
+
+def stripe_fault(**fault):
+    requests.post(f"{need('STRIPE_API_BASE')}/_emulator/faults",
+                  json={"key": need("STRIPE_API_KEY"), "method": "POST", **fault}, timeout=5).raise_for_status()
+
+
+def clear_faults():
+    requests.delete(f"{need('STRIPE_API_BASE')}/_emulator/faults", timeout=5).raise_for_status()
+
+
+def test_a_click_stripe_never_answered_leaves_the_link_to_pay_on_the_next_click(v1):
+    """Stripe hangs on the payment, every attempt (unapplied): the click says to try again,
+    and the next click pays, once."""
+    from conftest import posts_to
+    link, invoice = failed_first_invoice(v1, "hung")
+    pays = f"/v1/invoices/{invoice}/pay"
+    before = posts_to(pays)
+    stripe_fault(kind="hang", hang_ms=1500, count=3)
+    try:
+        first = requests.post(f"{link}/confirm", timeout=60)
+    finally:
+        clear_faults()
+    assert first.status_code >= 500 and "try again" in first.text.lower(), first.text
+    assert v1.invoices.retrieve(invoice).status == "open"
+    again = requests.post(f"{link}/confirm", timeout=60)
+    assert again.status_code == 200 and "Paid, thank you" in again.text, again.text
+    assert v1.invoices.retrieve(invoice).status == "paid"
+    paid = posts_to(pays) - before
+    # The hung attempts never changed anything; the next click's one request paid.
+    assert 1 < paid <= 4, paid
+    third = requests.post(f"{link}/confirm", timeout=60)
+    assert "This link was used" in third.text and posts_to(pays) - before == paid
+
+
+def test_a_click_whose_answer_was_lost_after_stripe_paid_charges_nothing_more(v1):
+    """Stripe pays, and every answer is lost on the way back: the click says to try again;
+    the link still opens, says there is nothing left to pay, and the next click asks
+    Stripe to pay nothing."""
+    from conftest import posts_to
+    link, invoice = failed_first_invoice(v1, "lost")
+    pays = f"/v1/invoices/{invoice}/pay"
+    before = posts_to(pays)
+    stripe_fault(kind="reset", after=True, count=3)
+    try:
+        first = requests.post(f"{link}/confirm", timeout=60)
+    finally:
+        clear_faults()
+    assert first.status_code >= 500, first.text
+    assert v1.invoices.retrieve(invoice).status == "paid"
+    asked = posts_to(pays)
+    page = requests.get(link, timeout=30)
+    assert page.status_code == 200 and "Nothing to pay" in page.text, page.text
+    again = requests.post(f"{link}/confirm", timeout=60)
+    assert again.status_code == 200 and "Nothing to pay" in again.text, again.text
+    assert posts_to(pays) == asked > before
+    charges = v1.charges.list(params={"customer": v1.invoices.retrieve(invoice).customer}).data
+    assert len([c for c in charges if c.paid and c.status == "succeeded"]) == 1, charges

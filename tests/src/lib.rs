@@ -204,6 +204,8 @@ pub struct Harness {
     pub audit: Arc<MemoryAudit>,
     /// What the calls published on the bus and emailed.
     pub outbox: Arc<MemoryOutbox>,
+    /// What webhooks kept (facts, recoveries, renewals), and its fault switch.
+    pub state: Arc<MemoryState>,
     pub stripe: StripeAccount,
     pub other: StripeAccount,
     pub identity_secrets: Vec<String>,
@@ -258,6 +260,7 @@ impl Harness {
         }
         let audit = Arc::new(MemoryAudit::default());
         let outbox = Arc::new(MemoryOutbox::default());
+        let state = Arc::new(MemoryState::default());
         let settings = StripeSettings {
             api_base: base,
             connect_timeout: Duration::from_millis(500),
@@ -271,7 +274,7 @@ impl Harness {
             tenants: TenantDirectory::new(tenants.clone(), tenants.clone(), ttl),
             audit: audit.clone(),
             ledger: Arc::new(MemoryLedger::default()),
-            state: Arc::new(MemoryState::default()),
+            state: state.clone(),
             catalog: Catalog::new(ttl),
             audit_retention_days: 400,
             outbox: outbox.clone(),
@@ -282,6 +285,7 @@ impl Harness {
             tenants,
             audit,
             outbox,
+            state,
             stripe,
             other,
             identity_secrets,

@@ -539,3 +539,49 @@ async fn the_bot_and_the_agent_hear_of_an_open_recovery() {
         "{s}"
     );
 }
+
+/// A store that fails between the webhook's two writes (the subscription's fact written,
+/// its renewal not): the delivery fails, and Stripe's retry of the same event writes the
+/// renewal the expiring-card scan reads and tells of the change, once.
+#[tokio::test]
+async fn a_retry_of_an_event_whose_renewal_was_not_written_writes_it() {
+    use shared::ports::notices::NoticeKind;
+    use shared::ports::state::BillingState;
+    use std::sync::atomic::Ordering;
+    let h = Harness::new().await;
+    pro_tier(&h);
+    let event = sub_event("evt_renew1", "cus_Renew", "sub_renew", "active", now());
+    h.state.renewal_faults.store(1, Ordering::SeqCst);
+    let (status, _) = send(&h, &event).await;
+    assert_eq!(
+        status, 503,
+        "the failed delivery is answered as a failure, so Stripe retries"
+    );
+    assert!(h.state.renewals(TENANT).await.unwrap().is_empty());
+
+    let (status, body) = send(&h, &event).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"], "applied", "{body}");
+    let renewals = h.state.renewals(TENANT).await.unwrap();
+    assert_eq!(renewals.len(), 1, "{renewals:?}");
+    assert_eq!(renewals[0].subscription, "sub_renew");
+    assert_eq!(
+        renewals[0].period_end,
+        event["data"]["object"]["items"]["data"][0]["current_period_end"]
+    );
+    let changed = |h: &Harness| {
+        h.outbox
+            .published
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| n.kind == NoticeKind::SubscriptionChanged)
+            .count()
+    };
+    assert_eq!(changed(&h), 1);
+
+    // A third delivery is a duplicate: nothing is told again.
+    let (_, body) = send(&h, &event).await;
+    assert_eq!(body["outcome"], "duplicate", "{body}");
+    assert_eq!(changed(&h), 1);
+}

@@ -322,6 +322,9 @@ pub struct MemoryState {
     pay_links: Mutex<BTreeMap<(String, String), PayLink>>,
     renewals: Mutex<BTreeMap<(String, String), Renewal>>,
     webhooks: Mutex<BTreeMap<String, WebhookSeen>>,
+    /// How many of the next renewal writes fail, as a store that fails between a webhook's
+    /// two writes would (tests of what Stripe's retry then mends).
+    pub renewal_faults: std::sync::atomic::AtomicU32,
 }
 
 #[async_trait]
@@ -378,7 +381,8 @@ impl BillingState for MemoryState {
         let outcome = match facts.get(&key) {
             None => Put::Written,
             Some(s) if s.stamp.created < fact.stamp.created => Put::Written,
-            Some(s) if s.stamp.created > fact.stamp.created || s.stamp == fact.stamp => Put::Older,
+            Some(s) if s.stamp == fact.stamp => Put::Again,
+            Some(s) if s.stamp.created > fact.stamp.created => Put::Older,
             Some(_) if settle_tie => Put::Written,
             Some(_) => Put::Tie,
         };
@@ -494,6 +498,16 @@ impl BillingState for MemoryState {
         Ok(())
     }
     async fn put_renewal(&self, tenant: &str, r: &Renewal) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let faults = &self.renewal_faults;
+        if faults
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(StoreError::Unavailable(
+                "renewal write failed (injected)".into(),
+            ));
+        }
         let mut all = self.renewals.lock().expect("state lock");
         let key = (tenant.to_string(), r.subscription.clone());
         let next = merged_renewal(all.get(&key), r);

@@ -157,5 +157,11 @@ fn said(data: &Value, summary: &str, path: &str) -> Response<Body> {
 
 fn failed(e: &ApiError) -> Response<Body> {
     let body = format!("<p role=\"alert\">{}</p>", esc(&e.message));
-    document(e.status, "This payment link cannot be used", &body)
+    // A failure on our side or Stripe's leaves the link usable (the endpoint gives it back).
+    let title = if e.status >= 500 {
+        "Please try again in a moment"
+    } else {
+        "This payment link cannot be used"
+    };
+    document(e.status, title, &body)
 }

@@ -204,12 +204,11 @@ impl PayNow {
         let reply = match at_once(&RetryPayment, &inner, args_for(&link)?).await {
             Ok(r) => r,
             Err(e) => {
-                // Stripe or AWS failed before Stripe was asked to pay (no write-ahead record
-                // exists): the link is given back for another click. Once Stripe was asked,
-                // the outcome may be unknown, so the link stays spent; the invoice's own
-                // hosted page and the update-card link still work.
+                // Stripe or AWS failed, before Stripe was asked or with its answer lost: the
+                // link is given back for another click. Safe even when Stripe did pay: the
+                // next click reads the invoice first (a paid one is "nothing to pay"), and
+                // Stripe refuses to pay a paid invoice; the bounds count every attempt.
                 if e.status >= 500
-                    && call.write_ahead.get().is_none()
                     && let Err(u) = call
                         .app
                         .state

@@ -159,7 +159,9 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
         stamp: stamp(event),
     };
     match state.put_fact(tenant, &customer, &fact, false).await? {
-        Put::Written => {
+        // Again: Stripe redelivers an event whose fact was written but whose renewal or
+        // notice was not (the first delivery failed after the write and was released).
+        Put::Written | Put::Again => {
             told(call, &change, &customer, event, &fact.value).await?;
             Ok("applied")
         }

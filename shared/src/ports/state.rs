@@ -37,6 +37,9 @@ pub enum Put {
     /// Stored from another event of the same second: the caller fetches the object from
     /// Stripe and writes that with `settle_tie`.
     Tie,
+    /// Stored from this very event: a redelivery of one whose first delivery wrote the
+    /// fact and then failed (so what follows the write is done again).
+    Again,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -301,10 +301,13 @@ impl BillingState for DynamoState {
                 let stored = self.get(&pk, &sk).await?;
                 let created = stored.as_ref().and_then(|i| number(i, "created"));
                 let event = stored.as_ref().and_then(|i| text(i, "event"));
-                let tie = created == Some(fact.stamp.created)
-                    && event != Some(fact.stamp.event.as_str())
-                    && !settle_tie;
-                Ok(if tie { Put::Tie } else { Put::Older })
+                let same_second = created == Some(fact.stamp.created);
+                let same_event = event == Some(fact.stamp.event.as_str());
+                Ok(match (same_second, same_event) {
+                    (true, true) => Put::Again,
+                    (true, false) if !settle_tie => Put::Tie,
+                    _ => Put::Older,
+                })
             }
             Err(e) => Err(sdk(e)),
         }
