@@ -11,8 +11,8 @@ pub struct Sender<'a> {
     pub merchant: &'a str,
 }
 
-/// HTML-escapes text put into the HTML part.
-fn esc(s: &str) -> String {
+/// HTML-escapes text put into HTML (the emails' HTML part, the pay-now page).
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -8,6 +8,7 @@ use std::time::Instant;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
+use crate::billing::emails::esc;
 use crate::edge::{incoming, query_of, request_id, routes};
 use crate::endpoints::pay_link::{PayCard, PayNow, PayPage};
 use crate::error::ApiError;
@@ -73,14 +74,6 @@ async fn html_call<T: Endpoint>(
     let result = run(app, endpoint, &incoming, &request_id, &mut trail).await;
     record(app, T::NAME, trail, &result, &request_id, started).await;
     draw(result)
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#111}button,a.button{font-size:1.1rem;padding:.6rem 1.2rem;border-radius:.4rem;border:0;background:#1a56db;color:#fff;text-decoration:none;display:inline-block}dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem}dt{font-weight:600}";

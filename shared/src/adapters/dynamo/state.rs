@@ -29,7 +29,7 @@ pub struct DynamoState {
 /// by Stripe).
 const CAS_ATTEMPTS: usize = 8;
 
-use super::unavailable;
+use super::{conditional, unavailable};
 
 fn sdk<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
 where
@@ -45,15 +45,6 @@ fn s(v: impl Into<String>) -> AttributeValue {
 
 fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
-}
-
-fn conditional<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    e.as_service_error()
-        .and_then(|se| se.code())
-        .is_some_and(|c| c == "ConditionalCheckFailedException")
 }
 
 type Item = std::collections::HashMap<String, AttributeValue>;

@@ -2,7 +2,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::unavailable;
+use super::{conditional, unavailable};
 use crate::ports::error::StoreError;
 use crate::ports::tenants::{TenantConfig, TenantStore};
 
@@ -81,12 +81,7 @@ impl TenantStore for DynamoTenants {
             .await;
         match out {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if conditional(&e) => Ok(false),
             Err(e) => Err(unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
         }
     }
