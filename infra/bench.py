@@ -227,7 +227,7 @@ def write_pairs(env: dict) -> list[tuple]:
 
 
 def main() -> int:
-    ports = {"stripe": 12113, "moto": 5002, "api": 9002}
+    ports = {"stripe": 12113, "moto": 5002, "api": 9002, "runtime": 9012}
     # Writes are measured back to back; the bounds would stop them after a few (plan changes
     # a month, refunds an hour, retries of one invoice a day). Raised here, so every call is
     # a real one; what a bound's check costs is in every confirm all the same.

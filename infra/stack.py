@@ -266,7 +266,7 @@ class Stack:
     def up(self) -> dict[str, str]:
         stop_leftovers(self.pidfile)
         check_ports_free({"moto": self.ports["moto"], "stripe-emulator": self.ports["stripe"],
-                          "cargo-lambda-watch": self.ports["api"],
+                          "cargo-lambda-watch": self.ports["api"], "runtime-relay": self.ports["runtime"],
                           **({"demo-page": self.ports["page"]} if "page" in self.ports else {})})
         self.pidfile.write_text("")
         self.owns_pidfile = True
@@ -291,6 +291,11 @@ class Stack:
         self.wait_port("moto", self.ports["moto"])
         self.wait_port("stripe-emulator", self.ports["stripe"])
         self.wait_port("cargo-lambda-watch", self.ports["api"])
+        # The functions reach the emulator's runtime API through a relay that hands it each
+        # answer whole (infra/runtime_relay.py says why).
+        self.spawn("runtime-relay", [str(VENV_BIN / "python"), str(ROOT / "infra" / "runtime_relay.py"),
+                                     str(self.ports["runtime"]), str(self.ports["api"])])
+        self.wait_port("runtime-relay", self.ports["runtime"])
 
         # The links notice emails carry point at this local API.
         layout = provision.provision(STACK_NAME, {"StripeApiBase": self.stripe_base,
@@ -359,7 +364,7 @@ class Stack:
             name = fn["binary"]
             self.functions[name] = ([str(target / name)], {
                 **fn["env"], **self.fn_env,
-                "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self.ports['api']}/.rt/{name}",
+                "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self.ports['runtime']}/.rt/{name}",
                 "AWS_LAMBDA_FUNCTION_NAME": name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -672,12 +677,12 @@ def main() -> int:
     args = ap.parse_args()
     profile = os.environ.get("PROFILE", "debug")
     if args.mode == "dev":
-        ports = {"stripe": 12111, "moto": 5000, "api": 9000, "page": 8080}
+        ports = {"stripe": 12111, "moto": 5000, "api": 9000, "runtime": 9010, "page": 8080}
         fn_env = {}
     else:
         # Apart from a running `make dev`, and with Stripe timeouts short enough that the
         # fault tests finish quickly.
-        ports = {"stripe": 12112, "moto": 5001, "api": 9001, "page": 8081}
+        ports = {"stripe": 12112, "moto": 5001, "api": 9001, "runtime": 9011, "page": 8081}
         fn_env = {"STRIPE_TIMEOUT_MS": "1000", "STRIPE_DEADLINE_MS": "3000"}
     # The tests call far faster than visitors; their own tenant checks the default limits.
     tenant_config = {} if args.mode == "dev" else {"rate_limits": TEST_RATE_LIMITS}

@@ -21,13 +21,28 @@ def url() -> str:
 
 
 def with_client(token: str, work, mode: str = "legacy"):
-    """Runs `work(client)` with an SDK client connected as the token's visitor."""
+    """Runs `work(client)` with an SDK client connected as the token's visitor. The SDK
+    reports an HTTP error answer as a bare -32603, so a failure here also says which
+    answers were not 2xx: their status, type and body."""
+    unusual: list[str] = []
+
+    async def note(response):
+        if response.status_code >= 400:
+            await response.aread()
+            unusual.append(f"{response.request.method} {response.status_code} "
+                           f"{response.headers.get('content-type')}: {response.text[:300]}")
+
     async def go():
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        async with httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"response": [note]}) as http:
             async with Client(streamable_http_client(url(), http_client=http), mode=mode) as client:
                 return await work(client)
-    return anyio.run(go)
+    try:
+        return anyio.run(go)
+    except BaseException as e:
+        if unusual:
+            raise AssertionError(f"HTTP answers that were not 2xx: {unusual}") from e
+        raise
 
 
 def rpc(body, token: str | None = None, version: str | None = LATEST, **headers):
