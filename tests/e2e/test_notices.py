@@ -5,12 +5,13 @@ runs; a subscription's change and a refund are events too. (The failed renewal's
 and pay-now page are in test_zy_live_webhooks.py, which moves the emulator's clock.)"""
 import datetime as dt
 import time
+import uuid
 
 import pytest
 import requests
 import stripe as stripe_sdk
 
-from conftest import ENV, BusQueue, need, run_scan, sent_mail, until
+from conftest import ENV, BusQueue, aws, need, run_scan, sent_mail, until
 from seed_demo import set_card
 
 
@@ -88,6 +89,24 @@ def test_a_refund_made_anywhere_is_an_event(bus, v1):
     assert len(refunds) == 1, refunds
     d = refunds[0]["detail"]
     assert d["customer"] == customer.id and d["amount_refunded"]["formatted"] == "$5.00", d
+
+
+def test_an_event_resent_after_its_id_was_forgotten_tells_nobody_twice(bus):
+    """We keep an event id 4 days (Stripe retries for 3); the same event resent from the
+    Dashboard later finds its fact written and its notice told, and tells nobody again."""
+    from test_webhooks import post, sub_event
+    customer = f"cus_Resent{uuid.uuid4().hex[:10]}"
+    event = sub_event(customer, "active", int(time.time()))
+    assert post(event)[1]["outcome"] == "applied"
+    mine = lambda: [e for e in bus.events("Subscription Changed") if e["detail"]["customer"] == customer]
+    assert len(until(mine)) == 1
+    # The claim's TTL has passed.
+    aws("dynamodb").delete_item(TableName=ENV["STATE_TABLE"],
+                                Key={"pk": {"S": f"{ENV['TENANT']}#events"}, "sk": {"S": event["id"]}})
+    status, body = post(event)
+    assert status == 200 and body["outcome"] == "duplicate", body
+    # The notice goes out before the webhook answers; nothing more came.
+    assert len(mine()) == 1
 
 
 def test_email_invoices_sends_one_bundle_an_hour(api):

@@ -545,7 +545,6 @@ async fn the_bot_and_the_agent_hear_of_an_open_recovery() {
 /// renewal the expiring-card scan reads and tells of the change, once.
 #[tokio::test]
 async fn a_retry_of_an_event_whose_renewal_was_not_written_writes_it() {
-    use shared::ports::notices::NoticeKind;
     use shared::ports::state::BillingState;
     use std::sync::atomic::Ordering;
     let h = Harness::new().await;
@@ -569,19 +568,50 @@ async fn a_retry_of_an_event_whose_renewal_was_not_written_writes_it() {
         renewals[0].period_end,
         event["data"]["object"]["items"]["data"][0]["current_period_end"]
     );
-    let changed = |h: &Harness| {
-        h.outbox
-            .published
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|n| n.kind == NoticeKind::SubscriptionChanged)
-            .count()
-    };
-    assert_eq!(changed(&h), 1);
+    assert_eq!(subscription_changes(&h), 1);
 
     // A third delivery is a duplicate: nothing is told again.
     let (_, body) = send(&h, &event).await;
     assert_eq!(body["outcome"], "duplicate", "{body}");
-    assert_eq!(changed(&h), 1);
+    assert_eq!(subscription_changes(&h), 1);
+}
+
+/// Stripe forgets nothing, but we keep an event id 4 days: the same event resent from the
+/// Dashboard a week later finds its fact written and its renewal and notice done, and tells
+/// nobody again.
+#[tokio::test]
+async fn an_event_resent_after_its_id_was_forgotten_tells_nobody_twice() {
+    use shared::ports::state::BillingState;
+    let h = Harness::new().await;
+    pro_tier(&h);
+    let event = sub_event("evt_resent1", "cus_Resent", "sub_resent", "active", now());
+    let (status, body) = send(&h, &event).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("applied")),
+        "{body}"
+    );
+    assert_eq!(subscription_changes(&h), 1);
+
+    // The claim on the event id lapses (its TTL), as it does after 4 days.
+    h.state.release_event(TENANT, "evt_resent1").await.unwrap();
+    let (status, body) = send(&h, &event).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"], "duplicate", "{body}");
+    assert_eq!(
+        subscription_changes(&h),
+        1,
+        "the resent event told nobody again"
+    );
+}
+
+/// How many `Subscription Changed` notices were published.
+fn subscription_changes(h: &Harness) -> usize {
+    h.outbox
+        .published
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|n| n.kind == shared::ports::notices::NoticeKind::SubscriptionChanged)
+        .count()
 }

@@ -98,6 +98,9 @@ impl BillingState for Absent {
     async fn put_fact(&self, _: &str, _: &str, _: &Fact, _: bool) -> Result<Put, StoreError> {
         absent()
     }
+    async fn fact_told(&self, _: &str, _: &str, _: &Fact) -> Result<(), StoreError> {
+        absent()
+    }
     async fn facts(&self, _: &str, _: &str) -> Result<Vec<Fact>, StoreError> {
         absent()
     }

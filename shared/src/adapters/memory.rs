@@ -317,6 +317,8 @@ impl Ledger for MemoryLedger {
 pub struct MemoryState {
     events: Mutex<BTreeMap<(String, String), i64>>,
     facts: Mutex<BTreeMap<(String, String, String), Fact>>,
+    /// The facts (by key) whose renewal and notice were done.
+    told: Mutex<std::collections::BTreeSet<(String, String, String)>>,
     recoveries: Mutex<BTreeMap<(String, String, String), Recovery>>,
     approvals: Mutex<BTreeMap<(String, String), Approval>>,
     pay_links: Mutex<BTreeMap<(String, String), PayLink>>,
@@ -378,18 +380,30 @@ impl BillingState for MemoryState {
     ) -> Result<Put, StoreError> {
         let mut facts = self.facts.lock().expect("state lock");
         let key = (tenant.to_string(), customer.to_string(), fact.key.clone());
+        let told = self.told.lock().expect("state lock").contains(&key);
         let outcome = match facts.get(&key) {
             None => Put::Written,
             Some(s) if s.stamp.created < fact.stamp.created => Put::Written,
+            Some(s) if s.stamp == fact.stamp && told => Put::Told,
             Some(s) if s.stamp == fact.stamp => Put::Again,
             Some(s) if s.stamp.created > fact.stamp.created => Put::Older,
             Some(_) if settle_tie => Put::Written,
             Some(_) => Put::Tie,
         };
         if outcome == Put::Written {
+            self.told.lock().expect("state lock").remove(&key);
             facts.insert(key, fact.clone());
         }
         Ok(outcome)
+    }
+
+    async fn fact_told(&self, tenant: &str, customer: &str, fact: &Fact) -> Result<(), StoreError> {
+        let facts = self.facts.lock().expect("state lock");
+        let key = (tenant.to_string(), customer.to_string(), fact.key.clone());
+        if facts.get(&key).is_some_and(|s| s.stamp == fact.stamp) {
+            self.told.lock().expect("state lock").insert(key);
+        }
+        Ok(())
     }
 
     async fn facts(&self, tenant: &str, customer: &str) -> Result<Vec<Fact>, StoreError> {

@@ -162,9 +162,11 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
         // Again: Stripe redelivers an event whose fact was written but whose renewal or
         // notice was not (the first delivery failed after the write and was released).
         Put::Written | Put::Again => {
-            told(call, &change, &customer, event, &fact.value).await?;
+            told(call, &change, &customer, event, &fact).await?;
             Ok("applied")
         }
+        // The same event again after its id was forgotten, all of it done: told once.
+        Put::Told => Ok("duplicate"),
         Put::Older => Ok("stale"),
         Put::Tie if change == Change::Subscription => {
             // Two events of one second: Stripe's current object decides.
@@ -180,7 +182,7 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
                 ..fact
             };
             state.put_fact(tenant, &customer, &settled, true).await?;
-            told(call, &change, &customer, event, &settled.value).await?;
+            told(call, &change, &customer, event, &settled).await?;
             Ok("applied")
         }
         // Other facts of one second carry the same meaning; the first one stands.
@@ -189,14 +191,16 @@ async fn apply(call: &Call<'_>, event: &Event) -> Result<&'static str, ApiError>
 }
 
 /// What a newly written fact tells beyond itself: a subscription's next renewal (which
-/// the expiring-card scan reads) and its notice; a refund's notice.
+/// the expiring-card scan reads) and its notice; a refund's notice. Noted done on the
+/// fact, so its event resent after its id was forgotten tells nobody twice.
 async fn told(
     call: &Call<'_>,
     change: &Change,
     customer: &str,
     event: &Event,
-    value: &Value,
+    fact: &Fact,
 ) -> Result<(), ApiError> {
+    let value = &fact.value;
     match change {
         Change::Subscription => {
             if let Some(end) = value["current_period_end"].as_i64() {
@@ -215,8 +219,10 @@ async fn told(
             reach::subscription_changed(call, customer, &event.kind, value).await;
         }
         Change::Refunded => reach::refund_issued(call, customer, &event.data.object).await,
-        _ => {}
+        _ => return Ok(()),
     }
+    let state = &call.app.state;
+    state.fact_told(&call.tenant.tenant, customer, fact).await?;
     Ok(())
 }
 

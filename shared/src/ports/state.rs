@@ -40,6 +40,10 @@ pub enum Put {
     /// Stored from this very event: a redelivery of one whose first delivery wrote the
     /// fact and then failed (so what follows the write is done again).
     Again,
+    /// Stored from this very event, and what follows it was done
+    /// ([`BillingState::fact_told`]): a redelivery after the event id was forgotten (a
+    /// resend from Stripe's Dashboard days later), with nothing left to do.
+    Told,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +180,10 @@ pub trait BillingState: Send + Sync {
         fact: &Fact,
         settle_tie: bool,
     ) -> Result<Put, StoreError>;
+    /// Notes that what follows the fact's write (its renewal, its notice) was done, while
+    /// the stored fact is still this one; a later redelivery of its event is then
+    /// [`Put::Told`], not [`Put::Again`].
+    async fn fact_told(&self, tenant: &str, customer: &str, fact: &Fact) -> Result<(), StoreError>;
     async fn facts(&self, tenant: &str, customer: &str) -> Result<Vec<Fact>, StoreError>;
     /// Opens (or updates with a later attempt) the invoice's recovery; a resolved one stays
     /// resolved and only learns when it had opened.

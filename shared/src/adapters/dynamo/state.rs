@@ -1,7 +1,8 @@
 //! [`BillingState`] in one DynamoDB table (`pk`, `sk`, TTL on `ttl`):
 //! - `{tenant}#events` / event id: an applied event, kept 4 days (Stripe retries for 3);
 //! - `{tenant}#{customer}` / `fact#{key}`: a fact, its JSON and its stamp, written by a
-//!   conditional put that holds only for a newer stamp;
+//!   conditional put that holds only for a newer stamp; `told` once what follows it was
+//!   done;
 //! - `{tenant}#recovery` / `{customer}#{invoice}`: a recovery record, changed by
 //!   compare-and-set on its version `v`, so concurrent deliveries never lose an update;
 //! - `{tenant}#approval` / `apr_{customer}.{hex}`: an approval, changed the same way, so
@@ -294,12 +295,38 @@ impl BillingState for DynamoState {
                 let event = stored.as_ref().and_then(|i| text(i, "event"));
                 let same_second = created == Some(fact.stamp.created);
                 let same_event = event == Some(fact.stamp.event.as_str());
+                let told = stored.as_ref().is_some_and(|i| i.contains_key("told"));
                 Ok(match (same_second, same_event) {
+                    (true, true) if told => Put::Told,
                     (true, true) => Put::Again,
                     (true, false) if !settle_tie => Put::Tie,
                     _ => Put::Older,
                 })
             }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
+    async fn fact_told(&self, tenant: &str, customer: &str, fact: &Fact) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("{tenant}#{customer}")))
+            .key("sk", s(format!("fact#{}", fact.key)))
+            .update_expression("SET told = :t")
+            // Only over this very fact: a later event's fact is its own to tell.
+            .condition_expression("#e = :e AND #c = :c")
+            .expression_attribute_names("#e", "event")
+            .expression_attribute_names("#c", "created")
+            .expression_attribute_values(":e", s(&fact.stamp.event))
+            .expression_attribute_values(":c", n(fact.stamp.created))
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if conditional(&e) => Ok(()),
             Err(e) => Err(sdk(e)),
         }
     }
